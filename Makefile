@@ -1,0 +1,60 @@
+# make demo  – set everything up and run the main job on the local stack
+# make test  – set everything up and run the whole test suite
+# Both are idempotent: each step is skipped when its result is already there.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+JARS := .cache/jars
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup test demo jars os-deps stack-up stack-down bench clean
+
+setup: os-deps $(VENV)/.installed $(JARS)/.fetched
+
+# OS packages: a JDK and Maven for the JVM services, redis-server for the serving store.
+os-deps:
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing OS packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+# The Kafka broker and HDFS daemons, as jars from Maven Central (see docker/jvm/*/pom.xml).
+jars: $(JARS)/.fetched
+$(JARS)/.fetched: docker/jvm/kafka/pom.xml docker/jvm/hadoop/pom.xml
+	@for c in kafka hadoop; do \
+	  rm -rf $(JARS)/$$c; \
+	  echo "fetching $$c jars with mvn"; \
+	  mvn -q -B -f docker/jvm/$$c/pom.xml dependency:copy-dependencies \
+	    -DoutputDirectory=$(CURDIR)/$(JARS)/$$c -DincludeScope=runtime || exit 1; \
+	done
+	@touch $@
+
+test: setup
+	$(BIN)/pytest
+
+demo: setup
+	$(BIN)/viewcount demo
+
+stack-up: setup
+	$(BIN)/viewcount stack up --hdfs
+
+stack-down:
+	@[ -x $(BIN)/viewcount ] && $(BIN)/viewcount stack down || true
+
+bench: setup
+	$(BIN)/python bench/produce.py
+
+clean: stack-down
+	rm -rf .viewcount $(JARS) test-artifacts

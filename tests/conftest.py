@@ -1,0 +1,129 @@
+"""Session fixtures: one real local stack per test session, on free loopback ports.
+
+Tests isolate themselves by topic name and key prefix, never by restarting services.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from viewcount.settings import Settings
+from viewcount.stack.manager import CORE, HDFS, Stack
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free right now; consecutive blocks are not needed, so ask the kernel."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def free_port_block(size: int) -> int:
+    """A base port such that base..base+size-1 are free (the DataNode uses a block)."""
+    for base in range(30000, 60000, 97):
+        if all(_free(p) for p in range(base, base + size)):
+            return base
+    raise RuntimeError("no free port block")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def settings_for(state_dir: Path, **overrides) -> Settings:
+    kafka, controller, redis_port, nn_rpc, nn_http = free_ports(5)
+    env = {
+        "VIEWCOUNT_STATE_DIR": str(state_dir),
+        "VIEWCOUNT_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
+        "VIEWCOUNT_KAFKA_CONTROLLER_PORT": str(controller),
+        "VIEWCOUNT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "VIEWCOUNT_HDFS_NAMENODE": f"hdfs://127.0.0.1:{nn_rpc}",
+        "VIEWCOUNT_WEBHDFS_URL": f"http://127.0.0.1:{nn_http}",
+        "VIEWCOUNT_HDFS_DATANODE_PORT_BASE": str(free_port_block(4)),
+        "VIEWCOUNT_RAW_STORE": (state_dir / "raw").as_uri(),
+        "VIEWCOUNT_AUDIT_STORE": (state_dir / "audit").as_uri(),
+    }
+    env.update({f"VIEWCOUNT_{k.upper()}": str(v) for k, v in overrides.items()})
+    return Settings.from_env(env)
+
+
+def wait_for(check: Callable[[], object], timeout_s: float = 30.0, interval_s: float = 0.1,
+             what: str = "condition"):
+    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(interval_s)
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory) -> Settings:
+    return settings_for(tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings) -> Iterator[Stack]:
+    """Kafka and Redis, started once for the session."""
+    running = Stack(stack_settings)
+    running.up(CORE, progress=lambda line: None)
+    yield running
+    running.down(progress=lambda line: None)
+
+
+@pytest.fixture(scope="session")
+def hdfs(stack) -> Stack:
+    """The NameNode and DataNode, started once, the first time a test asks for them."""
+    stack.up(HDFS, progress=lambda line: None)
+    return stack
+
+
+_topic_numbers = itertools.count()
+
+
+@pytest.fixture
+def make_topic(stack, stack_settings) -> Callable[..., str]:
+    """Create a fresh topic for one test: ``make_topic(partitions=3)`` → its name."""
+    from viewcount import wiring
+    from viewcount.kafka.seam import TopicSpec
+
+    admin = wiring.topic_admin(stack_settings)
+
+    def make(partitions: int = 3, prefix: str = "t") -> str:
+        name = f"{prefix}-{os.getpid()}-{next(_topic_numbers)}-{uuid.uuid4().hex[:6]}"
+        admin.ensure_topics([TopicSpec(name, partitions)])
+        return name
+
+    yield make
+    admin.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

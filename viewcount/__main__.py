@@ -1,0 +1,5 @@
+import sys
+
+from viewcount.cli import main
+
+sys.exit(main())

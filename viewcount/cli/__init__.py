@@ -1,0 +1,43 @@
+"""The `viewcount` command line (CONTRACT §4). Each command lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from viewcount.errors import ViewcountError
+from viewcount.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from viewcount.cli import config_cmd, demo_cmd, generate_cmd, produce_cmd, stack_cmd, topics_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="viewcount",
+        description="Exact video view counts. Settings come from VIEWCOUNT_* variables "
+                    "(see `viewcount config`).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (config_cmd, stack_cmd, topics_cmd, produce_cmd, generate_cmd, demo_cmd):
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # The Kafka driver narrates every connection at INFO; its warnings still show.
+        logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+        logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)  # event-loop timing chatter
+        return int(args.run(args, settings) or 0)
+    except ViewcountError as e:
+        print(f"viewcount {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"viewcount {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,273 @@
+"""The kafka-python implementation of the seam (the default client)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from viewcount.kafka.exceptions import (
+    KafkaSeamError,
+    KafkaUnavailable,
+    ProduceError,
+    RecordTooLarge,
+    TopicError,
+)
+from viewcount.kafka.seam import (
+    Delivery,
+    Headers,
+    PartitionsCallback,
+    Record,
+    RecordConsumer,
+    RecordProducer,
+    TopicAdmin,
+    TopicSpec,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KafkaPythonConfig:
+    """Client settings. Unknown keys are rejected by :meth:`from_mapping`."""
+
+    bootstrap_servers: str
+    client_id: str = "viewcount"
+    group_id: str | None = None
+    max_poll_records: int = 5000
+    fetch_max_bytes: int = 52_428_800
+    max_partition_fetch_bytes: int = 4_194_304
+    request_timeout_ms: int = 30_000
+    linger_ms: int = 5
+    batch_size: int = 262_144
+    max_request_size: int = 1_048_576
+    compression_type: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> KafkaPythonConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise KafkaSeamError(f"unknown kafka-python config keys: {', '.join(unknown)}")
+        return cls(**values)
+
+
+def _translate(error: Exception, what: str) -> KafkaSeamError:
+    from kafka.errors import MessageSizeTooLargeError, NoBrokersAvailable
+
+    if isinstance(error, MessageSizeTooLargeError):
+        return RecordTooLarge(f"{what}: record too large ({error})")
+    if isinstance(error, NoBrokersAvailable):
+        return KafkaUnavailable(f"{what}: no Kafka broker answered")
+    return KafkaSeamError(f"{what}: {type(error).__name__}: {error}")
+
+
+class _FutureDelivery(Delivery):
+    def __init__(self, future: Any) -> None:
+        self._future = future
+
+    def error(self, timeout_s: float = 30.0) -> Exception | None:
+        try:
+            self._future.get(timeout=timeout_s)
+        except Exception as e:  # the driver's own error types; translated here
+            return _translate(e, "delivery failed")
+        return None
+
+
+class KafkaPythonProducer(RecordProducer):
+    def __init__(self, config: KafkaPythonConfig) -> None:
+        from kafka import KafkaProducer
+
+        try:
+            self._producer = KafkaProducer(
+                bootstrap_servers=config.bootstrap_servers.split(","),
+                client_id=config.client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=config.linger_ms,
+                batch_size=config.batch_size,
+                max_request_size=config.max_request_size,
+                compression_type=config.compression_type,
+                request_timeout_ms=config.request_timeout_ms,
+            )
+        except Exception as e:
+            raise _translate(e, f"cannot connect producer to {config.bootstrap_servers}") from e
+
+    def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
+             timestamp_ms: int | None = None, partition: int | None = None,
+             headers: Headers = ()) -> Delivery:
+        from kafka.errors import KafkaError
+
+        try:
+            future = self._producer.send(
+                topic, value=value, key=key, timestamp_ms=timestamp_ms, partition=partition,
+                headers=list(headers) or None,
+            )
+        except (KafkaError, AssertionError) as e:
+            raise _translate(e, f"send to {topic}") from e
+        return _FutureDelivery(future)
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        from kafka.errors import KafkaError
+
+        try:
+            self._producer.flush(timeout=timeout_s)
+        except KafkaError as e:
+            raise ProduceError(f"flush: {e}") from e
+
+    def close(self) -> None:
+        self._producer.close()
+
+
+class KafkaPythonConsumer(RecordConsumer):
+    def __init__(self, config: KafkaPythonConfig) -> None:
+        from kafka import KafkaConsumer
+
+        self._config = config
+        self._topic: str | None = None
+        try:
+            self._consumer = KafkaConsumer(
+                bootstrap_servers=config.bootstrap_servers.split(","),
+                client_id=config.client_id,
+                group_id=config.group_id,
+                isolation_level="read_committed",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=config.max_poll_records,
+                fetch_max_bytes=config.fetch_max_bytes,
+                max_partition_fetch_bytes=config.max_partition_fetch_bytes,
+                request_timeout_ms=config.request_timeout_ms,
+            )
+        except Exception as e:
+            raise _translate(e, f"cannot connect consumer to {config.bootstrap_servers}") from e
+
+    def _tp(self, partition: int) -> Any:
+        from kafka import TopicPartition
+
+        if self._topic is None:
+            raise KafkaSeamError("consumer has no topic: call subscribe() or assign() first")
+        return TopicPartition(self._topic, partition)
+
+    def subscribe(self, topic: str, on_assign: PartitionsCallback | None = None,
+                  on_revoke: PartitionsCallback | None = None) -> None:
+        from kafka import ConsumerRebalanceListener
+
+        class _Listener(ConsumerRebalanceListener):
+            def on_partitions_assigned(self, assigned):  # noqa: N802 - driver API
+                if on_assign is not None:
+                    on_assign(sorted(tp.partition for tp in assigned))
+
+            def on_partitions_revoked(self, revoked):  # noqa: N802 - driver API
+                if on_revoke is not None:
+                    on_revoke(sorted(tp.partition for tp in revoked))
+
+        self._topic = topic
+        self._consumer.subscribe([topic], listener=_Listener())
+
+    def assign(self, topic: str, partitions: Sequence[int]) -> None:
+        self._topic = topic
+        self._consumer.assign([self._tp(p) for p in partitions])
+
+    def poll(self, timeout_s: float, max_records: int | None = None) -> dict[int, list[Record]]:
+        from kafka.errors import KafkaError
+
+        try:
+            batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        except KafkaError as e:
+            raise _translate(e, f"poll {self._topic}") from e
+        return {
+            tp.partition: [
+                Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value,
+                       tuple(r.headers or ()))
+                for r in records
+            ]
+            for tp, records in batches.items()
+            if records
+        }
+
+    def seek(self, partition: int, offset: int) -> None:
+        self._consumer.seek(self._tp(partition), offset)
+
+    def position(self, partition: int) -> int:
+        return self._consumer.position(self._tp(partition))
+
+    def end_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        from kafka.errors import KafkaError
+
+        try:
+            ends = self._consumer.end_offsets([self._tp(p) for p in partitions])
+        except KafkaError as e:
+            raise _translate(e, f"end offsets of {self._topic}") from e
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    def commit(self, offsets: Mapping[int, int]) -> None:
+        from kafka import OffsetAndMetadata
+        from kafka.errors import KafkaError
+
+        if not offsets:
+            return
+        try:
+            self._consumer.commit({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
+        except KafkaError as e:
+            # Offsets in Kafka are for lag monitoring only; the stores hold the truth.
+            logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), e)
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+class KafkaPythonAdmin(TopicAdmin):
+    def __init__(self, config: KafkaPythonConfig) -> None:
+        from kafka import KafkaAdminClient
+
+        try:
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=config.bootstrap_servers.split(","),
+                client_id=config.client_id,
+                request_timeout_ms=config.request_timeout_ms,
+            )
+        except Exception as e:
+            raise _translate(e, f"cannot connect admin to {config.bootstrap_servers}") from e
+
+    def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
+        from kafka.admin import NewTopic
+        from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+        created: dict[str, bool] = {}
+        for spec in specs:
+            topic = NewTopic(spec.name, spec.partitions, spec.replication_factor,
+                             topic_configs=dict(spec.configs))
+            try:
+                self._admin.create_topics([topic], raise_errors=True)
+                created[spec.name] = True
+            except TopicAlreadyExistsError:
+                created[spec.name] = False
+            except KafkaError as e:
+                raise TopicError(f"create topic {spec.name}: {e}") from e
+        return created
+
+    def partitions(self, topic: str) -> list[int]:
+        from kafka.errors import KafkaError
+
+        try:
+            described = self._admin.describe_topics([topic])
+        except KafkaError as e:
+            raise TopicError(f"describe topic {topic}: {e}") from e
+        for entry in described:
+            if entry.get("error_code", 0) != 0:
+                raise TopicError(f"topic {topic} not found")
+            return sorted(p.get("partition_index", p.get("partition")) for p in entry["partitions"])
+        raise TopicError(f"topic {topic} not found")
+
+    def broker_count(self) -> int:
+        from kafka.errors import KafkaError
+
+        try:
+            cluster = self._admin.describe_cluster()
+        except KafkaError as e:
+            raise _translate(e, "describe cluster") from e
+        return sum(1 for b in cluster["brokers"] if not b.get("is_fenced"))
+
+    def close(self) -> None:
+        self._admin.close()

@@ -1,0 +1,108 @@
+"""The interfaces every Kafka client implementation provides, and their value types."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+Headers = tuple[tuple[str, bytes], ...]
+PartitionsCallback = Callable[[list[int]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed record: where it sits in the log and what it carries, byte for byte."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int = 1
+    configs: Mapping[str, str] = field(default_factory=dict)
+
+
+class Delivery(ABC):
+    """The outcome of one send, known after :meth:`RecordProducer.flush`."""
+
+    @abstractmethod
+    def error(self, timeout_s: float = 30.0) -> Exception | None:
+        """``None`` when the record was written, else the translated error."""
+
+
+class RecordProducer(ABC):
+    """Idempotent producer with ``acks=all``."""
+
+    @abstractmethod
+    def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
+             timestamp_ms: int | None = None, partition: int | None = None,
+             headers: Headers = ()) -> Delivery:
+        """Queue one record. Raises :class:`~viewcount.kafka.exceptions.RecordTooLarge` at once
+        when the client can tell the record will be refused."""
+
+    @abstractmethod
+    def flush(self, timeout_s: float | None = None) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class RecordConsumer(ABC):
+    """A ``read_committed`` consumer that hands out records per partition, in offset order."""
+
+    @abstractmethod
+    def subscribe(self, topic: str, on_assign: PartitionsCallback | None = None,
+                  on_revoke: PartitionsCallback | None = None) -> None:
+        """Join the consumer group. Callbacks run inside :meth:`poll`, before any record of a
+        newly assigned partition is returned, so they may :meth:`seek`."""
+
+    @abstractmethod
+    def assign(self, topic: str, partitions: Sequence[int]) -> None:
+        """Read the given partitions without a group (replays, tests)."""
+
+    @abstractmethod
+    def poll(self, timeout_s: float, max_records: int | None = None) -> dict[int, list[Record]]:
+        """Records by partition; an empty dict when nothing arrived within the timeout."""
+
+    @abstractmethod
+    def seek(self, partition: int, offset: int) -> None: ...
+
+    @abstractmethod
+    def position(self, partition: int) -> int:
+        """The offset of the next record to be returned for ``partition``."""
+
+    @abstractmethod
+    def end_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        """The offset after the last committed (read_committed: last stable) record."""
+
+    @abstractmethod
+    def commit(self, offsets: Mapping[int, int]) -> None:
+        """Record in Kafka ``partition → next offset`` (for lag monitoring)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class TopicAdmin(ABC):
+    @abstractmethod
+    def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
+        """Create what is missing; ``name → True`` if created now, ``False`` if it existed."""
+
+    @abstractmethod
+    def partitions(self, topic: str) -> list[int]: ...
+
+    @abstractmethod
+    def broker_count(self) -> int:
+        """A metadata round trip: how many unfenced brokers the cluster reports."""
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,234 @@
+"""Settings: ``VIEWCOUNT_*`` environment variables, typed and validated once at start.
+
+Every layer reads the same :class:`Settings`, so the counting rules cannot drift between them.
+A bad value fails with :class:`~viewcount.errors.SettingsError` naming the variable; an unknown
+``VIEWCOUNT_*`` variable is refused too, because a misspelt knob that silently does nothing is
+worse than an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from viewcount.errors import SettingsError
+from viewcount.rules import RuleSettings
+
+PREFIX = "VIEWCOUNT_"
+SECRET_MASK = "***"
+
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
+_UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+
+
+def parse_duration_ms(text: str) -> int:
+    """``"7d"``, ``"5m"``, ``"1h30m"``, ``"250ms"`` → milliseconds. A bare number is seconds."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text) * 1000
+    pos, total = 0, 0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += int(match.group(1)) * _UNIT_MS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError("expected a duration such as 7d, 5m, 1h30m, 250ms or whole seconds")
+    return total
+
+
+def format_duration_ms(ms: int) -> str:
+    """The inverse of :func:`parse_duration_ms`, largest units first (``0`` → ``"0s"``)."""
+    parts = []
+    for unit, size in _UNIT_MS.items():
+        if ms >= size:
+            parts.append(f"{ms // size}{unit}")
+            ms %= size
+    return "".join(parts) or "0s"
+
+
+def _project_root() -> Path:
+    """The source checkout this package runs from, else the working directory."""
+    candidate = Path(__file__).resolve().parents[1]
+    return candidate if (candidate / "pyproject.toml").is_file() else Path.cwd()
+
+
+def _store_url(text: str) -> str:
+    scheme = urlsplit(text).scheme
+    if scheme not in ("file", "hdfs") or not urlsplit(text).path.startswith("/"):
+        raise ValueError("expected file:///absolute/path or hdfs://host:port/absolute/path")
+    return text.rstrip("/") or text
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError("must be a TCP port (1-65535)")
+    return value
+
+
+def _bootstrap(text: str) -> str:
+    for server in text.split(","):
+        host, sep, port = server.strip().rpartition(":")
+        if not sep or not host:
+            raise ValueError("expected host:port[,host:port...]")
+        _port(port)
+    return text
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        parts = urlsplit(text)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(f"expected a {'/'.join(schemes)}:// URL with a host")
+        _ = parts.port  # raises ValueError on a bad port
+        return text
+
+    return parse
+
+
+def _optional_file(text: str) -> str:
+    if text and not Path(text).is_file():
+        raise ValueError(f"no such file: {text}")
+    return text
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _mask_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:{SECRET_MASK}@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _setting(default: Callable[[], str] | str, parse: Callable[[str], Any], *, secret: bool = False,
+             duration: bool = False, doc: str = "") -> Any:
+    meta = {"default": default, "parse": parse, "secret": secret, "duration": duration, "doc": doc}
+    return field(metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings. Field names are the variables without the prefix, lower-cased."""
+
+    kafka_bootstrap: str = _setting("127.0.0.1:19092", _bootstrap, doc="Kafka bootstrap servers")
+    redis_url: str = _setting("redis://127.0.0.1:16379/0", _url("redis", "rediss"), secret=True,
+                              doc="Redis serving store")
+    raw_store: str = _setting(lambda: (_project_root() / ".viewcount" / "raw").as_uri(), _store_url,
+                              doc="master dataset root, file:///… or hdfs://…")
+    audit_store: str = _setting(lambda: (_project_root() / ".viewcount" / "audit").as_uri(),
+                                _store_url, doc="audit ledger root, file:///… or hdfs://…")
+    spark_master: str = _setting("local[*]", str, doc="Spark master URL")
+    topic: str = _setting("video.views.v1", str, doc="views topic")
+    dlq_topic: str = _setting("video.views.v1.dlq", str, doc="dead-letter topic")
+    topic_partitions: int = _setting("4", _positive_int, doc="partitions of the views topic")
+    topic_retention: int = _setting("30d", parse_duration_ms, duration=True,
+                                    doc="retention of both topics (at least 8d)")
+    max_event_age: int = _setting("7d", parse_duration_ms, duration=True, doc="rule 2")
+    max_clock_skew: int = _setting("5m", parse_duration_ms, duration=True, doc="rule 2")
+    min_watch_ms: int = _setting("30000", _non_negative_int, doc="rule 4")
+    max_views_per_viewer_hour: int = _setting("5", _positive_int, doc="rule 5")
+    admin_token: str = _setting("", str, secret=True, doc="bearer token that reads everything")
+    api_keys_file: str = _setting("", _optional_file, doc="JSON: sha256(api key) → creator_id")
+    rate_card: str = _setting("", _optional_file, doc="TOML rate card for billing")
+    state_dir: str = _setting(lambda: str(_project_root() / ".viewcount"), str,
+                              doc="local stack state, logs and pid files")
+    jars_dir: str = _setting(lambda: str(_project_root() / ".cache" / "jars"), str,
+                             doc="JVM jars fetched by `make jars`")
+    kafka_controller_port: int = _setting("19093", _port, doc="KRaft controller port of the local stack")
+    hdfs_namenode: str = _setting("hdfs://127.0.0.1:19000", _url("hdfs"), doc="NameNode RPC address")
+    webhdfs_url: str = _setting("http://127.0.0.1:19870", _url("http", "https"),
+                                doc="NameNode HTTP address (WebHDFS)")
+    hdfs_datanode_port_base: int = _setting("19864", _port,
+                                            doc="local DataNode ports: http, +2 data, +3 ipc")
+    hdfs_user: str = _setting("viewcount", str, doc="user name for WebHDFS")
+    log_level: str = _setting("INFO", _log_level, doc="logging level")
+
+    def __post_init__(self) -> None:
+        if self.topic_retention < 8 * 86_400_000:
+            raise SettingsError("TOPIC_RETENTION", "must be at least 8d (the rules look back 7d5m)")
+        if self.topic == self.dlq_topic:
+            raise SettingsError("DLQ_TOPIC", "must differ from VIEWCOUNT_TOPIC")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        known = {f.name.upper() for f in dataclasses.fields(cls)}
+        unknown = sorted(k for k in environ if k.startswith(PREFIX) and k[len(PREFIX):] not in known)
+        if unknown:
+            raise SettingsError(unknown[0][len(PREFIX):], "unknown setting (see `viewcount config`)")
+        values = {}
+        for spec in dataclasses.fields(cls):
+            name = spec.name.upper()
+            default = spec.metadata["default"]
+            raw = environ.get(PREFIX + name)
+            if raw is None:
+                raw = default() if callable(default) else default
+            try:
+                values[spec.name] = spec.metadata["parse"](raw)
+            except ValueError as e:
+                raise SettingsError(name, f"{e} (got {raw!r})") from e
+        return cls(**values)
+
+    @property
+    def rules(self) -> RuleSettings:
+        return RuleSettings(
+            max_event_age_ms=self.max_event_age,
+            max_clock_skew_ms=self.max_clock_skew,
+            min_watch_ms=self.min_watch_ms,
+            max_views_per_viewer_hour=self.max_views_per_viewer_hour,
+        )
+
+    def as_public_dict(self) -> dict[str, Any]:
+        """The settings as `viewcount config` prints them: variable names, secrets masked."""
+        out: dict[str, Any] = {}
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            if spec.metadata["duration"]:
+                value = format_duration_ms(value)
+            elif spec.metadata["secret"]:
+                value = _mask_url_password(value) if "://" in value else (SECRET_MASK if value else "")
+            out[spec.name.upper()] = value
+        return out
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as environment variables, e.g. for a child process."""
+        env = {}
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            env[PREFIX + spec.name.upper()] = (
+                format_duration_ms(value) if spec.metadata["duration"] else str(value)
+            )
+        return env
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
