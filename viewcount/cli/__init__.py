@@ -31,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        # The Kafka driver narrates every connection at INFO; its warnings still show.
-        logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
-        logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)  # event-loop timing chatter
+        # The Kafka driver narrates every connection attempt; its failures reach the user as
+        # viewcount's own one-line errors, so its log shows only when debugging.
+        if settings.log_level != "DEBUG":
+            logging.getLogger("kafka").setLevel(logging.CRITICAL)
         return int(args.run(args, settings) or 0)
     except ViewcountError as e:
         print(f"viewcount {args.command}: error: {e}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -54,12 +55,12 @@ class KafkaPythonConfig:
 
 
 def _translate(error: Exception, what: str) -> KafkaSeamError:
-    from kafka.errors import MessageSizeTooLargeError, NoBrokersAvailable
+    from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
     if isinstance(error, MessageSizeTooLargeError):
         return RecordTooLarge(f"{what}: record too large ({error})")
-    if isinstance(error, NoBrokersAvailable):
-        return KafkaUnavailable(f"{what}: no Kafka broker answered")
+    if isinstance(error, KafkaTimeoutError) and "bootstrap" in str(error):
+        return KafkaUnavailable(f"{what}: no Kafka broker answered ({error})")
     return KafkaSeamError(f"{what}: {type(error).__name__}: {error}")
 
 
@@ -241,11 +242,24 @@ class KafkaPythonAdmin(TopicAdmin):
             try:
                 self._admin.create_topics([topic], raise_errors=True)
                 created[spec.name] = True
+                self._await_visible(spec.name)
             except TopicAlreadyExistsError:
                 created[spec.name] = False
             except KafkaError as e:
                 raise TopicError(f"create topic {spec.name}: {e}") from e
         return created
+
+    def _await_visible(self, topic: str, timeout_s: float = 30.0) -> None:
+        """A new topic reaches the broker's metadata a moment after creation: wait for it."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if self.partitions(topic):
+                    return
+            except TopicError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
 
     def partitions(self, topic: str) -> list[int]:
         from kafka.errors import KafkaError

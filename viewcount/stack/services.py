@@ -140,7 +140,8 @@ class KafkaService(Service):
 
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         done = subprocess.run(
-            [*self._jvm(), "kafka.tools.StorageTool", "format", "-t", cluster_id,
+            # `=` form: a cluster id may begin with '-', which would read as an option.
+            [*self._jvm(), "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
              "-c", str(self.home / "server.properties")],
             capture_output=True, text=True,
         )

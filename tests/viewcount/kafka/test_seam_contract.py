@@ -1,0 +1,145 @@
+"""One contract for every implementation of the Kafka seam, run against the real broker."""
+
+from __future__ import annotations
+
+import pytest
+
+from viewcount.kafka.exceptions import RecordTooLarge
+from viewcount.kafka.kafka_python import (
+    KafkaPythonAdmin, KafkaPythonConfig, KafkaPythonConsumer, KafkaPythonProducer,
+)
+from viewcount.kafka.seam import TopicSpec
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+IMPLEMENTATIONS = {
+    "kafka-python": (KafkaPythonConfig, KafkaPythonProducer, KafkaPythonConsumer, KafkaPythonAdmin),
+}
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def client(request, stack_settings, stack):
+    config_cls, producer_cls, consumer_cls, admin_cls = IMPLEMENTATIONS[request.param]
+    made = []
+
+    class Clients:
+        def config(self, **kw):
+            return config_cls.from_mapping({"bootstrap_servers": stack_settings.kafka_bootstrap, **kw})
+
+        def producer(self, **kw):
+            made.append(producer_cls(self.config(**kw)))
+            return made[-1]
+
+        def consumer(self, **kw):
+            made.append(consumer_cls(self.config(**kw)))
+            return made[-1]
+
+        def admin(self):
+            made.append(admin_cls(self.config()))
+            return made[-1]
+
+    yield Clients()
+    for c in reversed(made):
+        c.close()
+
+
+def drain(consumer, expected: int, timeout_s: float = 30.0) -> list:
+    got = []
+
+    def more():
+        for records in consumer.poll(0.5).values():
+            got.extend(records)
+        return len(got) >= expected
+
+    wait_for(more, timeout_s, interval_s=0, what=f"{expected} records")
+    return got
+
+
+class TestSeamContract:
+    def test_round_trip_keeps_values_keys_timestamps_and_headers(self, client, make_topic):
+        topic = make_topic(partitions=3)
+        producer = client.producer()
+        sent = [
+            (b'{"video_id": "v1"}', b"v1", 1_700_000_000_123, 0, (("reason", b"x"),)),
+            (b"\xff\x00 not utf-8 \x9c", None, 1_700_000_000_456, 1, ()),
+            (b"", b"k", 1_700_000_001_000, 2, ()),
+            (b"x" * 500_000, b"big", 1_700_000_002_000, 1, ()),
+        ]
+        deliveries = [producer.send(topic, v, key=k, timestamp_ms=ts, partition=p, headers=h)
+                      for v, k, ts, p, h in sent]
+        producer.flush()
+        assert [d.error() for d in deliveries] == [None] * len(sent)
+        consumer = client.consumer()
+        consumer.assign(topic, [0, 1, 2])
+        got = drain(consumer, len(sent))
+        received = {(r.value, r.key, r.timestamp_ms, r.partition, r.headers) for r in got}
+        assert received == set(sent)
+        assert all(r.topic == topic for r in got)
+
+    def test_offsets_are_in_order_per_partition_and_seek_rereads(self, client, make_topic):
+        topic = make_topic(partitions=1)
+        producer = client.producer()
+        for i in range(20):
+            producer.send(topic, str(i).encode(), partition=0)
+        producer.flush()
+        consumer = client.consumer()
+        consumer.assign(topic, [0])
+        got = drain(consumer, 20)
+        assert [r.offset for r in got] == list(range(20))
+        assert [r.value for r in got] == [str(i).encode() for i in range(20)]
+        assert consumer.end_offsets([0]) == {0: 20}
+        assert consumer.position(0) == 20
+        consumer.seek(0, 15)
+        assert [r.offset for r in drain(consumer, 5)] == [15, 16, 17, 18, 19]
+
+    def test_group_members_get_assignments_and_commits_are_where_the_group_resumes(
+            self, client, make_topic):
+        topic = make_topic(partitions=2)
+        producer = client.producer()
+        for i in range(10):
+            producer.send(topic, b"m%d" % i, partition=i % 2)
+        producer.flush()
+        assigned = []
+        first = client.consumer(group_id=f"{topic}-g")
+        first.subscribe(topic, on_assign=assigned.extend)
+        got = drain(first, 10)
+        assert sorted(assigned) == [0, 1]
+        first.commit({0: 3, 1: 4})
+        first.close()
+        second = client.consumer(group_id=f"{topic}-g")
+        second.subscribe(topic)
+        resumed = drain(second, 3)
+        assert sorted((r.partition, r.offset) for r in resumed) == [(0, 3), (0, 4), (1, 4)]
+        assert len(got) == 10
+
+    def test_seek_in_the_assignment_callback_wins_over_committed_offsets(self, client, make_topic):
+        topic = make_topic(partitions=1)
+        producer = client.producer()
+        for i in range(6):
+            producer.send(topic, b"%d" % i, partition=0)
+        producer.flush()
+        consumer = client.consumer(group_id=f"{topic}-g")
+        consumer.subscribe(topic, on_assign=lambda parts: [consumer.seek(p, 4) for p in parts])
+        assert [r.offset for r in drain(consumer, 2)] == [4, 5]
+
+    def test_a_record_over_the_size_limit_is_refused_at_once(self, client, make_topic):
+        topic = make_topic(partitions=1)
+        producer = client.producer()
+        with pytest.raises(RecordTooLarge):
+            producer.send(topic, b"x" * 2_000_000)
+
+    def test_topics_are_created_idempotently(self, client, make_topic):
+        admin = client.admin()
+        name = make_topic(partitions=1) + "-new"
+        spec = TopicSpec(name, 3, 1, {"retention.ms": str(9 * 86_400_000)})
+        assert admin.ensure_topics([spec]) == {name: True}
+        assert admin.ensure_topics([spec]) == {name: False}
+        assert admin.partitions(name) == [0, 1, 2]
+        assert admin.broker_count() == 1
+
+    def test_unknown_config_keys_are_rejected(self, client):
+        from viewcount.kafka.exceptions import KafkaSeamError
+
+        with pytest.raises(KafkaSeamError, match="unknown"):
+            client.config(no_such_option=1)
