@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import socket
 import time
 import uuid
@@ -37,7 +38,9 @@ def free_ports(count: int) -> list[int]:
 
 def free_port_block(size: int) -> int:
     """A base port such that base..base+size-1 are free (the DataNode uses a block)."""
-    for base in range(30000, 60000, 97):
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 60000)
         if all(_free(p) for p in range(base, base + size)):
             return base
     raise RuntimeError("no free port block")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from viewcount.kafka.kafka_python import (
     KafkaPythonAdmin,
     KafkaPythonConfig,
@@ -10,6 +12,9 @@ from viewcount.kafka.kafka_python import (
 )
 from viewcount.kafka.seam import RecordConsumer, RecordProducer, TopicAdmin, TopicSpec
 from viewcount.settings import Settings
+from viewcount.storage.base import FileStore
+from viewcount.storage.local import LocalFileStore, LocalStoreConfig
+from viewcount.storage.webhdfs import WebHdfsFileStore, WebHdfsStoreConfig
 
 
 def kafka_config(settings: Settings, **overrides) -> KafkaPythonConfig:
@@ -40,3 +45,16 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic, settings.topic_partitions, 1, configs),
         TopicSpec(settings.dlq_topic, settings.topic_partitions, 1, configs),
     ]
+
+
+def file_store(settings: Settings, url: str) -> FileStore:
+    """The file store behind a ``file:///…`` or ``hdfs://…`` URL (RAW_STORE, AUDIT_STORE)."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return LocalFileStore(LocalStoreConfig(root=parts.path))
+    return WebHdfsFileStore(WebHdfsStoreConfig(url=url, webhdfs_url=settings.webhdfs_url,
+                                               user=settings.hdfs_user))
+
+
+def raw_store(settings: Settings) -> FileStore:
+    return file_store(settings, settings.raw_store)
