@@ -172,6 +172,12 @@ class Settings:
                                             doc="local DataNode ports: http, +2 data, +3 ipc")
     hdfs_user: str = _setting("viewcount", str, doc="user name for WebHDFS")
     log_level: str = _setting("INFO", _log_level, doc="logging level")
+    ingest_group: str = _setting("viewcount-raw-sink", str, doc="consumer group of the raw sink")
+    ingest_flush_records: int = _setting("50000", _positive_int,
+                                         doc="raw sink: flush a partition's file at this many records")
+    ingest_flush_age: int = _setting("30s", parse_duration_ms, duration=True,
+                                     doc="raw sink: flush a partition's file when its oldest record is this old")
+    ingest_metrics_port: int = _setting("9101", _non_negative_int, doc="raw sink /metrics port (0: off)")
 
     def __post_init__(self) -> None:
         if self.topic_retention < 8 * 86_400_000:

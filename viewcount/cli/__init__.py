@@ -11,7 +11,9 @@ from viewcount.settings import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from viewcount.cli import config_cmd, demo_cmd, generate_cmd, produce_cmd, stack_cmd, topics_cmd
+    from viewcount.cli import (
+        config_cmd, demo_cmd, generate_cmd, ingest_cmd, produce_cmd, stack_cmd, topics_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="viewcount",
@@ -19,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(see `viewcount config`).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (config_cmd, stack_cmd, topics_cmd, produce_cmd, generate_cmd, demo_cmd):
+    for module in (config_cmd, stack_cmd, topics_cmd, produce_cmd, generate_cmd, ingest_cmd, demo_cmd):
         module.register(commands)
     return parser
 

@@ -190,6 +190,9 @@ class KafkaPythonConsumer(RecordConsumer):
     def seek(self, partition: int, offset: int) -> None:
         self._consumer.seek(self._tp(partition), offset)
 
+    def seek_to_beginning(self, partition: int) -> None:
+        self._consumer.seek_to_beginning(self._tp(partition))
+
     def position(self, partition: int) -> int:
         return self._consumer.position(self._tp(partition))
 
@@ -201,6 +204,24 @@ class KafkaPythonConsumer(RecordConsumer):
         except KafkaError as e:
             raise _translate(e, f"end offsets of {self._topic}") from e
         return {tp.partition: offset for tp, offset in ends.items()}
+
+    def beginning_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        from kafka.errors import KafkaError
+
+        try:
+            starts = self._consumer.beginning_offsets([self._tp(p) for p in partitions])
+        except KafkaError as e:
+            raise _translate(e, f"beginning offsets of {self._topic}") from e
+        return {tp.partition: offset for tp, offset in starts.items()}
+
+    def offsets_for_time(self, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
+        from kafka.errors import KafkaError
+
+        try:
+            found = self._consumer.offsets_for_times({self._tp(p): timestamp_ms for p in partitions})
+        except KafkaError as e:
+            raise _translate(e, f"offsets for time in {self._topic}") from e
+        return {tp.partition: (None if ot is None else ot.offset) for tp, ot in found.items()}
 
     def commit(self, offsets: Mapping[int, int]) -> None:
         from kafka import OffsetAndMetadata

@@ -62,8 +62,9 @@ class RecordConsumer(ABC):
     @abstractmethod
     def subscribe(self, topic: str, on_assign: PartitionsCallback | None = None,
                   on_revoke: PartitionsCallback | None = None) -> None:
-        """Join the consumer group. Callbacks run inside :meth:`poll`, before any record of a
-        newly assigned partition is returned, so they may :meth:`seek`."""
+        """Join the consumer group. Callbacks run before any record of a newly assigned
+        partition is returned, so they may :meth:`seek`; they must not wait on the broker
+        (no offsets look-ups or commits: some clients run them on their network thread)."""
 
     @abstractmethod
     def assign(self, topic: str, partitions: Sequence[int]) -> None:
@@ -77,12 +78,24 @@ class RecordConsumer(ABC):
     def seek(self, partition: int, offset: int) -> None: ...
 
     @abstractmethod
+    def seek_to_beginning(self, partition: int) -> None:
+        """Read ``partition`` from its first retained record (safe inside group callbacks)."""
+
+    @abstractmethod
     def position(self, partition: int) -> int:
         """The offset of the next record to be returned for ``partition``."""
 
     @abstractmethod
     def end_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
         """The offset after the last committed (read_committed: last stable) record."""
+
+    @abstractmethod
+    def beginning_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        """The first offset still in the log (after retention)."""
+
+    @abstractmethod
+    def offsets_for_time(self, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
+        """The first offset whose timestamp is at or after ``timestamp_ms`` (None: none is)."""
 
     @abstractmethod
     def commit(self, offsets: Mapping[int, int]) -> None:

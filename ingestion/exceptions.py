@@ -1,0 +1,11 @@
+"""Errors of the raw sink and re-ingest."""
+
+from viewcount.errors import ViewcountError
+
+
+class IngestionError(ViewcountError):
+    """Base class for raw-sink failures."""
+
+
+class ReplayError(IngestionError):
+    """A re-ingest cannot be done as asked (range out of Kafka's retention, bad bounds)."""

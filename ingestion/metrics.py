@@ -1,0 +1,30 @@
+"""Prometheus metrics of the raw sink, on a registry of its own (no process-wide globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class SinkMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.records = Counter("viewcount_ingest_records_total", "Records written, by outcome",
+                               ["outcome"], registry=r)
+        self.files = Counter("viewcount_ingest_files_total", "Parquet files committed, by area",
+                             ["area"], registry=r)
+        self.bytes = Counter("viewcount_ingest_bytes_total", "Parquet bytes committed, by area",
+                             ["area"], registry=r)
+        self.flush_seconds = Histogram("viewcount_ingest_flush_seconds", "Time to flush one range",
+                                       buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
+        self.lag = Gauge("viewcount_ingest_consumer_lag", "Records behind the log end, by partition",
+                         ["partition"], registry=r)
+        self.progress_age = Gauge("viewcount_ingest_flush_progress_age_seconds",
+                                  "Wall time minus the flushed-through ingest time, by partition",
+                                  ["partition"], registry=r)
+        self.dead_letters = Counter("viewcount_ingest_dead_letters_total",
+                                    "Invalid records sent to the dead-letter topic", registry=r)
+
+    def serve(self, port: int) -> None:
+        if port:
+            start_http_server(port, addr="127.0.0.1", registry=self.registry)

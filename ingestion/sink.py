@@ -1,0 +1,207 @@
+"""The raw sink: Kafka → immutable Parquet master dataset, exactly once per offset.
+
+Per partition, records are buffered by ingest hour and flushed as one range file when the
+buffer is big or old enough, when the hour changes, when the partition is revoked, and at
+shutdown. :meth:`RawSink.flush` is the commit protocol; the views file's rename commits a range.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+from ingestion.chunk import Chunk
+from ingestion.dataset import resume_point, write_checkpoint
+from ingestion.metrics import SinkMetrics
+from viewcount.events import parse_event
+from viewcount.kafka.seam import Record, RecordConsumer, RecordProducer
+from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path
+from viewcount.rules import advance_ingest_time
+from viewcount.storage.base import FileStore
+from viewcount.timeutil import hour_floor, now_ms
+
+logger = logging.getLogger(__name__)
+
+IDLE_CHECK_S = 5.0
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    topic: str
+    dlq_topic: str
+    flush_records: int = 50_000
+    flush_age_s: float = 30.0
+    poll_timeout_s: float = 0.5
+    max_poll_records: int = 5000
+
+
+@dataclass
+class _Partition:
+    next_offset: int | None
+    ingest_ms: int | None
+    chunk: Chunk | None = None
+    flushed_offset: int = -1
+
+
+class RawSink:
+    def __init__(self, config: SinkConfig, consumer: RecordConsumer, dlq_producer: RecordProducer,
+                 store: FileStore, metrics: SinkMetrics | None = None) -> None:
+        self.config = config
+        self._consumer = consumer
+        self._dlq = dlq_producer
+        self._store = store
+        self.metrics = metrics or SinkMetrics()
+        self._partitions: dict[int, _Partition] = {}
+        self._stopping = False
+        self._last_idle_check = 0.0
+
+    # --- group membership ---------------------------------------------------------------
+
+    def _on_assign(self, partitions: list[int]) -> None:
+        for p in partitions:
+            resume = resume_point(self._store, self.config.topic, p)
+            self._partitions[p] = _Partition(resume.next_offset, resume.ingest_ms,
+                                             flushed_offset=(resume.next_offset or 0) - 1)
+            # Group callbacks run on the client's network thread: seeks only, nothing that waits
+            # on Kafka. The store is read here so no record is taken before the resume point.
+            if resume.next_offset is None:
+                self._consumer.seek_to_beginning(p)
+            else:
+                self._consumer.seek(p, resume.next_offset)
+            logger.info("assigned %s-%d: resuming at offset %s (ingest time %s)",
+                        self.config.topic, p, resume.next_offset or "beginning", resume.ingest_ms)
+
+    def _on_revoke(self, partitions: list[int]) -> None:
+        for p in partitions:
+            state = self._partitions.pop(p, None)
+            if state is not None and state.chunk is not None:
+                self.flush(p, state, commit_offsets=False)
+            logger.info("revoked %s-%d", self.config.topic, p)
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def run(self, until_idle_s: float | None = None) -> None:
+        """Consume until stopped (SIGTERM/SIGINT) or, with ``until_idle_s``, until no record has
+        arrived for that long; then flush everything and return."""
+        self._install_signal_handlers()
+        self._consumer.subscribe(self.config.topic, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        last_arrival = time.monotonic()
+        while not self._stopping:
+            batches = self._consumer.poll(self.config.poll_timeout_s, self.config.max_poll_records)
+            now = time.monotonic()
+            if batches:
+                last_arrival = now
+            for partition, records in batches.items():
+                self._accept(partition, records)
+            self._flush_due(now)
+            if now - self._last_idle_check >= IDLE_CHECK_S:
+                self._check_idle(now)
+            if until_idle_s is not None and now - last_arrival >= until_idle_s:
+                break
+        self.flush_all()
+        self._check_idle(time.monotonic())
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def _install_signal_handlers(self) -> None:
+        try:
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        except ValueError:  # not the main thread (tests drive the sink from one)
+            pass
+
+    def _accept(self, partition: int, records: list[Record]) -> None:
+        state = self._partitions.get(partition)
+        if state is None:
+            return  # revoked meanwhile; its new owner reads these
+        for record in records:
+            if state.next_offset is not None and record.offset < state.next_offset:
+                continue  # already committed (a re-delivery after a seek)
+            state.ingest_ms = advance_ingest_time(state.ingest_ms, record.timestamp_ms)
+            hour_ms = hour_floor(state.ingest_ms)
+            if state.chunk is not None and state.chunk.hour_ms != hour_ms:
+                self.flush(partition, state)
+            if state.chunk is None:
+                state.chunk = Chunk(self.config.topic, partition, hour_ms, record.offset)
+            state.chunk.add(record, state.ingest_ms, parse_event(record.value))
+            state.next_offset = record.offset + 1
+            if state.chunk.size >= self.config.flush_records:
+                self.flush(partition, state)
+
+    def _flush_due(self, now: float) -> None:
+        for partition, state in list(self._partitions.items()):
+            if state.chunk is not None and now - state.chunk.started_at >= self.config.flush_age_s:
+                self.flush(partition, state)
+
+    def flush_all(self) -> None:
+        for partition, state in list(self._partitions.items()):
+            if state.chunk is not None:
+                self.flush(partition, state)
+
+    # --- the commit protocol -------------------------------------------------------------
+
+    def flush(self, partition: int, state: _Partition, commit_offsets: bool = True) -> None:
+        """Commit one buffered range of one partition. A crash at any step leaves either no
+        views file (the range is consumed again from Kafka) or a complete one (it is skipped)."""
+        chunk, started = state.chunk, time.monotonic()
+        rng = chunk.range
+        # 1. Encode both files first, so a bad record fails before anything is written.
+        views, quarantine = chunk.views_parquet(), chunk.quarantine_parquet()
+        # 2. Dead letters go out before the commit: a crash re-sends them, never loses them.
+        for record, invalid in chunk.invalid_records:
+            self._dlq.send(self.config.dlq_topic, record.value, key=record.key, headers=(
+                ("reason", invalid.reason_text.encode("utf-8", "replace")),
+                ("source_topic", record.topic.encode()),
+                ("source_partition", str(record.partition).encode()),
+                ("source_offset", str(record.offset).encode()),
+            ))
+        if chunk.invalid_records:
+            self._dlq.flush()
+            self.metrics.dead_letters.inc(len(chunk.invalid_records))
+        # 3. The quarantine file, if any, before the commit: an orphan is removed on resume.
+        if quarantine is not None and self._store.put_new(rng.path(QUARANTINE_ROOT), quarantine):
+            self.metrics.files.labels("quarantine").inc()
+            self.metrics.bytes.labels("quarantine").inc(len(quarantine))
+        # 4. Commit: the views file of the range appears whole, or not at all.
+        if self._store.put_new(rng.path(), views):
+            self.metrics.files.labels("views").inc()
+            self.metrics.bytes.labels("views").inc(len(views))
+        else:
+            logger.warning("range %s already committed; skipped", rng.path())
+        self.metrics.records.labels("valid").inc(chunk.size - len(chunk.invalid_records))
+        self.metrics.records.labels("invalid").inc(len(chunk.invalid_records))
+        # 5. The resume hint and the flush progress for the batch watermark.
+        write_checkpoint(self._store, rng, chunk.max_ingest_ms)
+        state.chunk, state.flushed_offset = None, rng.last
+        self._write_progress(partition, state, idle=False)
+        # 6. Kafka's committed offset, for lag monitoring only (not from a group callback,
+        #    where the client cannot wait on the broker).
+        if commit_offsets:
+            self._consumer.commit({partition: rng.last + 1})
+        self.metrics.flush_seconds.observe(time.monotonic() - started)
+        logger.debug("committed %s (%d records) in %.3fs", rng.path(), chunk.size, time.monotonic() - started)
+
+    # --- progress ---------------------------------------------------------------------------
+
+    def _write_progress(self, partition: int, state: _Partition, idle: bool) -> None:
+        wall = now_ms()
+        complete_before = state.ingest_ms if state.ingest_ms is not None else 0
+        progress = FlushProgress(self.config.topic, partition, state.flushed_offset, complete_before,
+                                 wall if idle else None, wall)
+        self._store.put(progress_path(self.config.topic, partition), progress.to_json())
+        self.metrics.progress_age.labels(str(partition)).set(max(0, wall - complete_before) / 1000)
+
+    def _check_idle(self, now: float) -> None:
+        """Record lag, and for partitions that are caught up with nothing buffered, the wall clock."""
+        self._last_idle_check = now
+        if not self._partitions:
+            return
+        ends = self._consumer.end_offsets(sorted(self._partitions))
+        for partition, state in self._partitions.items():
+            position = self._consumer.position(partition)
+            lag = max(0, ends.get(partition, position) - position)
+            self.metrics.lag.labels(str(partition)).set(lag)
+            if lag == 0 and state.chunk is None:
+                self._write_progress(partition, state, idle=True)

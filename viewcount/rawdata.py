@@ -1,0 +1,114 @@
+"""The master dataset's layout, shared by the raw sink that writes it and the batch layer that
+reads it. Paths are relative to RAW_STORE.
+
+    views/v1/ingest_date=YYYY-MM-DD/ingest_hour=HH/part-{topic}-{partition}-{first:020d}-{last:020d}.parquet
+    quarantine/v1/…same…                      invalid records of that offset range, with a reason
+    _progress/{topic}/partition-{p}.json      how far the sink has flushed, for the batch watermark
+    _sink/{topic}/partition-{p}.json          the sink's resume hint (the files are the truth)
+
+A views file is written for every flushed offset range, even when all its records were invalid,
+so that the views files alone say which offsets are committed; the quarantine file of a range is
+written first, and the range's views file commits both.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pyarrow as pa
+
+VIEWS_ROOT = "views/v1"
+QUARANTINE_ROOT = "quarantine/v1"
+
+_TS = pa.timestamp("ms", tz="UTC")
+_RECORD_FIELDS = [
+    pa.field("topic", pa.string(), nullable=False),
+    pa.field("partition", pa.int32(), nullable=False),
+    pa.field("offset", pa.int64(), nullable=False),
+    pa.field("timestamp", _TS, nullable=False),        # the Kafka record timestamp
+    pa.field("ingest_time", _TS, nullable=False),      # running maximum of the partition
+    pa.field("key", pa.binary()),
+    pa.field("value", pa.binary()),
+]
+VIEWS_SCHEMA = pa.schema(_RECORD_FIELDS + [
+    pa.field("event_id", pa.string(), nullable=False),
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("creator_id", pa.string(), nullable=False),
+    pa.field("viewer_id", pa.string(), nullable=False),
+    pa.field("event_time", _TS, nullable=False),
+    pa.field("watch_ms", pa.int64(), nullable=False),
+    pa.field("fingerprint", pa.binary(), nullable=False),   # ViewEvent.fingerprint()
+])
+QUARANTINE_SCHEMA = pa.schema(_RECORD_FIELDS + [
+    pa.field("reason", pa.string(), nullable=False),
+    pa.field("reason_detail", pa.string(), nullable=False),
+])
+
+
+@dataclass(frozen=True, order=True)
+class RangeFile:
+    """One offset range of one partition, as named in the dataset."""
+
+    partition: int
+    first: int
+    last: int
+    hour_ms: int
+    topic: str
+
+    @property
+    def name(self) -> str:
+        return f"part-{self.topic}-{self.partition}-{self.first:020d}-{self.last:020d}.parquet"
+
+    def path(self, root: str = VIEWS_ROOT) -> str:
+        return f"{root}/{hour_dir(self.hour_ms)}/{self.name}"
+
+
+def hour_dir(hour_ms: int) -> str:
+    moment = datetime.fromtimestamp(hour_ms / 1000, tz=timezone.utc)
+    return f"ingest_date={moment:%Y-%m-%d}/ingest_hour={moment:%H}"
+
+
+def parse_hour_dir(date_dir: str, hour_dir_name: str) -> int:
+    day = datetime.strptime(date_dir.removeprefix("ingest_date="), "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    return int(day.timestamp() * 1000) + int(hour_dir_name.removeprefix("ingest_hour=")) * 3_600_000
+
+
+def parse_name(name: str, hour_ms: int) -> RangeFile | None:
+    """``part-{topic}-{p}-{first}-{last}.parquet`` → RangeFile; None for anything else."""
+    if not (name.startswith("part-") and name.endswith(".parquet")):
+        return None
+    try:
+        topic, partition, first, last = name[len("part-"):-len(".parquet")].rsplit("-", 3)
+        return RangeFile(int(partition), int(first), int(last), hour_ms, topic)
+    except ValueError:
+        return None
+
+
+def progress_path(topic: str, partition: int) -> str:
+    return f"_progress/{topic}/partition-{partition}.json"
+
+
+def checkpoint_path(topic: str, partition: int) -> str:
+    return f"_sink/{topic}/partition-{partition}.json"
+
+
+@dataclass(frozen=True)
+class FlushProgress:
+    """How far the raw sink has flushed one partition (CONTRACT §3: the batch watermark never
+    passes what every partition has flushed)."""
+
+    topic: str
+    partition: int
+    flushed_offset: int             # every record at or below this offset is in a file
+    complete_before_ms: int         # every record with an ingest time below this is in a file
+    idle_since_ms: int | None       # wall clock when the partition was last seen idle and caught up
+    updated_at_ms: int
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.__dict__, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> FlushProgress:
+        return cls(**json.loads(data))
