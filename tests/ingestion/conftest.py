@@ -1,0 +1,115 @@
+"""Factories for raw-sink tests: a fresh topic with produced records, a sink, and a reader of
+what the sink wrote."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ingestion.metrics import SinkMetrics
+from ingestion.sink import RawSink, SinkConfig
+from viewcount import wiring
+from viewcount.generate import INGEST_TIME_FIELD, generate
+from viewcount.kafka.seam import TopicSpec
+from viewcount.produce import produce_lines
+from viewcount.rawdata import QUARANTINE_ROOT, VIEWS_ROOT
+from viewcount.settings import Settings
+from viewcount.storage.base import FileStore
+from viewcount.timeutil import DAY_MS, now_ms
+
+
+@dataclass
+class Scenario:
+    settings: Settings          # topic, DLQ topic and raw store of this test only
+    store: FileStore
+    lines: list[bytes]
+    truth: dict | None
+
+    def sink(self, flush_records: int = 2000, flush_age_s: float = 30.0) -> tuple[RawSink, callable]:
+        consumer = wiring.consumer(self.settings, group_id=f"sink-{self.settings.topic}")
+        producer = wiring.producer(self.settings)
+        config = SinkConfig(self.settings.topic, self.settings.dlq_topic, flush_records, flush_age_s)
+        sink = RawSink(config, consumer, producer, self.store, SinkMetrics())
+
+        def close():
+            consumer.close()
+            producer.close()
+
+        return sink, close
+
+    def run_sink(self, until_idle_s: float = 2.0, **kw) -> RawSink:
+        sink, close = self.sink(**kw)
+        try:
+            sink.run(until_idle_s=until_idle_s)
+        finally:
+            close()
+        return sink
+
+
+def read_area(store: FileStore, root: str) -> pa.Table | None:
+    tables = [pq.read_table(pa.BufferReader(store.read(f.path))) for f in store.walk(root)
+              if f.path.endswith(".parquet")]
+    return pa.concat_tables(tables) if tables else None
+
+
+def rows(store: FileStore, root: str = VIEWS_ROOT) -> list[dict]:
+    table = read_area(store, root)
+    return [] if table is None else table.to_pylist()
+
+
+@pytest.fixture
+def make_scenario(stack, stack_settings, tmp_path) -> Callable[..., Scenario]:
+    """``make_scenario(events=N | lines=[...], store="local"|"hdfs", partitions=3)``."""
+    admin = wiring.topic_admin(stack_settings)
+
+    def make(events: int | None = None, lines: list[bytes] | None = None, store: str = "local",
+             partitions: int = 3, seed: int = 5, days: float = 1.0) -> Scenario:
+        name = f"raw-{uuid.uuid4().hex[:10]}"
+        if store == "local":
+            raw_url = (tmp_path / name).as_uri()
+        else:
+            raw_url = f"{stack_settings.hdfs_namenode}/tests/{name}"
+        settings = stack_settings.replace(topic=name, dlq_topic=f"{name}.dlq", raw_store=raw_url,
+                                          topic_partitions=partitions)
+        admin.ensure_topics([TopicSpec(name, partitions), TopicSpec(f"{name}.dlq", partitions)])
+        truth = None
+        if events is not None:
+            end = now_ms()
+            traffic = generate(events, seed, tmp_path / f"{name}-traffic", end - int(days * DAY_MS), end,
+                               settings.rules, settings.as_public_dict())
+            lines = traffic.events_path.read_bytes().split(b"\n")[:-1]
+            truth = traffic.truth
+        producer = wiring.producer(settings)
+        try:
+            report = produce_lines(lines, producer, name, INGEST_TIME_FIELD)
+        finally:
+            producer.close()
+        assert report.sent == len(lines) and not report.failed
+        return Scenario(settings, wiring.raw_store(settings), lines, truth)
+
+    yield make
+    admin.close()
+
+
+def assert_exact(scenario: Scenario) -> tuple[list[dict], list[dict]]:
+    """Every produced record is in exactly one file, once."""
+    valid, quarantined = rows(scenario.store), rows(scenario.store, QUARANTINE_ROOT)
+    seen = [(r["partition"], r["offset"]) for r in valid + quarantined]
+    assert len(seen) == len(set(seen)), "a (partition, offset) was written twice"
+    assert len(seen) == len(scenario.lines), f"{len(seen)} rows for {len(scenario.lines)} records"
+    for p in {p for p, _ in seen}:
+        offsets = sorted(o for q, o in seen if q == p)
+        assert offsets == list(range(offsets[0], offsets[0] + len(offsets))), f"gap in partition {p}"
+        assert offsets[0] == 0
+    assert sorted(r["value"] for r in valid + quarantined) == sorted(scenario.lines)
+    return valid, quarantined
+
+
+def here() -> Path:
+    return Path(__file__).parent

@@ -1,0 +1,161 @@
+"""The raw sink on the real broker, local disk and real HDFS."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+
+import pytest
+
+from ingestion.chunk import file_metadata
+from viewcount import wiring
+from viewcount.events import parse_event
+from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path
+from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
+from tests.conftest import free_ports, wait_for
+from tests.ingestion.conftest import assert_exact, rows
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("store", ["local", pytest.param("hdfs", marks=pytest.mark.hdfs)])
+def test_generated_traffic_is_written_exactly_once(make_scenario, store, request):
+    if store == "hdfs":
+        request.getfixturevalue("hdfs")
+    # HDFS: a few hours of traffic, so the run writes tens of files rather than hundreds.
+    scenario = make_scenario(events=6000, store=store, days=2 if store == "local" else 0.15)
+    sink = scenario.run_sink(flush_records=700)
+    valid, quarantined = assert_exact(scenario)
+    assert len(quarantined) == scenario.truth["outcomes"]["invalid"]
+    assert all(r["reason"] and r["reason_detail"] for r in quarantined)
+    # Contract columns are typed and equal the parsed event; ingest time is the running maximum.
+    for row in valid[:500]:
+        event = parse_event(row["value"])
+        assert (row["video_id"], row["event_id"], row["watch_ms"]) == (event.video_id, event.event_id, event.watch_ms)
+        assert int(row["event_time"].timestamp() * 1000) == event.event_time_ms
+        assert row["ingest_time"] >= row["timestamp"]
+    # The rules over the files give truth.json.
+    records = sorted((SourceRecord(r["partition"], r["offset"], int(r["timestamp"].timestamp() * 1000), r["value"])
+                      for r in valid + quarantined), key=lambda r: (r.partition, r.offset))
+    assert tally(apply_rules(records, RuleSettings())).videos == {
+        v: d["views"] for v, d in scenario.truth["videos"].items()}
+    assert sink.metrics.records.labels("valid")._value.get() == len(valid)
+
+
+def test_dead_letters_carry_the_original_bytes_and_the_reason(make_scenario):
+    bad = [b"\xff\xfe not utf-8", b'{"video_id": "v1", "event_id": "e"}', b"[1]"]
+    scenario = make_scenario(lines=[*bad, b'{"x": 1}'])
+    scenario.run_sink()
+    consumer = wiring.consumer(scenario.settings)
+    got = []
+    try:
+        consumer.assign(scenario.settings.dlq_topic, [0, 1, 2])
+        wait_for(lambda: got.extend(r for rs in consumer.poll(0.5).values() for r in rs) or len(got) >= 4,
+                 30, interval_s=0, what="dead letters")
+    finally:
+        consumer.close()
+    assert sorted(r.value for r in got) == sorted([*bad, b'{"x": 1}'])
+    for r in got:
+        headers = dict(r.headers)
+        assert headers["reason"] and headers["source_topic"] == scenario.settings.topic.encode()
+        assert int(headers["source_offset"]) >= 0 and int(headers["source_partition"]) in (0, 1, 2)
+    assert {r["reason"] for r in rows(scenario.store, QUARANTINE_ROOT)} == {"not_utf8", "missing_field", "not_object"}
+
+
+def test_hostile_records_are_quarantined_and_the_sink_keeps_going(make_scenario):
+    good = json.dumps({"event_id": "e1", "video_id": "v1", "creator_id": "c1", "viewer_id": "u1",
+                       "event_time": "2026-11-21T10:00:00Z", "watch_ms": 40000}).encode()
+    hostile = [
+        b'{"pad": "' + b"x" * 900_000 + b'"}',
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        b"\xc3\x28 invalid utf-8",
+        b'{"event_id": "e\x00", "video_id": "v1"}',
+        json.dumps({"event_id": "e2", "video_id": "v\u0001\u0007", "creator_id": "c", "viewer_id": "u",
+                    "event_time": "2026-11-21T10:00:00Z", "watch_ms": 1}).encode(),
+        json.dumps({"event_id": "e3", "video_id": "../../etc/passwd", "creator_id": "c", "viewer_id": "u",
+                    "event_time": "2026-11-21T10:00:00Z", "watch_ms": 1}).encode(),
+    ]
+    scenario = make_scenario(lines=[good, *hostile, good.replace(b"e1", b"e9")], partitions=1)
+    scenario.run_sink()
+    valid, quarantined = assert_exact(scenario)
+    assert sorted(r["event_id"] for r in valid) == ["e1", "e9"]
+    reasons = {r["offset"]: r["reason"] for r in quarantined}
+    assert reasons == {1: "too_large", 2: "too_deep", 3: "too_deep", 4: "not_utf8", 5: "not_json",
+                       6: "bad_id", 7: "bad_id"}
+
+
+def test_a_restart_resumes_after_the_files_and_carries_the_ingest_time(make_scenario):
+    scenario = make_scenario(events=3000)
+    scenario.run_sink(flush_records=500)
+    first = rows(scenario.store) + rows(scenario.store, QUARANTINE_ROOT)
+    more = [json.dumps({"event_id": f"late{i}", "video_id": "vid_000001", "creator_id": "c", "viewer_id": "u",
+                        "event_time": "2020-01-01T00:00:00Z", "watch_ms": 40000,
+                        "ingest_time": "2020-01-01T00:00:00Z"}).encode() for i in range(5)]
+    from viewcount.produce import produce_lines
+
+    producer = wiring.producer(scenario.settings)
+    produce_lines(more, producer, scenario.settings.topic, "ingest_time")
+    producer.close()
+    scenario.lines += more
+    scenario.run_sink(flush_records=500)
+    valid, _ = assert_exact(scenario)
+    late = [r for r in valid if r["event_id"].startswith("late")]
+    # An old timestamp does not move the partition clock backwards across the restart.
+    partition_max = max(r["ingest_time"] for r in first if r["partition"] == late[0]["partition"])
+    assert all(r["ingest_time"] == partition_max for r in late)
+
+
+def test_flush_progress_and_metrics(make_scenario):
+    scenario = make_scenario(events=2000)
+    port = free_ports(1)[0]
+    sink, close = scenario.sink(flush_records=400)
+    sink.metrics.serve(port)
+    try:
+        sink.run(until_idle_s=2)
+    finally:
+        close()
+    written = rows(scenario.store) + rows(scenario.store, QUARANTINE_ROOT)
+    for p in range(3):
+        progress = FlushProgress.from_json(scenario.store.read(progress_path(scenario.settings.topic, p)))
+        mine = [r for r in written if r["partition"] == p]
+        assert progress.flushed_offset == max(r["offset"] for r in mine)
+        assert progress.complete_before_ms == max(int(r["ingest_time"].timestamp() * 1000) for r in mine)
+        assert progress.idle_since_ms is not None
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as answer:
+        text = answer.read().decode()
+    for name in ("viewcount_ingest_records_total", "viewcount_ingest_files_total", "viewcount_ingest_bytes_total",
+                 "viewcount_ingest_flush_seconds_bucket", "viewcount_ingest_consumer_lag",
+                 "viewcount_ingest_flush_progress_age_seconds"):
+        assert name in text
+    assert 'viewcount_ingest_consumer_lag{partition="0"} 0.0' in text
+
+
+def test_files_carry_their_range_and_are_never_rewritten(make_scenario):
+    scenario = make_scenario(events=1500)
+    scenario.run_sink(flush_records=300)
+    files = [f for f in scenario.store.walk("views/v1") if f.path.endswith(".parquet")]
+    before = {f.path: scenario.store.read(f.path) for f in files}
+    for f in files:
+        meta = file_metadata(before[f.path])
+        assert f.path.endswith(f"-{meta['partition']}-{meta['first_offset']:020d}-{meta['last_offset']:020d}.parquet")
+    # A second run over the same topic and group finds everything committed and writes nothing.
+    scenario.run_sink(flush_records=300)
+    after = [f for f in scenario.store.walk("views/v1") if f.path.endswith(".parquet")]
+    assert {f.path: scenario.store.read(f.path) for f in after} == before
+
+
+def test_revoked_partitions_are_flushed_and_taken_over_exactly(make_scenario):
+    scenario = make_scenario(events=4000)
+    first, close_first = scenario.sink(flush_records=250, flush_age_s=60)
+    runner = threading.Thread(target=first.run, kwargs={"until_idle_s": 8})
+    runner.start()
+    wait_for(lambda: any(s.chunk is not None or s.flushed_offset >= 0 for s in list(first._partitions.values())),
+             30, what="the first sink to start")
+    second, close_second = scenario.sink(flush_records=250, flush_age_s=60)
+    second.run(until_idle_s=4)
+    runner.join(60)
+    close_first()
+    close_second()
+    assert_exact(scenario)
