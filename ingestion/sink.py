@@ -25,6 +25,7 @@ from viewcount.timeutil import hour_floor, now_ms
 logger = logging.getLogger(__name__)
 
 IDLE_CHECK_S = 5.0
+NO_ASSIGNMENT_GIVE_UP_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class RawSink:
         arrived for that long; then flush everything and return."""
         self._install_signal_handlers()
         self._consumer.subscribe(self.config.topic, on_assign=self._on_assign, on_revoke=self._on_revoke)
-        last_arrival = time.monotonic()
+        started = last_arrival = time.monotonic()
         while not self._stopping:
             batches = self._consumer.poll(self.config.poll_timeout_s, self.config.max_poll_records)
             now = time.monotonic()
@@ -98,10 +99,22 @@ class RawSink:
             self._flush_due(now)
             if now - self._last_idle_check >= IDLE_CHECK_S:
                 self._check_idle(now)
-            if until_idle_s is not None and now - last_arrival >= until_idle_s:
+            if until_idle_s is not None and now - last_arrival >= until_idle_s and self._idle_done(now - started):
                 break
         self.flush_all()
         self._check_idle(time.monotonic())
+
+    def _idle_done(self, running_s: float) -> bool:
+        """Quiet is not enough: a restarted member may still be waiting for its partitions
+        (the group first expires the member that died). Done once caught up on an assignment."""
+        if not self._partitions:
+            if running_s >= NO_ASSIGNMENT_GIVE_UP_S:
+                logger.warning("no partition of %s was assigned within %.0fs; stopping",
+                               self.config.topic, running_s)
+                return True
+            return False
+        ends = self._consumer.end_offsets(sorted(self._partitions))
+        return all(self._consumer.position(p) >= ends.get(p, 0) for p in self._partitions)
 
     def stop(self) -> None:
         self._stopping = True
