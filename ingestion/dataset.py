@@ -44,7 +44,7 @@ def resume_point(store: FileStore, topic: str, partition: int) -> ResumePoint:
     """Where the sink continues: after the highest committed offset in views files. The
     checkpoint only narrows the search; the files are the truth. Quarantine files past that
     offset were written by a flush that crashed before its commit and are removed."""
-    hint = _read_checkpoint(store, topic, partition)
+    hint = read_checkpoint(store, topic, partition)
     since = hint["hour_ms"] if hint else None
     files = range_files(store, topic, partition, since_hour_ms=since)
     if hint and not files:
@@ -66,7 +66,7 @@ def write_checkpoint(store: FileStore, last: RangeFile, ingest_ms: int) -> None:
     store.put(checkpoint_path(last.topic, last.partition), json.dumps(body).encode())
 
 
-def _read_checkpoint(store: FileStore, topic: str, partition: int) -> dict | None:
+def read_checkpoint(store: FileStore, topic: str, partition: int) -> dict | None:
     try:
         return json.loads(store.read(checkpoint_path(topic, partition)))
     except NotFound:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingestion.chunk import Chunk, file_metadata
-from ingestion.dataset import range_files
+from ingestion.dataset import range_files, read_checkpoint
 from ingestion.exceptions import ReplayError
 from viewcount.events import InvalidEvent, parse_event
 from viewcount.kafka.seam import RecordConsumer
@@ -58,7 +58,9 @@ def replay_partition(store: FileStore, consumer: RecordConsumer, topic: str, par
     views = range_files(store, topic, partition)
     if not views:
         raise ReplayError(f"nothing committed for {topic}-{partition} yet: run `viewcount ingest`")
-    committed_last = max(f.last for f in views)
+    # The sink's checkpoint remembers the last commit even if that newest file was deleted.
+    hint = read_checkpoint(store, topic, partition)
+    committed_last = max([f.last for f in views] + ([hint["last_offset"]] if hint else []))
     consumer.assign(topic, [partition])
     if from_time_ms is not None:
         from_offset = consumer.offsets_for_time([partition], from_time_ms)[partition]

@@ -93,6 +93,21 @@ class TestSeamContract:
         consumer.seek(0, 15)
         assert [r.offset for r in drain(consumer, 5)] == [15, 16, 17, 18, 19]
 
+    def test_log_bounds_and_time_lookups(self, client, make_topic):
+        topic = make_topic(partitions=1)
+        producer = client.producer()
+        for i, ts in enumerate([1000, 2000, 3000]):
+            producer.send(topic, b"%d" % i, partition=0, timestamp_ms=ts)
+        producer.flush()
+        consumer = client.consumer()
+        consumer.assign(topic, [0])
+        assert consumer.beginning_offsets([0]) == {0: 0}
+        assert consumer.offsets_for_time([0], 1500) == {0: 1}
+        assert consumer.offsets_for_time([0], 9999) == {0: None}
+        consumer.seek(0, 2)
+        consumer.seek_to_beginning(0)
+        assert [r.offset for r in drain(consumer, 3)] == [0, 1, 2]
+
     def test_group_members_get_assignments_and_commits_are_where_the_group_resumes(
             self, client, make_topic):
         topic = make_topic(partitions=2)

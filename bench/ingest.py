@@ -1,0 +1,111 @@
+"""Raw sink throughput, Kafka → Parquet, per process, and where the time goes.
+
+On a private stack, N generated events are produced once to a topic. Then, in one run:
+  sink       the whole sink (consume, decode, buffer, Parquet, commit) until caught up
+  client     consuming the same records through the Kafka seam only
+  decode     parse_event over the record values, in memory
+  parquet    buffering and encoding those records as Parquet range files, in memory
+Each figure is events per second, the median of several runs.
+
+    .venv/bin/python bench/ingest.py [--events 200000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from common import private_stack, summarize, write_result
+
+from ingestion.chunk import Chunk
+from ingestion.metrics import SinkMetrics
+from ingestion.sink import RawSink, SinkConfig
+from viewcount import wiring
+from viewcount.events import parse_event
+from viewcount.generate import INGEST_TIME_FIELD, generate
+from viewcount.kafka.seam import TopicSpec
+from viewcount.produce import produce_lines
+from viewcount.storage.local import LocalFileStore, LocalStoreConfig
+from viewcount.timeutil import DAY_MS, hour_floor, now_ms
+
+IDLE_S = 1.0
+
+
+def consume_all(settings, topic, partitions):
+    consumer = wiring.consumer(settings)
+    records = []
+    try:
+        consumer.assign(topic, partitions)
+        ends = consumer.end_offsets(partitions)
+        started = time.perf_counter()
+        while any(consumer.position(p) < ends[p] for p in partitions):
+            for batch in consumer.poll(0.5, 5000).values():
+                records.extend(batch)
+        return records, time.perf_counter() - started
+    finally:
+        consumer.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    with private_stack() as (settings, _), tempfile.TemporaryDirectory() as tmp:
+        end = now_ms()
+        traffic = generate(args.events, 2, Path(tmp) / "traffic", end - DAY_MS // 4, end,
+                           settings.rules, settings.as_public_dict())
+        lines = traffic.events_path.read_bytes().split(b"\n")[:-1]
+        topic, partitions = "bench-ingest", list(range(settings.topic_partitions))
+        admin = wiring.topic_admin(settings)
+        admin.ensure_topics([TopicSpec(topic, len(partitions)), TopicSpec(topic + ".dlq", len(partitions))])
+        admin.close()
+        producer = wiring.producer(settings)
+        produce_lines(lines, producer, topic, INGEST_TIME_FIELD)
+        producer.close()
+
+        figures = {"sink": [], "client": [], "decode": [], "parquet": []}
+        for run in range(args.runs):
+            store = LocalFileStore(LocalStoreConfig(str(Path(tmp) / f"raw-{run}")))
+            consumer = wiring.consumer(settings, group_id=f"bench-sink-{run}")
+            dlq = wiring.producer(settings)
+            sink = RawSink(SinkConfig(topic, topic + ".dlq", flush_records=50_000), consumer, dlq, store, SinkMetrics())
+            started = time.perf_counter()
+            sink.run(until_idle_s=IDLE_S)
+            elapsed = time.perf_counter() - started - IDLE_S
+            consumer.close()
+            dlq.close()
+            figures["sink"].append(round(len(lines) / elapsed))
+
+            records, seconds = consume_all(settings, topic, partitions)
+            figures["client"].append(round(len(records) / seconds))
+
+            started = time.perf_counter()
+            parsed = [parse_event(r.value) for r in records]
+            figures["decode"].append(round(len(records) / (time.perf_counter() - started)))
+
+            started = time.perf_counter()
+            chunks: dict[tuple[int, int], Chunk] = {}
+            for record, event in zip(records, parsed):
+                key = (record.partition, hour_floor(record.timestamp_ms))
+                chunk = chunks.get(key) or chunks.setdefault(key, Chunk(topic, record.partition, key[1], record.offset))
+                chunk.add(record, record.timestamp_ms, event)
+            for chunk in chunks.values():
+                chunk.views_parquet()
+                chunk.quarantine_parquet()
+            figures["parquet"].append(round(len(records) / (time.perf_counter() - started)))
+            print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:,}/s" for k, v in figures.items()))
+
+    result = {f"{k}_events_per_s": summarize(v) for k, v in figures.items()}
+    result.update({"events": len(lines), "partitions": len(partitions), "client": "kafka-python",
+                   "target_events_per_s": 150_000})
+    path = write_result("ingest", result)
+    print("median events/s: " + ", ".join(f"{k} {result[f'{k}_events_per_s']['median']:,.0f}" for k in figures))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
