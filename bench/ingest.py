@@ -1,8 +1,9 @@
 """Raw sink throughput, Kafka → Parquet, per process, and where the time goes.
 
 On a private stack, N generated events are produced once to a topic. Then, in one run:
-  sink       the whole sink (consume, decode, buffer, Parquet, commit) until caught up
-  client     consuming the same records through the Kafka seam only
+  sink       the whole sink (consume, decode, buffer, Parquet, commit) until caught up,
+             once per Kafka client behind the seam (kafka-python, confluent-kafka)
+  client     consuming the same records through the Kafka seam only, per client
   decode     parse_event over the record values, in memory
   parquet    buffering and encoding those records as Parquet range files, in memory
 Each figure is events per second, the median of several runs.
@@ -67,21 +68,25 @@ def main() -> None:
         produce_lines(lines, producer, topic, INGEST_TIME_FIELD)
         producer.close()
 
-        figures = {"sink": [], "client": [], "decode": [], "parquet": []}
+        clients = ("kafka-python", "confluent-kafka")
+        figures: dict[str, list[int]] = {f"{kind}[{c}]": [] for kind in ("sink", "client") for c in clients}
+        figures.update({"decode": [], "parquet": []})
         for run in range(args.runs):
-            store = LocalFileStore(LocalStoreConfig(str(Path(tmp) / f"raw-{run}")))
-            consumer = wiring.consumer(settings, group_id=f"bench-sink-{run}")
-            dlq = wiring.producer(settings)
-            sink = RawSink(SinkConfig(topic, topic + ".dlq", flush_records=50_000), consumer, dlq, store, SinkMetrics())
-            started = time.perf_counter()
-            sink.run(until_idle_s=IDLE_S)
-            elapsed = time.perf_counter() - started - IDLE_S
-            consumer.close()
-            dlq.close()
-            figures["sink"].append(round(len(lines) / elapsed))
-
-            records, seconds = consume_all(settings, topic, partitions)
-            figures["client"].append(round(len(records) / seconds))
+            for client in clients:
+                s = settings.replace(kafka_client=client)
+                store = LocalFileStore(LocalStoreConfig(str(Path(tmp) / f"raw-{client}-{run}")))
+                consumer = wiring.consumer(s, group_id=f"bench-sink-{client}-{run}")
+                dlq = wiring.producer(s)
+                sink = RawSink(SinkConfig(topic, topic + ".dlq", flush_records=50_000), consumer, dlq, store,
+                               SinkMetrics())
+                started = time.perf_counter()
+                sink.run(until_idle_s=IDLE_S)
+                elapsed = time.perf_counter() - started - IDLE_S
+                consumer.close()
+                dlq.close()
+                figures[f"sink[{client}]"].append(round(len(lines) / elapsed))
+                records, seconds = consume_all(s, topic, partitions)
+                figures[f"client[{client}]"].append(round(len(records) / seconds))
 
             started = time.perf_counter()
             parsed = [parse_event(r.value) for r in records]
@@ -100,7 +105,7 @@ def main() -> None:
             print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:,}/s" for k, v in figures.items()))
 
     result = {f"{k}_events_per_s": summarize(v) for k, v in figures.items()}
-    result.update({"events": len(lines), "partitions": len(partitions), "client": "kafka-python",
+    result.update({"events": len(lines), "partitions": len(partitions),
                    "target_events_per_s": 150_000})
     path = write_result("ingest", result)
     print("median events/s: " + ", ".join(f"{k} {result[f'{k}_events_per_s']['median']:,.0f}" for k in figures))

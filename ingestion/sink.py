@@ -25,7 +25,7 @@ from viewcount.timeutil import hour_floor, now_ms
 logger = logging.getLogger(__name__)
 
 IDLE_CHECK_S = 5.0
-NO_ASSIGNMENT_GIVE_UP_S = 120.0
+NO_ASSIGNMENT_GIVE_UP_S = 300.0  # the group's rebalance timeout (max.poll.interval) by default
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,12 @@ class RawSink:
                 return True
             return False
         ends = self._consumer.end_offsets(sorted(self._partitions))
-        return all(self._consumer.position(p) >= ends.get(p, 0) for p in self._partitions)
+        # A partition missing from the answer (leader moving) is not known to be caught up.
+        done = all(p in ends and self._consumer.position(p) >= ends[p] for p in self._partitions)
+        if done:
+            logger.info("caught up on %s partitions %s at %s", self.config.topic, sorted(self._partitions),
+                        {p: ends[p] for p in sorted(self._partitions)})
+        return done
 
     def stop(self) -> None:
         self._stopping = True

@@ -113,6 +113,21 @@ def _optional_file(text: str) -> str:
     return text
 
 
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+def _key_prefix(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", text):
+        raise ValueError("expected 1-32 characters of [A-Za-z0-9_.-]")
+    return text
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -141,6 +156,10 @@ class Settings:
     """The effective settings. Field names are the variables without the prefix, lower-cased."""
 
     kafka_bootstrap: str = _setting("127.0.0.1:19092", _bootstrap, doc="Kafka bootstrap servers")
+    kafka_session_timeout: int = _setting("45s", parse_duration_ms, duration=True,
+                                          doc="consumer group session timeout (how soon a dead member's partitions move)")
+    kafka_client: str = _setting("kafka-python", _choice("kafka-python", "confluent-kafka"),
+                                 doc="Kafka client behind the seam")
     redis_url: str = _setting("redis://127.0.0.1:16379/0", _url("redis", "rediss"), secret=True,
                               doc="Redis serving store")
     raw_store: str = _setting(lambda: (_project_root() / ".viewcount" / "raw").as_uri(), _store_url,
@@ -172,6 +191,11 @@ class Settings:
                                             doc="local DataNode ports: http, +2 data, +3 ipc")
     hdfs_user: str = _setting("viewcount", str, doc="user name for WebHDFS")
     log_level: str = _setting("INFO", _log_level, doc="logging level")
+    redis_prefix: str = _setting("vc", _key_prefix, doc="prefix of every Redis key")
+    speed_group: str = _setting("viewcount-speed", str, doc="consumer group of the speed layer")
+    speed_bucket_retention: int = _setting("3d", parse_duration_ms, duration=True,
+                                           doc="how long speed buckets are kept (must exceed the batch period)")
+    speed_metrics_port: int = _setting("9102", _non_negative_int, doc="speed layer /metrics port (0: off)")
     ingest_group: str = _setting("viewcount-raw-sink", str, doc="consumer group of the raw sink")
     ingest_flush_records: int = _setting("50000", _positive_int,
                                          doc="raw sink: flush a partition's file at this many records")

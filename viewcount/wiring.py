@@ -11,26 +11,38 @@ from viewcount.kafka.kafka_python import (
     KafkaPythonProducer,
 )
 from viewcount.kafka.seam import RecordConsumer, RecordProducer, TopicAdmin, TopicSpec
+from viewcount.serving_store.redis_store import RedisServingStore, RedisStoreConfig
 from viewcount.settings import Settings
 from viewcount.storage.base import FileStore
 from viewcount.storage.local import LocalFileStore, LocalStoreConfig
 from viewcount.storage.webhdfs import WebHdfsFileStore, WebHdfsStoreConfig
 
 
-def kafka_config(settings: Settings, **overrides) -> KafkaPythonConfig:
-    return KafkaPythonConfig.from_mapping({"bootstrap_servers": settings.kafka_bootstrap, **overrides})
+def _kafka(settings: Settings):
+    """(config class, producer, consumer, admin) of the client KAFKA_CLIENT names."""
+    if settings.kafka_client == "confluent-kafka":
+        from viewcount.kafka.confluent import ConfluentAdmin, ConfluentConfig, ConfluentConsumer, ConfluentProducer
+
+        return ConfluentConfig, ConfluentProducer, ConfluentConsumer, ConfluentAdmin
+    return KafkaPythonConfig, KafkaPythonProducer, KafkaPythonConsumer, KafkaPythonAdmin
+
+
+def kafka_config(settings: Settings, **overrides):
+    config_cls = _kafka(settings)[0]
+    return config_cls.from_mapping({"bootstrap_servers": settings.kafka_bootstrap, **overrides})
 
 
 def producer(settings: Settings, **overrides) -> RecordProducer:
-    return KafkaPythonProducer(kafka_config(settings, **overrides))
+    return _kafka(settings)[1](kafka_config(settings, **overrides))
 
 
 def consumer(settings: Settings, group_id: str | None = None, **overrides) -> RecordConsumer:
-    return KafkaPythonConsumer(kafka_config(settings, group_id=group_id, **overrides))
+    overrides.setdefault("session_timeout_ms", settings.kafka_session_timeout)
+    return _kafka(settings)[2](kafka_config(settings, group_id=group_id, **overrides))
 
 
 def topic_admin(settings: Settings) -> TopicAdmin:
-    return KafkaPythonAdmin(kafka_config(settings))
+    return _kafka(settings)[3](kafka_config(settings))
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -58,3 +70,7 @@ def file_store(settings: Settings, url: str) -> FileStore:
 
 def raw_store(settings: Settings) -> FileStore:
     return file_store(settings, settings.raw_store)
+
+
+def serving_store(settings: Settings) -> RedisServingStore:
+    return RedisServingStore(RedisStoreConfig(url=settings.redis_url, prefix=settings.redis_prefix))

@@ -12,7 +12,7 @@ from viewcount.settings import Settings
 
 def build_parser() -> argparse.ArgumentParser:
     from viewcount.cli import (
-        config_cmd, demo_cmd, generate_cmd, ingest_cmd, produce_cmd, stack_cmd, topics_cmd,
+        config_cmd, demo_cmd, generate_cmd, ingest_cmd, produce_cmd, speed_cmd, stack_cmd, topics_cmd,
     )
 
     parser = argparse.ArgumentParser(
@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(see `viewcount config`).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (config_cmd, stack_cmd, topics_cmd, produce_cmd, generate_cmd, ingest_cmd, demo_cmd):
+    for module in (config_cmd, stack_cmd, topics_cmd, produce_cmd, generate_cmd, ingest_cmd, speed_cmd,
+                   demo_cmd):
         module.register(commands)
     return parser
 

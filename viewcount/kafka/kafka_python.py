@@ -36,6 +36,7 @@ class KafkaPythonConfig:
     bootstrap_servers: str
     client_id: str = "viewcount"
     group_id: str | None = None
+    session_timeout_ms: int = 45_000
     max_poll_records: int = 5000
     fetch_max_bytes: int = 52_428_800
     max_partition_fetch_bytes: int = 4_194_304
@@ -139,6 +140,8 @@ class KafkaPythonConsumer(RecordConsumer):
                 fetch_max_bytes=config.fetch_max_bytes,
                 max_partition_fetch_bytes=config.max_partition_fetch_bytes,
                 request_timeout_ms=config.request_timeout_ms,
+                session_timeout_ms=config.session_timeout_ms,
+                heartbeat_interval_ms=min(3000, max(500, config.session_timeout_ms // 3)),
             )
         except Exception as e:
             raise _translate(e, f"cannot connect consumer to {config.bootstrap_servers}") from e
@@ -294,6 +297,15 @@ class KafkaPythonAdmin(TopicAdmin):
                 raise TopicError(f"topic {topic} not found")
             return sorted(p.get("partition_index", p.get("partition")) for p in entry["partitions"])
         raise TopicError(f"topic {topic} not found")
+
+    def group_member_count(self, group_id: str) -> int:
+        from kafka.errors import KafkaError
+
+        try:
+            described = self._admin.describe_groups([group_id])
+        except KafkaError as e:
+            raise _translate(e, f"describe group {group_id}") from e
+        return len(described.get(group_id, {}).get("members") or [])
 
     def broker_count(self) -> int:
         from kafka.errors import KafkaError

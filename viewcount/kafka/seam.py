@@ -114,6 +114,10 @@ class TopicAdmin(ABC):
     def partitions(self, topic: str) -> list[int]: ...
 
     @abstractmethod
+    def group_member_count(self, group_id: str) -> int:
+        """Members the broker counts in a consumer group (0 for an unknown group)."""
+
+    @abstractmethod
     def broker_count(self) -> int:
         """A metadata round trip: how many unfenced brokers the cluster reports."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from viewcount.kafka.exceptions import RecordTooLarge
+from viewcount.kafka.confluent import ConfluentAdmin, ConfluentConfig, ConfluentConsumer, ConfluentProducer
 from viewcount.kafka.kafka_python import (
     KafkaPythonAdmin, KafkaPythonConfig, KafkaPythonConsumer, KafkaPythonProducer,
 )
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.integration
 
 IMPLEMENTATIONS = {
     "kafka-python": (KafkaPythonConfig, KafkaPythonProducer, KafkaPythonConsumer, KafkaPythonAdmin),
+    "confluent-kafka": (ConfluentConfig, ConfluentProducer, ConfluentConsumer, ConfluentAdmin),
 }
 
 
@@ -121,7 +123,9 @@ class TestSeamContract:
         got = drain(first, 10)
         assert sorted(assigned) == [0, 1]
         first.commit({0: 3, 1: 4})
+        assert client.admin().group_member_count(f"{topic}-g") == 1
         first.close()
+        wait_for(lambda: client.admin().group_member_count(f"{topic}-g") == 0, 30, what="the member to leave")
         second = client.consumer(group_id=f"{topic}-g")
         second.subscribe(topic)
         resumed = drain(second, 3)

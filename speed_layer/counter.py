@@ -1,0 +1,140 @@
+"""The speed layer: Kafka → Redis, exactly once, deduplicated and capped.
+
+Redis holds the truth of what was applied: per partition the last applied offset and the running
+ingest time. On assignment the consumer seeks there, not to Kafka's committed offset, and the
+atomic step skips anything at or below it, so a crash anywhere replays records that are then
+skipped. :meth:`SpeedCounter.apply` is the commit protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from speed_layer.metrics import SpeedMetrics
+from viewcount import keys
+from viewcount.events import ViewEvent, parse_event
+from viewcount.kafka.seam import Record, RecordConsumer
+from viewcount.rules import RuleSettings
+from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult
+from viewcount.timeutil import hour_floor, now_ms
+
+logger = logging.getLogger(__name__)
+
+MAX_RECORDS_PER_STEP = 2000   # keeps one Lua step short, so Redis stays responsive to readers
+LAG_CHECK_S = 5.0
+NO_ASSIGNMENT_GIVE_UP_S = 300.0
+
+
+def prepare(record: Record) -> PreparedRecord:
+    """Step 1 (validity) and the digests the atomic step needs: pure, no I/O."""
+    event = parse_event(record.value)
+    if not isinstance(event, ViewEvent):
+        return (record.offset, record.timestamp_ms, 0, "", "", "", "", "", 0, 0)
+    return (
+        record.offset, record.timestamp_ms, 1,
+        keys.dedup_digest(event.video_id, event.event_id),
+        event.fingerprint(), event.video_id, event.creator_id,
+        keys.cap_digest(event.video_id, event.viewer_id, hour_floor(event.event_time_ms)),
+        event.event_time_ms, event.watch_ms,
+    )
+
+
+@dataclass(frozen=True)
+class SpeedConfig:
+    topic: str
+    rules: RuleSettings
+    ttls: StateTtls
+    poll_timeout_s: float = 0.2
+    max_poll_records: int = 5000
+
+
+class SpeedCounter:
+    def __init__(self, config: SpeedConfig, consumer: RecordConsumer, store: ServingStore,
+                 metrics: SpeedMetrics | None = None) -> None:
+        self.config = config
+        self._consumer = consumer
+        self._store = store
+        self.metrics = metrics or SpeedMetrics()
+        self._assigned: set[int] = set()
+        self._stopping = False
+        self._last_lag_check = 0.0
+
+    def _on_assign(self, partitions: list[int]) -> None:
+        applied = self._store.applied_offsets(self.config.topic)
+        for p in partitions:
+            if p in applied:
+                self._consumer.seek(p, applied[p] + 1)
+            else:
+                self._consumer.seek_to_beginning(p)
+            logger.info("assigned %s-%d: resuming after offset %s", self.config.topic, p, applied.get(p, "none"))
+        self._assigned.update(partitions)
+
+    def _on_revoke(self, partitions: list[int]) -> None:
+        # Nothing buffered: every poll batch is applied before the next poll.
+        self._assigned.difference_update(partitions)
+
+    def apply(self, partition: int, records: Sequence[Record]) -> StepResult:
+        """Apply one partition's records from one poll."""
+        started = time.monotonic()
+        # 1. Decode and validate, derive the digests (pure).
+        prepared = [prepare(r) for r in records]
+        # 2. One atomic step in Redis: skip applied offsets, rules 2–5, buckets, the new offset.
+        result = self._store.apply(self.config.topic, partition, prepared, self.config.rules, self.config.ttls)
+        # 3. Metrics: outcomes, a sample of conflicts, freshness of the newest record.
+        for outcome, n in result.outcomes.items():
+            if n:
+                self.metrics.records.labels(outcome.value).inc(n)
+        if result.conflicting_offsets:
+            logger.warning("conflicting duplicates in %s-%d at offsets %s", self.config.topic, partition,
+                           result.conflicting_offsets)
+        self.metrics.freshness.observe(max(0, now_ms() - result.ingest_ms) / 1000)
+        self.metrics.apply_seconds.observe(time.monotonic() - started)
+        return result
+
+    def run(self, until_idle_s: float | None = None) -> None:
+        try:
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        except ValueError:
+            pass
+        self._consumer.subscribe(self.config.topic, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        started = last_arrival = time.monotonic()
+        while not self._stopping:
+            batches = self._consumer.poll(self.config.poll_timeout_s, self.config.max_poll_records)
+            now = time.monotonic()
+            if batches:
+                last_arrival = now
+            for partition, records in batches.items():
+                if partition not in self._assigned:
+                    continue
+                for i in range(0, len(records), MAX_RECORDS_PER_STEP):
+                    result = self.apply(partition, records[i:i + MAX_RECORDS_PER_STEP])
+                # 4. Kafka's committed offset, for lag monitoring only.
+                self._consumer.commit({partition: result.last_offset + 1})
+            if now - self._last_lag_check >= LAG_CHECK_S:
+                self._record_lag(now)
+            if until_idle_s is not None and now - last_arrival >= until_idle_s and self._caught_up(now - started):
+                break
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def _caught_up(self, running_s: float) -> bool:
+        if not self._assigned:
+            # A restarted member may wait for a dead one's partitions; give up only after the
+            # group's rebalance timeout.
+            return running_s >= NO_ASSIGNMENT_GIVE_UP_S
+        ends = self._consumer.end_offsets(sorted(self._assigned))
+        return all(p in ends and self._consumer.position(p) >= ends[p] for p in self._assigned)
+
+    def _record_lag(self, now: float) -> None:
+        self._last_lag_check = now
+        if not self._assigned:
+            return
+        ends = self._consumer.end_offsets(sorted(self._assigned))
+        for p in self._assigned:
+            self.metrics.lag.labels(str(p)).set(max(0, ends.get(p, 0) - self._consumer.position(p)))
+

@@ -1,0 +1,29 @@
+"""Prometheus metrics of the speed layer, on a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from viewcount.rules import Outcome
+
+
+class SpeedMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.records = Counter("viewcount_speed_records_total", "Records applied, by outcome",
+                               ["outcome"], registry=r)
+        for outcome in Outcome:
+            self.records.labels(outcome.value)
+        self.apply_seconds = Histogram("viewcount_speed_apply_seconds", "One atomic step (one partition's batch)",
+                                       buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+                                       registry=r)
+        self.freshness = Histogram("viewcount_speed_freshness_seconds",
+                                   "Wall clock at apply minus the record's ingest time",
+                                   buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60), registry=r)
+        self.lag = Gauge("viewcount_speed_consumer_lag", "Records behind the log end, by partition",
+                         ["partition"], registry=r)
+
+    def serve(self, port: int) -> None:
+        if port:
+            start_http_server(port, addr="127.0.0.1", registry=self.registry)

@@ -1,0 +1,30 @@
+"""The Redis key layout, byte for byte."""
+
+import hashlib
+
+from viewcount import keys
+
+
+def b2b(*parts):
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).digest()
+
+
+def test_speed_layer_keys():
+    assert keys.offsets_key("vc", "video.views.v1") == b"vc:so:video.views.v1"
+    assert keys.dedup_key("vc", "vid_1", "e-1") == b"vc:sd:" + b2b("vid_1", "e-1")
+    assert keys.cap_key("vc", "vid_1", "u_7", 1795255200000) == b"vc:sc:" + b2b("vid_1", "u_7", 1795255200000)
+    assert keys.bucket_key("vc", "vid_1", 1795255200000) == b"vc:sb:vid_1:1795255200000"
+    assert keys.bucket_hours_key("vc", "vid_1") == b"vc:sh:vid_1"
+    assert keys.owner_key("vc", "vid_1") == b"vc:vo:vid_1"
+    assert keys.creator_videos_key("vc", "creator_42") == b"vc:cv:creator_42"
+
+
+def test_batch_keys():
+    assert keys.batch_pointer_key("vc") == b"vc:bp"
+    assert keys.batch_video_key("vc", "v20261122T0100", "vid_1") == b"vc:bv:v20261122T0100:v:vid_1"
+    assert keys.batch_hourly_key("vc", "v20261122T0100", "vid_1") == b"vc:bv:v20261122T0100:h:vid_1"
+
+
+def test_digests_have_a_fixed_size_and_separate_their_parts():
+    assert len(keys.dedup_digest("v" * 64, "e" * 64)) == keys.DIGEST_BYTES == 12
+    assert keys.dedup_digest("ab", "c") != keys.dedup_digest("a", "bc")

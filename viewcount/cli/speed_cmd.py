@@ -1,0 +1,76 @@
+"""`viewcount speed [--until-idle S]` and `viewcount views VIDEO_ID`."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+from viewcount.errors import ViewcountError
+from viewcount.timeutil import format_hour, format_ms, now_ms
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+
+
+def register(commands) -> None:
+    speed = commands.add_parser(
+        "speed", help="run the speed layer (Kafka → Redis, exactly once)",
+        description="Consume the views topic and count views into Redis: deduplicated, capped, one "
+                    "atomic step per poll batch and partition.")
+    speed.add_argument("--until-idle", type=float, metavar="SECONDS",
+                       help="exit 0 once caught up and no record has arrived for this long")
+    speed.set_defaults(run=run_speed)
+    views = commands.add_parser("views", help="print a video's merged count as the API returns it (JSON)")
+    views.add_argument("video_id", metavar="VIDEO_ID")
+    views.add_argument("--hourly", action="store_true", help="include the merged counts by event hour")
+    views.set_defaults(run=run_views)
+
+
+def run_speed(args, settings) -> int:
+    from speed_layer.counter import SpeedConfig, SpeedCounter
+    from speed_layer.metrics import SpeedMetrics
+    from viewcount import wiring
+    from viewcount.serving_store.base import StateTtls
+
+    config = SpeedConfig(settings.topic, settings.rules,
+                         StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
+    metrics = SpeedMetrics()
+    metrics.serve(settings.speed_metrics_port)
+    store = wiring.serving_store(settings)
+    store.ping()
+    consumer = wiring.consumer(settings, group_id=settings.speed_group, client_id="viewcount-speed")
+    print(f"speed layer: {settings.topic} → {settings.redis_url.split('@')[-1]} (group {settings.speed_group}"
+          + (f", metrics on :{settings.speed_metrics_port}" if settings.speed_metrics_port else "") + ")",
+          file=sys.stderr)
+    try:
+        SpeedCounter(config, consumer, store, metrics).run(until_idle_s=args.until_idle)
+    finally:
+        consumer.close()
+    totals = {o: int(c._value.get()) for o, c in metrics.records._metrics.items()}
+    print("speed layer stopped: " + ", ".join(f"{o[0]} {n}" for o, n in sorted(totals.items()) if n))
+    return 0
+
+
+def views_document(views, as_of_ms: int, hourly: bool = False) -> dict:
+    """The API's answer for one video (CONTRACT §6)."""
+    doc = {
+        "video_id": views.video_id, "creator_id": views.creator_id, "views": views.views,
+        "batch_views": views.batch_views, "speed_views": views.speed_views,
+        "batch_watermark": format_ms(views.batch_watermark_ms) if views.batch_watermark_ms is not None else None,
+        "as_of": format_ms(as_of_ms),
+    }
+    if hourly:
+        doc["hours"] = [{"hour": format_hour(h), "views": n} for h, n in sorted(views.hourly.items())]
+    return doc
+
+
+def run_views(args, settings) -> int:
+    from viewcount import wiring
+
+    if _ID.fullmatch(args.video_id) is None:
+        raise ViewcountError("VIDEO_ID must match ^[A-Za-z0-9_-]{1,64}$")
+    views = wiring.serving_store(settings).video_views(args.video_id)
+    if not views.known:
+        raise ViewcountError(f"unknown video {args.video_id}")
+    print(json.dumps(views_document(views, now_ms(), args.hourly), indent=2))
+    return 0

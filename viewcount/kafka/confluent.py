@@ -1,0 +1,302 @@
+"""The confluent-kafka (librdkafka) implementation of the seam, for when the client is the
+bottleneck: it consumes an order of magnitude faster than kafka-python on the same broker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from viewcount.kafka.exceptions import KafkaSeamError, KafkaUnavailable, ProduceError, RecordTooLarge, TopicError
+from viewcount.kafka.seam import (
+    Delivery, Headers, PartitionsCallback, Record, RecordConsumer, RecordProducer, TopicAdmin, TopicSpec,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConfluentConfig:
+    """Client settings. Unknown keys are rejected by :meth:`from_mapping`."""
+
+    bootstrap_servers: str
+    client_id: str = "viewcount"
+    group_id: str | None = None
+    session_timeout_ms: int = 45_000
+    max_poll_records: int = 5000
+    request_timeout_ms: int = 30_000
+    linger_ms: int = 5
+    max_request_size: int = 1_048_576
+    compression_type: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> ConfluentConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise KafkaSeamError(f"unknown confluent-kafka config keys: {', '.join(unknown)}")
+        return cls(**values)
+
+    def common(self) -> dict[str, Any]:
+        return {"bootstrap.servers": self.bootstrap_servers, "client.id": self.client_id,
+                "socket.timeout.ms": self.request_timeout_ms, "logger": logger}
+
+
+def _translate(error: Exception, what: str) -> KafkaSeamError:
+    from confluent_kafka import KafkaError, KafkaException
+
+    code = error.args[0].code() if isinstance(error, KafkaException) and error.args else None
+    if code == KafkaError.MSG_SIZE_TOO_LARGE:
+        return RecordTooLarge(f"{what}: record too large")
+    if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
+        return KafkaUnavailable(f"{what}: no Kafka broker answered ({error})")
+    return KafkaSeamError(f"{what}: {error}")
+
+
+class _CallbackDelivery(Delivery):
+    def __init__(self, producer: Any) -> None:
+        self._producer = producer
+        self.done = False
+        self.failure: Exception | None = None
+
+    def __call__(self, err, msg) -> None:  # librdkafka's delivery report
+        self.done = True
+        if err is not None:
+            self.failure = ProduceError(f"delivery failed: {err.str()}")
+
+    def error(self, timeout_s: float = 30.0) -> Exception | None:
+        if not self.done:
+            self._producer.flush(timeout_s)
+        if not self.done:
+            return ProduceError("delivery not confirmed in time")
+        return self.failure
+
+
+class ConfluentProducer(RecordProducer):
+    def __init__(self, config: ConfluentConfig) -> None:
+        from confluent_kafka import Producer
+
+        conf = {**config.common(), "enable.idempotence": True, "acks": "all",
+                "linger.ms": config.linger_ms, "message.max.bytes": config.max_request_size + 512,
+                "compression.type": config.compression_type or "none"}
+        self._max_bytes = config.max_request_size
+        self._producer = Producer(conf)
+
+    def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
+             timestamp_ms: int | None = None, partition: int | None = None,
+             headers: Headers = ()) -> Delivery:
+        from confluent_kafka import KafkaException
+
+        if len(value or b"") + len(key or b"") > self._max_bytes:
+            raise RecordTooLarge(f"send to {topic}: record too large ({len(value or b'')} bytes)")
+        delivery = _CallbackDelivery(self._producer)
+        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivery}
+        if timestamp_ms is not None:
+            kwargs["timestamp"] = timestamp_ms
+        if partition is not None:
+            kwargs["partition"] = partition
+        if headers:
+            kwargs["headers"] = list(headers)
+        while True:
+            try:
+                self._producer.produce(topic, **kwargs)
+                break
+            except BufferError:
+                self._producer.poll(0.05)  # the local queue is full: let deliveries drain
+            except KafkaException as e:
+                raise _translate(e, f"send to {topic}") from e
+        self._producer.poll(0)
+        return delivery
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        remaining = self._producer.flush(-1 if timeout_s is None else timeout_s)
+        if remaining:
+            raise ProduceError(f"flush: {remaining} records not delivered in time")
+
+    def close(self) -> None:
+        self._producer.flush(30)
+
+
+class ConfluentConsumer(RecordConsumer):
+    def __init__(self, config: ConfluentConfig) -> None:
+        from confluent_kafka import Consumer
+
+        self._config = config
+        conf = {**config.common(), "group.id": config.group_id or f"{config.client_id}-nogroup",
+                "enable.auto.commit": False, "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                "enable.partition.eof": False, "session.timeout.ms": config.session_timeout_ms,
+                "heartbeat.interval.ms": min(3000, max(500, config.session_timeout_ms // 3))}
+        self._consumer = Consumer(conf)
+        self._topic: str | None = None
+        self._pending: dict[int, int] | None = None  # seeks requested inside an assign callback
+
+    def _tp(self, partition: int, offset: int | None = None) -> Any:
+        from confluent_kafka import TopicPartition
+
+        if self._topic is None:
+            raise KafkaSeamError("consumer has no topic: call subscribe() or assign() first")
+        return TopicPartition(self._topic, partition) if offset is None else TopicPartition(self._topic, partition, offset)
+
+    def subscribe(self, topic: str, on_assign: PartitionsCallback | None = None,
+                  on_revoke: PartitionsCallback | None = None) -> None:
+        self._topic = topic
+
+        def assigned(consumer, partitions):
+            self._pending = {}
+            try:
+                if on_assign is not None:
+                    on_assign(sorted(tp.partition for tp in partitions))
+                for tp in partitions:
+                    if tp.partition in self._pending:
+                        tp.offset = self._pending[tp.partition]
+            finally:
+                self._pending = None
+            consumer.assign(partitions)
+
+        def revoked(consumer, partitions):
+            if on_revoke is not None:
+                on_revoke(sorted(tp.partition for tp in partitions))
+            consumer.unassign()
+
+        self._consumer.subscribe([topic], on_assign=assigned, on_revoke=revoked, on_lost=revoked)
+
+    def assign(self, topic: str, partitions: Sequence[int]) -> None:
+        from confluent_kafka import OFFSET_BEGINNING
+
+        self._topic = topic
+        self._consumer.assign([self._tp(p, OFFSET_BEGINNING) for p in partitions])
+
+    def poll(self, timeout_s: float, max_records: int | None = None) -> dict[int, list[Record]]:
+        messages = self._consumer.consume(max_records or self._config.max_poll_records, timeout_s)
+        out: dict[int, list[Record]] = {}
+        for m in messages:
+            err = m.error()
+            if err is not None:
+                if err.fatal():
+                    raise KafkaSeamError(f"poll {self._topic}: {err.str()}")
+                logger.warning("poll %s: %s", self._topic, err.str())
+                continue
+            out.setdefault(m.partition(), []).append(
+                Record(m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(),
+                       tuple(m.headers() or ())))
+        return out
+
+    def seek(self, partition: int, offset: int) -> None:
+        if self._pending is not None:
+            self._pending[partition] = offset
+            return
+        self._seek(self._tp(partition, offset))
+
+    def seek_to_beginning(self, partition: int) -> None:
+        from confluent_kafka import OFFSET_BEGINNING
+
+        self.seek(partition, OFFSET_BEGINNING)
+
+    def _seek(self, tp: Any) -> None:
+        from confluent_kafka import KafkaException
+
+        try:
+            self._consumer.seek(tp)
+        except KafkaException:
+            # Not fetching yet (just assigned): restart the partition at the offset instead.
+            assignment = [t for t in self._consumer.assignment() if t.partition != tp.partition]
+            self._consumer.assign(assignment + [tp])
+
+    def position(self, partition: int) -> int:
+        offset = self._consumer.position([self._tp(partition)])[0].offset
+        if offset < 0:  # nothing fetched since assignment: the committed or reset position
+            committed = self._consumer.committed([self._tp(partition)], timeout=10)[0].offset
+            offset = committed if committed >= 0 else self.beginning_offsets([partition])[partition]
+        return offset
+
+    def _watermarks(self, partition: int, cached: bool = False) -> tuple[int, int]:
+        from confluent_kafka import KafkaException
+
+        try:
+            return self._consumer.get_watermark_offsets(self._tp(partition), timeout=10, cached=cached)
+        except KafkaException as e:
+            raise _translate(e, f"offsets of {self._topic}-{partition}") from e
+
+    def end_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        # A fetching partition knows its end from the last fetch response; asking the broker
+        # costs a round trip per partition, so only partitions not fetched yet do.
+        ends = {}
+        for p in partitions:
+            high = self._watermarks(p, cached=True)[1]
+            ends[p] = high if high >= 0 else self._watermarks(p)[1]
+        return ends
+
+    def beginning_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        return {p: self._watermarks(p)[0] for p in partitions}
+
+    def offsets_for_time(self, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
+        found = self._consumer.offsets_for_times([self._tp(p, timestamp_ms) for p in partitions], timeout=10)
+        return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in found}
+
+    def commit(self, offsets: Mapping[int, int]) -> None:
+        from confluent_kafka import KafkaException
+
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets=[self._tp(p, o) for p, o in offsets.items()], asynchronous=False)
+        except KafkaException as e:
+            logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), e)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class ConfluentAdmin(TopicAdmin):
+    def __init__(self, config: ConfluentConfig) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        self._admin = AdminClient(config.common())
+        self._timeout_s = config.request_timeout_ms / 1000
+
+    def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
+        from confluent_kafka import KafkaError, KafkaException
+        from confluent_kafka.admin import NewTopic
+
+        created = {}
+        for spec in specs:
+            future = self._admin.create_topics(
+                [NewTopic(spec.name, spec.partitions, spec.replication_factor, config=dict(spec.configs))],
+                operation_timeout=self._timeout_s)[spec.name]
+            try:
+                future.result()
+                created[spec.name] = True
+            except KafkaException as e:
+                if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise TopicError(f"create topic {spec.name}: {e}") from e
+                created[spec.name] = False
+        return created
+
+    def partitions(self, topic: str) -> list[int]:
+        metadata = self._admin.list_topics(topic, timeout=self._timeout_s)
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None:
+            raise TopicError(f"topic {topic} not found")
+        return sorted(found.partitions)
+
+    def group_member_count(self, group_id: str) -> int:
+        from confluent_kafka import KafkaException
+
+        try:
+            described = self._admin.describe_consumer_groups([group_id])[group_id].result()
+        except KafkaException as e:
+            raise _translate(e, f"describe group {group_id}") from e
+        return len(described.members)
+
+    def broker_count(self) -> int:
+        from confluent_kafka import KafkaException
+
+        try:
+            return len(self._admin.list_topics(timeout=self._timeout_s).brokers)
+        except KafkaException as e:
+            raise _translate(e, "describe cluster") from e
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,86 @@
+"""The serving store's key layout in Redis: small pure functions, tested byte for byte.
+
+Every key starts with a prefix (``REDIS_PREFIX``, default ``vc``) so deployments and tests can
+share one Redis. Ids that reach these functions have passed the event validator
+(``[A-Za-z0-9_-]{1,64}``), so they never contain ``:``, spaces or glob characters.
+
+Speed layer (one Lua step writes them all):
+    {p}:so:{topic}                 hash: ``o:{partition}`` → last applied offset,
+                                   ``t:{partition}`` → the partition's running-max ingest time (ms)
+    {p}:sd:{digest}                dedup state of one (video, event id): 8-byte big-endian last
+                                   in-time ingest time + 8-byte fingerprint of the kept record
+    {p}:sc:{digest}                views counted so far for one (video, viewer, event hour)
+    {p}:sb:{video}:{ingest hour}   hash: event hour (ms) → views, for records of that ingest hour
+    {p}:sh:{video}                 sorted set of the video's ingest hours that have buckets
+    {p}:vo:{video}                 the creator who owns the video (latest counted view)
+    {p}:cv:{creator}               set of the creator's videos
+
+Batch layer (a version is written whole, then the pointer flips):
+    {p}:bp                         hash: version, watermark_ms of the published version
+    {p}:bv:{version}:v:{video}     hash: views, creator_id
+    {p}:bv:{version}:h:{video}     hash: event hour (ms) → views
+Digests are 12 bytes of BLAKE2b over the ids, so a retained event id costs the same whatever
+the length of the ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+DIGEST_BYTES = 12
+
+
+def _digest(*parts: str | int) -> bytes:
+    joined = "\x1f".join(str(p) for p in parts).encode()
+    return hashlib.blake2b(joined, digest_size=DIGEST_BYTES).digest()
+
+
+def offsets_key(prefix: str, topic: str) -> bytes:
+    return f"{prefix}:so:{topic}".encode()
+
+
+def dedup_digest(video_id: str, event_id: str) -> bytes:
+    return _digest(video_id, event_id)
+
+
+def dedup_key(prefix: str, video_id: str, event_id: str) -> bytes:
+    return f"{prefix}:sd:".encode() + dedup_digest(video_id, event_id)
+
+
+def cap_digest(video_id: str, viewer_id: str, event_hour_ms: int) -> bytes:
+    return _digest(video_id, viewer_id, event_hour_ms)
+
+
+def cap_key(prefix: str, video_id: str, viewer_id: str, event_hour_ms: int) -> bytes:
+    return f"{prefix}:sc:".encode() + cap_digest(video_id, viewer_id, event_hour_ms)
+
+
+def batch_pointer_key(prefix: str) -> bytes:
+    """hash: ``version``, ``watermark_ms`` of the published batch version (flipped atomically)."""
+    return f"{prefix}:bp".encode()
+
+
+def batch_video_key(prefix: str, version: str, video_id: str) -> bytes:
+    """hash: ``views``, ``creator_id`` of one video in one batch version."""
+    return f"{prefix}:bv:{version}:v:{video_id}".encode()
+
+
+def batch_hourly_key(prefix: str, version: str, video_id: str) -> bytes:
+    """hash: event hour (ms) → views of one video in one batch version."""
+    return f"{prefix}:bv:{version}:h:{video_id}".encode()
+
+
+def bucket_key(prefix: str, video_id: str, ingest_hour_ms: int) -> bytes:
+    return f"{prefix}:sb:{video_id}:{ingest_hour_ms}".encode()
+
+
+def bucket_hours_key(prefix: str, video_id: str) -> bytes:
+    return f"{prefix}:sh:{video_id}".encode()
+
+
+def owner_key(prefix: str, video_id: str) -> bytes:
+    return f"{prefix}:vo:{video_id}".encode()
+
+
+def creator_videos_key(prefix: str, creator_id: str) -> bytes:
+    return f"{prefix}:cv:{creator_id}".encode()

@@ -1,0 +1,74 @@
+"""The serving-store interface and its value types."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from viewcount.rules import Outcome, RuleSettings
+
+# One record prepared for the atomic step: offset, timestamp_ms, valid, dedup digest,
+# fingerprint, video_id, creator_id, cap digest, event_time_ms, watch_ms.
+PreparedRecord = tuple
+
+
+@dataclass(frozen=True)
+class StepResult:
+    last_offset: int
+    ingest_ms: int
+    outcomes: dict[Outcome, int]
+    conflicting_offsets: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StateTtls:
+    """Garbage collection only: comparisons are on ingest time, never on expiry."""
+
+    dedup_s: int
+    cap_s: int
+    bucket_s: int
+
+    @classmethod
+    def for_rules(cls, rules: RuleSettings, bucket_retention_ms: int, margin_ms: int = 3_600_000) -> StateTtls:
+        horizon_s = (rules.state_horizon_ms + margin_ms) // 1000
+        return cls(horizon_s, horizon_s, max(1, bucket_retention_ms // 1000))
+
+
+@dataclass(frozen=True)
+class VideoViews:
+    """One video's merged count (CONTRACT §3, §6): batch below the watermark, speed at or after."""
+
+    video_id: str
+    creator_id: str | None
+    batch_views: int
+    speed_views: int
+    batch_watermark_ms: int | None
+    batch_version: str | None
+    hourly: dict[int, int]          # event hour (ms) → merged views
+
+    @property
+    def views(self) -> int:
+        return self.batch_views + self.speed_views
+
+    @property
+    def known(self) -> bool:
+        return self.creator_id is not None or self.views > 0
+
+
+class ServingStore(ABC):
+    @abstractmethod
+    def applied_offsets(self, topic: str) -> dict[int, int]:
+        """partition → last offset the speed layer applied."""
+
+    @abstractmethod
+    def apply(self, topic: str, partition: int, records: Sequence[PreparedRecord],
+              rules: RuleSettings, ttls: StateTtls) -> StepResult:
+        """Apply one partition's records in one atomic step (idempotent per offset)."""
+
+    @abstractmethod
+    def video_views(self, video_id: str) -> VideoViews:
+        """A consistent snapshot: batch pointer, that version's counts, speed buckets at or after W."""
+
+    @abstractmethod
+    def ping(self) -> bool: ...

@@ -1,0 +1,89 @@
+"""The serving store on Redis: the speed layer's atomic step and the merged read, as Lua
+scripts loaded once and called by SHA."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from viewcount import keys
+from viewcount.errors import ViewcountError
+from viewcount.rules import Outcome, RuleSettings
+from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult, VideoViews
+
+logger = logging.getLogger(__name__)
+
+STEP_LUA = Path(__file__).with_name("step.lua")
+READ_LUA = Path(__file__).with_name("read.lua")
+_ORDER = (Outcome.COUNTED, Outcome.INVALID, Outcome.TOO_OLD, Outcome.FROM_FUTURE, Outcome.DUPLICATE,
+          Outcome.CONFLICTING, Outcome.UNQUALIFIED, Outcome.CAPPED)
+
+
+class ServingStoreError(ViewcountError):
+    """Redis failed or did not answer."""
+
+
+@dataclass(frozen=True)
+class RedisStoreConfig:
+    url: str
+    prefix: str = "vc"
+    socket_timeout_s: float = 5.0
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> RedisStoreConfig:
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ServingStoreError(f"unknown RedisStoreConfig keys: {', '.join(unknown)}")
+        return cls(**values)
+
+
+class RedisServingStore(ServingStore):
+    def __init__(self, config: RedisStoreConfig, client: Any | None = None) -> None:
+        import redis
+
+        self.config = config
+        self.prefix = config.prefix
+        self._redis = client or redis.Redis.from_url(config.url, socket_timeout=config.socket_timeout_s,
+                                                     socket_connect_timeout=config.socket_timeout_s)
+        self._step = self._redis.register_script(STEP_LUA.read_text())
+        self._read = self._redis.register_script(READ_LUA.read_text())
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        import redis
+
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as e:
+            raise ServingStoreError(f"{what}: {type(e).__name__}: {e}") from e
+
+    def ping(self) -> bool:
+        return bool(self._call("ping", self._redis.ping))
+
+    def applied_offsets(self, topic: str) -> dict[int, int]:
+        raw = self._call("read offsets", self._redis.hgetall, keys.offsets_key(self.prefix, topic))
+        return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(b"o:")}
+
+    def apply(self, topic: str, partition: int, records: Sequence[PreparedRecord],
+              rules: RuleSettings, ttls: StateTtls) -> StepResult:
+        args: list[Any] = [self.prefix, partition, rules.max_event_age_ms, rules.max_clock_skew_ms,
+                           rules.min_watch_ms, rules.max_views_per_viewer_hour,
+                           ttls.dedup_s, ttls.cap_s, ttls.bucket_s, len(records)]
+        for record in records:
+            args.extend(record)
+        out = self._call(f"apply {topic}-{partition}", self._step,
+                         keys=[keys.offsets_key(self.prefix, topic)], args=args)
+        counts = {outcome: int(n) for outcome, n in zip(_ORDER, out[2:10])}
+        return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[10:]])
+
+    def video_views(self, video_id: str) -> VideoViews:
+        version, watermark, batch, owner, flat, speed = self._call(
+            f"read {video_id}", self._read, keys=[], args=[self.prefix, video_id])
+        hourly = {int(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return VideoViews(
+            video_id=video_id, creator_id=owner.decode() if owner else None,
+            batch_views=int(batch), speed_views=int(speed),
+            batch_watermark_ms=int(watermark) if watermark else None,
+            batch_version=version.decode() if version else None, hourly=hourly)

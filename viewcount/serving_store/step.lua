@@ -1,0 +1,96 @@
+-- One atomic step of the speed layer: apply one partition's records, in offset order.
+-- CONTRACT §2 steps 2-5, mirroring viewcount/rules.py predicate for predicate (the parity test
+-- holds the two together). Step 1 (validity) was decided by the caller with the same validator.
+--
+-- KEYS[1]  offsets hash of the topic: o:{partition} last applied offset, t:{partition} ingest time
+-- ARGV     prefix, partition, max_event_age_ms, max_clock_skew_ms, min_watch_ms,
+--          max_views_per_viewer_hour, dedup_ttl_s, cap_ttl_s, bucket_ttl_s, n, then n records of
+--          RECORD_FIELDS values each: offset, timestamp_ms, valid (0/1), dedup digest,
+--          fingerprint, video_id, creator_id, cap digest, event_time_ms, watch_ms
+-- Returns  {last offset, ingest time, counted, invalid, too_old, from_future, duplicate,
+--           conflicting, unqualified, capped, conflicting offsets...}
+local RECORD_FIELDS = 10
+local HOUR = 3600000
+local prefix, partition = ARGV[1], ARGV[2]
+local age, skew = tonumber(ARGV[3]), tonumber(ARGV[4])
+local min_watch, cap = tonumber(ARGV[5]), tonumber(ARGV[6])
+local dedup_ttl, cap_ttl, bucket_ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local n = tonumber(ARGV[10])
+
+local okey = KEYS[1]
+local last = tonumber(redis.call('HGET', okey, 'o:' .. partition) or '-1')
+local ingest = tonumber(redis.call('HGET', okey, 't:' .. partition) or '-1')
+local c = {counted = 0, invalid = 0, too_old = 0, from_future = 0, duplicate = 0,
+           conflicting = 0, unqualified = 0, capped = 0}
+local conflicts = {}
+local touched = {}
+
+local function ms(x) return string.format('%.0f', x) end
+
+for i = 0, n - 1 do
+  local j = 10 + i * RECORD_FIELDS
+  local offset = tonumber(ARGV[j + 1])
+  if offset > last then                                   -- applied already: skip
+    last = offset
+    local ts = tonumber(ARGV[j + 2])
+    if ts > ingest then ingest = ts end                   -- advance_ingest_time
+    if ARGV[j + 3] == '0' then
+      c.invalid = c.invalid + 1
+    else
+      local event_time = tonumber(ARGV[j + 9])
+      if event_time < ingest - age then                   -- time_outcome
+        c.too_old = c.too_old + 1
+      elseif event_time > ingest + skew then
+        c.from_future = c.from_future + 1
+      else
+        local dkey = prefix .. ':sd:' .. ARGV[j + 4]
+        local prev = redis.call('GET', dkey)
+        if prev and ingest - tonumber(string.sub(prev, 9)) <= age + skew then   -- is_duplicate
+          local kept = string.sub(prev, 1, 8)
+          redis.call('SET', dkey, kept .. ms(ingest), 'EX', dedup_ttl)
+          if kept == ARGV[j + 5] then
+            c.duplicate = c.duplicate + 1
+          else
+            c.conflicting = c.conflicting + 1
+            if #conflicts < 10 then conflicts[#conflicts + 1] = offset end
+          end
+        else
+          redis.call('SET', dkey, ARGV[j + 5] .. ms(ingest), 'EX', dedup_ttl)
+          if tonumber(ARGV[j + 10]) < min_watch then      -- qualifies
+            c.unqualified = c.unqualified + 1
+          else
+            local ckey = prefix .. ':sc:' .. ARGV[j + 8]
+            local used = tonumber(redis.call('GET', ckey) or '0')
+            if used >= cap then                           -- under_cap
+              c.capped = c.capped + 1
+            else
+              redis.call('SET', ckey, used + 1, 'EX', cap_ttl)
+              local video, creator = ARGV[j + 6], ARGV[j + 7]
+              local ihour = ms(ingest - ingest % HOUR)
+              local bkey = prefix .. ':sb:' .. video .. ':' .. ihour
+              redis.call('HINCRBY', bkey, ms(event_time - event_time % HOUR), 1)
+              if not touched[bkey] then
+                touched[bkey] = true
+                redis.call('EXPIRE', bkey, bucket_ttl)
+                local hkey = prefix .. ':sh:' .. video
+                redis.call('ZADD', hkey, ihour, ihour)
+                redis.call('EXPIRE', hkey, bucket_ttl)
+              end
+              redis.call('SET', prefix .. ':vo:' .. video, creator)
+              redis.call('SADD', prefix .. ':cv:' .. creator, video)
+              c.counted = c.counted + 1
+            end
+          end
+        end
+      end
+    end
+  end
+end
+
+if last >= 0 then
+  redis.call('HSET', okey, 'o:' .. partition, ms(last), 't:' .. partition, ms(ingest))
+end
+local out = {ms(last), ms(ingest), c.counted, c.invalid, c.too_old, c.from_future, c.duplicate,
+             c.conflicting, c.unqualified, c.capped}
+for _, o in ipairs(conflicts) do out[#out + 1] = ms(o) end
+return out
