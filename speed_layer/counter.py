@@ -20,6 +20,7 @@ from viewcount.events import ViewEvent, parse_event
 from viewcount.kafka.seam import Record, RecordConsumer
 from viewcount.rules import RuleSettings
 from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult
+from viewcount.serving_store.redis_store import ServingStoreError
 from viewcount.timeutil import hour_floor, now_ms
 
 logger = logging.getLogger(__name__)
@@ -111,13 +112,28 @@ class SpeedCounter:
                 if partition not in self._assigned:
                     continue
                 for i in range(0, len(records), MAX_RECORDS_PER_STEP):
-                    result = self.apply(partition, records[i:i + MAX_RECORDS_PER_STEP])
+                    result = self._apply_with_retry(partition, records[i:i + MAX_RECORDS_PER_STEP])
                 # 4. Kafka's committed offset, for lag monitoring only.
                 self._consumer.commit({partition: result.last_offset + 1})
             if now - self._last_lag_check >= LAG_CHECK_S:
                 self._record_lag(now)
             if until_idle_s is not None and now - last_arrival >= until_idle_s and self._caught_up(now - started):
                 break
+
+    def _apply_with_retry(self, partition: int, records: Sequence[Record]) -> StepResult:
+        """Redis away (restart, failover): wait and apply the same records again. The step is
+        idempotent per offset, so a step that did land before the error is skipped."""
+        delay = 0.1
+        while True:
+            try:
+                return self.apply(partition, records)
+            except ServingStoreError as e:
+                if self._stopping:
+                    raise
+                logger.warning("serving store unavailable at %s-%d offset %d (%s); retrying in %.1fs",
+                               self.config.topic, partition, records[0].offset, e, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def stop(self) -> None:
         self._stopping = True

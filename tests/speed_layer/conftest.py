@@ -1,0 +1,85 @@
+"""Factories for speed-layer tests: a topic with generated traffic, a counter, and its answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from speed_layer.counter import SpeedConfig, SpeedCounter
+from speed_layer.metrics import SpeedMetrics
+from viewcount import wiring
+from viewcount.generate import INGEST_TIME_FIELD, generate
+from viewcount.kafka.seam import TopicSpec
+from viewcount.produce import produce_lines
+from viewcount.serving_store.base import StateTtls
+from viewcount.settings import Settings
+from viewcount.timeutil import DAY_MS, now_ms
+
+
+@dataclass
+class SpeedScenario:
+    settings: Settings        # own topic, own key prefix, own consumer group
+    truth: dict
+
+    @property
+    def group(self) -> str:
+        return self.settings.speed_group
+
+    def counter(self) -> tuple[SpeedCounter, callable]:
+        consumer = wiring.consumer(self.settings, group_id=self.group)
+        config = SpeedConfig(self.settings.topic, self.settings.rules,
+                             StateTtls.for_rules(self.settings.rules, self.settings.speed_bucket_retention))
+        return SpeedCounter(config, consumer, wiring.serving_store(self.settings), SpeedMetrics()), consumer.close
+
+    def run(self, until_idle_s: float = 2.0) -> SpeedCounter:
+        counter, close = self.counter()
+        try:
+            counter.run(until_idle_s=until_idle_s)
+        finally:
+            close()
+        return counter
+
+    def process(self, *args: str) -> subprocess.Popen:
+        env = {**os.environ, **self.settings.to_env(), "VIEWCOUNT_SPEED_METRICS_PORT": "0"}
+        return subprocess.Popen([sys.executable, "-m", "viewcount", "speed", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def mismatches(self) -> dict[str, tuple[int, int]]:
+        """video → (speed layer, truth) for every video where they differ."""
+        store = wiring.serving_store(self.settings)
+        out = {}
+        for video, expected in self.truth["videos"].items():
+            got = store.video_views(video)
+            if got.views != expected["views"] or got.creator_id != expected["creator_id"]:
+                out[video] = (got.views, expected["views"])
+        return out
+
+
+@pytest.fixture
+def make_speed_scenario(stack, stack_settings, tmp_path):
+    admin = wiring.topic_admin(stack_settings)
+
+    def make(events: int, partitions: int = 3, days: float = 1.0, seed: int = 9, **overrides) -> SpeedScenario:
+        name = f"speed-{uuid.uuid4().hex[:10]}"
+        settings = stack_settings.replace(topic=name, dlq_topic=f"{name}.dlq", redis_prefix=name,
+                                          speed_group=f"{name}-g", topic_partitions=partitions, **overrides)
+        admin.ensure_topics([TopicSpec(name, partitions)])
+        end = now_ms()
+        traffic = generate(events, seed, tmp_path / name, end - int(days * DAY_MS), end, settings.rules,
+                           settings.as_public_dict())
+        producer = wiring.producer(settings)
+        try:
+            with open(traffic.events_path, "rb") as f:
+                report = produce_lines((line.rstrip(b"\n") for line in f), producer, name, INGEST_TIME_FIELD)
+        finally:
+            producer.close()
+        assert report.sent == traffic.lines
+        return SpeedScenario(settings, traffic.truth)
+
+    yield make
+    admin.close()

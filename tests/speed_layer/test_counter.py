@@ -1,0 +1,52 @@
+"""The speed layer on the real broker and Redis equals truth.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from viewcount.rules import Outcome
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
+def test_counts_equal_the_truth_for_every_video(make_speed_scenario, client):
+    scenario = make_speed_scenario(events=15_000, kafka_client=client)
+    counter = scenario.run()
+    assert scenario.mismatches() == {}
+    for outcome, expected in scenario.truth["outcomes"].items():
+        assert counter.metrics.records.labels(outcome)._value.get() == expected, outcome
+    # Running again over the same group changes nothing: every offset is applied already.
+    scenario.run()
+    assert scenario.mismatches() == {}
+
+
+def test_views_command_prints_the_merged_answer(make_speed_scenario):
+    scenario = make_speed_scenario(events=3000)
+    scenario.run()
+    env = {**os.environ, **scenario.settings.to_env()}
+    video, expected = max(scenario.truth["videos"].items(), key=lambda kv: kv[1]["views"])
+    done = subprocess.run([sys.executable, "-m", "viewcount", "views", video, "--hourly"],
+                          capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["video_id"] == video and answer["creator_id"] == expected["creator_id"]
+    assert answer["views"] == answer["batch_views"] + answer["speed_views"] == expected["views"]
+    assert answer["batch_watermark"] is None and answer["as_of"].endswith("Z")
+    assert {h["hour"]: h["views"] for h in answer["hours"]} == expected["hourly"]
+    for bad, message in (("no_such_video", b"unknown video"), ("../etc", b"must match")):
+        done = subprocess.run([sys.executable, "-m", "viewcount", "views", bad], capture_output=True,
+                              env=env, timeout=60)
+        assert done.returncode == 1 and message in done.stderr
+
+
+def test_conflicting_duplicates_are_counted_in_the_metrics(make_speed_scenario):
+    scenario = make_speed_scenario(events=4000)
+    counter = scenario.run()
+    assert counter.metrics.records.labels(Outcome.CONFLICTING.value)._value.get() == \
+        scenario.truth["outcomes"]["conflicting"] > 0

@@ -1,0 +1,101 @@
+"""Crashes and restarts never lose or double-count a view."""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+
+import pytest
+
+from viewcount import wiring
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def applied(scenario) -> int:
+    offsets = wiring.serving_store(scenario.settings).applied_offsets(scenario.settings.topic)
+    return sum(o + 1 for o in offsets.values())
+
+
+def wait_group_empty(scenario) -> None:
+    admin = wiring.topic_admin(scenario.settings)
+    try:
+        wait_for(lambda: admin.group_member_count(scenario.group) == 0, 60,
+                 what="killed members' sessions to expire")
+    finally:
+        admin.close()
+
+
+def test_kill_9_ten_times_on_200k_records_is_still_exact(make_speed_scenario):
+    scenario = make_speed_scenario(events=200_000, days=2, kafka_session_timeout=6000,
+                                   kafka_client="confluent-kafka")
+    rng = random.Random(77)
+    kills = 0
+    while kills < 10:
+        before = applied(scenario)
+        proc = scenario.process()
+        # Kill it while it is applying: after it has made progress past where it resumed.
+        wait_for(lambda: applied(scenario) > before or proc.poll() is not None, 90, what="progress")
+        time.sleep(rng.uniform(0.05, 1.0))
+        if proc.poll() is not None:
+            break  # it finished the whole topic between two kills
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        kills += 1
+    assert kills >= 10, f"only {kills} kills landed before the topic was done"
+    wait_group_empty(scenario)
+    final = scenario.process("--until-idle", "3")
+    _, err = final.communicate(timeout=600)
+    assert final.returncode == 0, err.decode()[-2000:]
+    assert applied(scenario) == 200_000
+    assert scenario.mismatches() == {}
+
+
+def test_a_redis_restart_mid_run_is_exact(make_speed_scenario, stack):
+    scenario = make_speed_scenario(events=30_000, days=0.5)
+    counter, close = scenario.counter()
+    runner = threading.Thread(target=counter.run, kwargs={"until_idle_s": 6})
+    runner.start()
+    try:
+        wait_for(lambda: applied(scenario) > 2000, 60, what="progress")
+        stack.down(("redis",), progress=lambda line: None)   # SIGTERM: Redis flushes its AOF
+        stack.up(("redis",), progress=lambda line: None)
+    finally:
+        runner.join(300)
+        close()
+    assert not runner.is_alive()
+    assert scenario.mismatches() == {}
+
+
+def test_two_processes_and_a_rebalance_in_the_middle_are_exact(make_speed_scenario):
+    scenario = make_speed_scenario(events=60_000, days=0.5, partitions=4)
+    first = scenario.process("--until-idle", "5")
+    wait_for(lambda: applied(scenario) > 3000, 60, what="the first process to start")
+    second = scenario.process("--until-idle", "5")
+    for proc in (first, second):
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    if applied(scenario) < 60_000:  # one left early, caught up on its share: finish the rest
+        scenario.run()
+    assert applied(scenario) == 60_000
+    assert scenario.mismatches() == {}
+
+
+def test_a_broker_restart_mid_run_is_exact(make_speed_scenario, stack):
+    scenario = make_speed_scenario(events=30_000, days=0.5)
+    counter, close = scenario.counter()
+    runner = threading.Thread(target=counter.run, kwargs={"until_idle_s": 15})
+    runner.start()
+    try:
+        wait_for(lambda: applied(scenario) > 2000, 60, what="progress")
+        stack.down(("kafka",), progress=lambda line: None)
+        stack.up(("kafka",), progress=lambda line: None)
+    finally:
+        runner.join(300)
+        close()
+    if applied(scenario) < 30_000:
+        scenario.run()
+    assert scenario.mismatches() == {}
