@@ -24,6 +24,7 @@ local c = {counted = 0, invalid = 0, too_old = 0, from_future = 0, duplicate = 0
            conflicting = 0, unqualified = 0, capped = 0}
 local conflicts = {}
 local touched = {}
+local owners = {}
 
 local function ms(x) return string.format('%.0f', x) end
 
@@ -44,42 +45,44 @@ for i = 0, n - 1 do
         c.from_future = c.from_future + 1
       else
         local dkey = prefix .. ':sd:' .. ARGV[j + 4]
-        local prev = redis.call('GET', dkey)
+        -- One round trip in the common case: store this record as the kept one, get the old.
+        local prev = redis.call('SET', dkey, ARGV[j + 5] .. ms(ingest), 'EX', dedup_ttl, 'GET')
         if prev and ingest - tonumber(string.sub(prev, 9)) <= age + skew then   -- is_duplicate
           local kept = string.sub(prev, 1, 8)
-          redis.call('SET', dkey, kept .. ms(ingest), 'EX', dedup_ttl)
-          if kept == ARGV[j + 5] then
-            c.duplicate = c.duplicate + 1
-          else
+          if kept ~= ARGV[j + 5] then                       -- keep the kept record's fingerprint
+            redis.call('SET', dkey, kept .. ms(ingest), 'EX', dedup_ttl)
             c.conflicting = c.conflicting + 1
             if #conflicts < 10 then conflicts[#conflicts + 1] = offset end
-          end
-        else
-          redis.call('SET', dkey, ARGV[j + 5] .. ms(ingest), 'EX', dedup_ttl)
-          if tonumber(ARGV[j + 10]) < min_watch then      -- qualifies
-            c.unqualified = c.unqualified + 1
           else
-            local ckey = prefix .. ':sc:' .. ARGV[j + 8]
-            local used = tonumber(redis.call('GET', ckey) or '0')
-            if used >= cap then                           -- under_cap
-              c.capped = c.capped + 1
-            else
-              redis.call('SET', ckey, used + 1, 'EX', cap_ttl)
-              local video, creator = ARGV[j + 6], ARGV[j + 7]
-              local ihour = ms(ingest - ingest % HOUR)
-              local bkey = prefix .. ':sb:' .. video .. ':' .. ihour
-              redis.call('HINCRBY', bkey, ms(event_time - event_time % HOUR), 1)
-              if not touched[bkey] then
-                touched[bkey] = true
-                redis.call('EXPIRE', bkey, bucket_ttl)
-                local hkey = prefix .. ':sh:' .. video
-                redis.call('ZADD', hkey, ihour, ihour)
-                redis.call('EXPIRE', hkey, bucket_ttl)
-              end
+            c.duplicate = c.duplicate + 1
+          end
+        elseif tonumber(ARGV[j + 10]) < min_watch then      -- qualifies
+          c.unqualified = c.unqualified + 1
+        else
+          -- Attempts past the cap still increment: counted = min(attempts, cap).
+          local ckey = prefix .. ':sc:' .. ARGV[j + 8]
+          local attempt = redis.call('INCR', ckey)
+          if attempt == 1 then redis.call('EXPIRE', ckey, cap_ttl) end
+          if attempt > cap then                             -- under_cap
+            c.capped = c.capped + 1
+          else
+            local video, creator = ARGV[j + 6], ARGV[j + 7]
+            local ihour = ms(ingest - ingest % HOUR)
+            local bkey = prefix .. ':sb:' .. video .. ':' .. ihour
+            redis.call('HINCRBY', bkey, ms(event_time - event_time % HOUR), 1)
+            if not touched[bkey] then
+              touched[bkey] = true
+              redis.call('EXPIRE', bkey, bucket_ttl)
+              local hkey = prefix .. ':sh:' .. video
+              redis.call('ZADD', hkey, ihour, ihour)
+              redis.call('EXPIRE', hkey, bucket_ttl)
+            end
+            if owners[video] ~= creator then
+              owners[video] = creator
               redis.call('SET', prefix .. ':vo:' .. video, creator)
               redis.call('SADD', prefix .. ':cv:' .. creator, video)
-              c.counted = c.counted + 1
             end
+            c.counted = c.counted + 1
           end
         end
       end
