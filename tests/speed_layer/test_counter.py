@@ -50,3 +50,25 @@ def test_conflicting_duplicates_are_counted_in_the_metrics(make_speed_scenario):
     counter = scenario.run()
     assert counter.metrics.records.labels(Outcome.CONFLICTING.value)._value.get() == \
         scenario.truth["outcomes"]["conflicting"] > 0
+
+
+def test_metrics_endpoint(make_speed_scenario):
+    import urllib.request
+
+    from tests.conftest import free_ports
+
+    scenario = make_speed_scenario(events=1000)
+    counter, close = scenario.counter()
+    port = free_ports(1)[0]
+    counter.metrics.serve(port)
+    try:
+        counter.run(until_idle_s=1)
+    finally:
+        close()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as answer:
+        text = answer.read().decode()
+    counted = scenario.truth["outcomes"]["counted"]
+    assert f'viewcount_speed_records_total{{outcome="counted"}} {float(counted)}' in text
+    for name in ("viewcount_speed_apply_seconds_bucket", "viewcount_speed_freshness_seconds_bucket",
+                 'viewcount_speed_records_total{outcome="invalid"}'):
+        assert name in text
