@@ -1,116 +1,133 @@
-"""The main job on the local stack, end to end, as far as the pipeline reaches today:
-stack up → topics → generated traffic → produce → read the topic back and check it."""
+"""The main job on the local stack, end to end, as far as the pipeline reaches today.
+
+stack up → topics → generated traffic → produce → raw sink → speed layer → every video's
+merged count compared with truth.json. Each run works in a namespace of its own (topic, Redis
+key prefix, raw-store folder), so runs never mix and the comparison is exact every time.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from viewcount import wiring
 from viewcount.generate import generate
-from viewcount.kafka.seam import RecordConsumer
 from viewcount.produce import produce_lines, read_lines
 from viewcount.settings import Settings
 from viewcount.stack.manager import CORE, Stack
 from viewcount.timeutil import DAY_MS, now_ms
 
+STEPS = 7
+
 
 @dataclass
 class DemoSummary:
+    namespace: str
     lines: int
     produced: int
-    read_back: int
-    partitions: int
+    raw_valid: int
+    raw_quarantined: int
     outcomes: dict
+    videos_checked: int
+    mismatches: dict[str, tuple[int, int]]
     views: int
-    videos: int
-    seconds: dict
+    seconds: dict = field(default_factory=dict)
 
 
-def read_topic(consumer: RecordConsumer, topic: str, partitions: list[int],
-               deadline_s: float = 60.0) -> int:
-    """Count the records of ``topic`` from the beginning up to the end offsets seen at start."""
-    consumer.assign(topic, partitions)
-    ends = consumer.end_offsets(partitions)
-    for p in partitions:
-        consumer.seek(p, 0)
-    seen = 0
-    deadline = time.monotonic() + deadline_s
-    while any(consumer.position(p) < ends[p] for p in partitions):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"reading {topic} back took longer than {deadline_s:.0f}s")
-        for records in consumer.poll(1.0).values():
-            seen += len(records)
-    return seen
+def demo_settings(settings: Settings, namespace: str, out_dir: Path) -> Settings:
+    return settings.replace(
+        topic=f"{settings.topic}.{namespace}", dlq_topic=f"{settings.topic}.{namespace}.dlq",
+        redis_prefix=namespace, raw_store=(out_dir / "raw").as_uri(),
+        ingest_group=f"{settings.ingest_group}-{namespace}", speed_group=f"{settings.speed_group}-{namespace}",
+        ingest_metrics_port=0, speed_metrics_port=0)
 
 
-def run_demo(settings: Settings, events: int, seed: int, out_dir: Path,
+def run_demo(settings: Settings, events: int, seed: int, out_root: Path,
              say: Callable[[str], None] = print) -> DemoSummary:
+    from ingestion.metrics import SinkMetrics
+    from ingestion.sink import RawSink, SinkConfig
+    from speed_layer.counter import SpeedConfig, SpeedCounter
+    from speed_layer.metrics import SpeedMetrics
+    from viewcount.serving_store.base import StateTtls
+
+    namespace = f"demo-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:4]}"
+    out_dir = out_root / namespace
+    s = demo_settings(settings, namespace, out_dir)
     seconds: dict[str, float] = {}
+    clock = time.monotonic()
 
-    def step(name: str, started: float) -> None:
-        seconds[name] = round(time.monotonic() - started, 2)
+    def step(n: int, text: str) -> None:
+        nonlocal clock
+        say(f"[{n}/{STEPS}] {text}")
+        clock = time.monotonic()
 
-    t = time.monotonic()
-    say("[1/5] starting the local stack (Kafka KRaft, Redis AOF)")
+    def took(name: str) -> None:
+        seconds[name] = round(time.monotonic() - clock, 2)
+
+    step(1, "starting the local stack (Kafka KRaft, Redis AOF)")
     Stack(settings).up(CORE, progress=lambda line: say("      " + line))
-    step("stack_up", t)
+    took("stack_up")
 
-    t = time.monotonic()
-    say("[2/5] creating topics")
-    admin = wiring.topic_admin(settings)
+    step(2, f"creating topics {s.topic} and its dead-letter topic")
+    admin = wiring.topic_admin(s)
     try:
-        created = admin.ensure_topics(wiring.topic_specs(settings))
-        partitions = admin.partitions(settings.topic)
+        admin.ensure_topics(wiring.topic_specs(s))
     finally:
         admin.close()
-    for name, new in created.items():
-        say(f"      {name}: {'created' if new else 'exists'}")
-    step("topics", t)
+    took("topics")
 
-    t = time.monotonic()
-    say(f"[3/5] generating {events} events (seed {seed}) into {out_dir}")
+    step(3, f"generating {events} events (seed {seed}) into {out_dir}")
     end_ms = now_ms()
-    traffic = generate(events, seed, out_dir, end_ms - 2 * DAY_MS, end_ms, settings.rules,
-                       settings.as_public_dict())
-    step("generate", t)
+    traffic = generate(events, seed, out_dir, end_ms - 2 * DAY_MS, end_ms, s.rules, s.as_public_dict())
+    took("generate")
 
-    t = time.monotonic()
-    say(f"[4/5] producing {traffic.lines} lines to {settings.topic}")
-    consumer = wiring.consumer(settings)
-    try:
-        before = sum(consumer_end(consumer, settings.topic, partitions).values())
-    finally:
-        consumer.close()
-    producer = wiring.producer(settings)
+    step(4, f"producing {traffic.lines} lines")
+    producer = wiring.producer(s)
     try:
         with open(traffic.events_path, "rb") as stream:
-            report = produce_lines(read_lines(stream), producer, settings.topic,
+            report = produce_lines(read_lines(stream), producer, s.topic,
                                    traffic.truth["generator"]["ingest_time_field"],
-                                   progress=lambda n: say(f"      … {n} lines"))
+                                   progress=lambda n: say(f"      … {n} lines") if n % 50_000 == 0 else None)
     finally:
         producer.close()
-    say(f"      sent {report.sent} in {report.seconds:.1f}s ({report.rate:,.0f}/s), "
-        f"{len(report.failed)} refused")
-    step("produce", t)
+    say(f"      sent {report.sent} in {report.seconds:.1f}s ({report.rate:,.0f}/s), {len(report.failed)} refused")
+    took("produce")
 
-    t = time.monotonic()
-    say(f"[5/5] reading {settings.topic} back")
-    consumer = wiring.consumer(settings)
+    step(5, f"raw sink: {s.topic} → {s.raw_store}")
+    consumer, dlq = wiring.consumer(s, group_id=s.ingest_group), wiring.producer(s)
+    sink = RawSink(SinkConfig(s.topic, s.dlq_topic, s.ingest_flush_records, s.ingest_flush_age / 1000),
+                   consumer, dlq, wiring.raw_store(s), SinkMetrics())
     try:
-        total = read_topic(consumer, settings.topic, partitions)
+        sink.run(until_idle_s=2)
     finally:
         consumer.close()
-    step("read_back", t)
-    return DemoSummary(
-        lines=traffic.lines, produced=report.sent, read_back=total - before,
-        partitions=len(partitions), outcomes=traffic.truth["outcomes"],
-        views=traffic.truth["total_views"], videos=len(traffic.truth["videos"]), seconds=seconds,
-    )
+        dlq.close()
+    raw_valid = int(sink.metrics.records.labels("valid")._value.get())
+    raw_quarantined = int(sink.metrics.records.labels("invalid")._value.get())
+    say(f"      {raw_valid} rows in views/, {raw_quarantined} in quarantine/")
+    took("raw_sink")
 
+    step(6, f"speed layer: {s.topic} → Redis (prefix {namespace})")
+    consumer = wiring.consumer(s, group_id=s.speed_group)
+    store = wiring.serving_store(s)
+    counter = SpeedCounter(SpeedConfig(s.topic, s.rules, StateTtls.for_rules(s.rules, s.speed_bucket_retention)),
+                           consumer, store, SpeedMetrics())
+    try:
+        counter.run(until_idle_s=2)
+    finally:
+        consumer.close()
+    took("speed_layer")
 
-def consumer_end(consumer: RecordConsumer, topic: str, partitions: list[int]) -> dict[int, int]:
-    consumer.assign(topic, partitions)
-    return consumer.end_offsets(partitions)
+    step(7, f"comparing every video's merged count with {traffic.truth_path}")
+    mismatches = {}
+    for video, expected in traffic.truth["videos"].items():
+        got = store.video_views(video)
+        if got.views != expected["views"] or got.creator_id != expected["creator_id"]:
+            mismatches[video] = (got.views, expected["views"])
+    took("compare")
+    return DemoSummary(namespace, traffic.lines, report.sent, raw_valid, raw_quarantined,
+                       traffic.truth["outcomes"], len(traffic.truth["videos"]), mismatches,
+                       traffic.truth["total_views"], seconds)
