@@ -1,0 +1,11 @@
+"""Errors of the audit ledger."""
+
+from viewcount.errors import ViewcountError
+
+
+class AuditError(ViewcountError):
+    """Base class for audit-ledger failures."""
+
+
+class LedgerCorrupt(AuditError):
+    """Verification found a record that does not hold; the message names the first one."""

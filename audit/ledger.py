@@ -1,0 +1,128 @@
+"""The append-only, hash-chained audit ledger on a file store (local or HDFS).
+
+One record per file, ``ledger/{seq // 100000:07d}/{seq:012d}.json``, created exclusively: two
+appenders racing for the same ``seq`` cannot both win, and the loser retries on top of the
+winner. Nothing is ever overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import getpass
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from audit.canonical import canonical_bytes, record_hash
+from audit.exceptions import AuditError, LedgerCorrupt
+from viewcount.storage.base import FileStore
+from viewcount.storage.exceptions import AlreadyExists
+
+logger = logging.getLogger(__name__)
+
+ROOT = "ledger"
+GENESIS = "0" * 64
+SHARD = 100_000
+MAX_RACE_RETRIES = 50
+
+
+def record_path(seq: int) -> str:
+    return f"{ROOT}/{seq // SHARD:07d}/{seq:012d}.json"
+
+
+def default_actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user database entry (containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    records: int
+    head_hash: str
+
+
+class AuditLedger:
+    def __init__(self, store: FileStore) -> None:
+        self._store = store
+
+    def _paths(self) -> list[tuple[int, str]]:
+        found = []
+        for shard in self._store.list_dirs(ROOT):
+            for info in self._store.list(f"{ROOT}/{shard}"):
+                name = info.path.rsplit("/", 1)[-1]
+                if name.endswith(".json") and name[:-5].isdigit():
+                    found.append((int(name[:-5]), info.path))
+        return sorted(found)
+
+    def records(self) -> list[dict]:
+        return [json.loads(self._store.read(path)) for _, path in self._paths()]
+
+    def head(self) -> dict | None:
+        paths = self._paths()
+        return json.loads(self._store.read(paths[-1][1])) if paths else None
+
+    def append(self, kind: str, payload: dict, inputs: dict, actor: str | None = None) -> dict:
+        """Append one record and return it (with its ``seq`` and ``hash``)."""
+        for _ in range(MAX_RACE_RETRIES):
+            head = self.head()
+            record = {
+                "seq": 1 if head is None else head["seq"] + 1,
+                "kind": kind,
+                "created_at": datetime.now(tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "actor": actor or default_actor(),
+                "payload": payload,
+                "inputs": inputs,
+                "prev_hash": GENESIS if head is None else head["hash"],
+            }
+            record["hash"] = record_hash(record)
+            try:
+                self._store.create_exclusive(record_path(record["seq"]), canonical_bytes(record))
+            except AlreadyExists:
+                logger.info("audit seq %d taken by a concurrent appender; retrying", record["seq"])
+                continue
+            return record
+        raise AuditError(f"could not append after {MAX_RACE_RETRIES} races for the ledger head")
+
+    def verify(self) -> VerifyReport:
+        """Recompute every hash and link; raise :class:`LedgerCorrupt` naming the first bad record."""
+        prev = GENESIS
+        count = 0
+        for expected_seq, (seq, path) in enumerate(self._paths(), start=1):
+            if seq != expected_seq:
+                raise LedgerCorrupt(f"record {expected_seq} is missing (next file is {path})")
+            data = self._store.read(path)
+            try:
+                record = json.loads(data)
+            except ValueError as e:
+                raise LedgerCorrupt(f"record {seq} ({path}) is not JSON: {e}") from e
+            problem = _problem(record, seq, prev, data)
+            if problem:
+                raise LedgerCorrupt(f"record {seq} ({path}): {problem}")
+            prev = record["hash"]
+            count += 1
+        return VerifyReport(count, prev)
+
+
+def _problem(record: Any, seq: int, prev: str, data: bytes) -> str | None:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for key in ("seq", "kind", "created_at", "actor", "payload", "inputs", "prev_hash", "hash"):
+        if key not in record:
+            return f"field {key!r} is missing"
+    if record["seq"] != seq:
+        return f"holds seq {record['seq']} in the file of seq {seq}"
+    if record["prev_hash"] != prev:
+        return "prev_hash does not match the previous record's hash"
+    try:
+        if record_hash(record) != record["hash"]:
+            return "hash does not match its content (the record was changed)"
+        if canonical_bytes(record) != data:
+            return "the file is not in canonical form"
+    except AuditError as e:
+        return str(e)
+    return None
