@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ from viewcount.timeutil import hour_floor, now_ms
 logger = logging.getLogger(__name__)
 
 MAX_RECORDS_PER_STEP = 2000   # keeps one Lua step short, so Redis stays responsive to readers
+MAX_STEPS_IN_FLIGHT = 2      # decoded batches waiting for Redis; bounds memory and latency
 LAG_CHECK_S = 5.0
 NO_ASSIGNMENT_GIVE_UP_S = 300.0
 
@@ -61,6 +64,7 @@ class SpeedCounter:
         self._store = store
         self.metrics = metrics or SpeedMetrics()
         self._assigned: set[int] = set()
+        self._in_flight: deque[tuple[int, Future]] = deque()
         self._stopping = False
         self._last_lag_check = 0.0
 
@@ -75,14 +79,20 @@ class SpeedCounter:
         self._assigned.update(partitions)
 
     def _on_revoke(self, partitions: list[int]) -> None:
-        # Nothing buffered: every poll batch is applied before the next poll.
+        # Steps already submitted land before the partitions move on.
+        if self._in_flight:
+            self._settle(keep=0, commit=False)
         self._assigned.difference_update(partitions)
 
     def apply(self, partition: int, records: Sequence[Record]) -> StepResult:
-        """Apply one partition's records from one poll."""
-        started = time.monotonic()
+        """Apply one partition's records from one poll: the commit protocol, in order."""
         # 1. Decode and validate, derive the digests (pure).
         prepared = [prepare(r) for r in records]
+        # 2.–3. The atomic step and its metrics.
+        return self._step(partition, records, prepared)
+
+    def _step(self, partition: int, records: Sequence[Record], prepared: list[PreparedRecord]) -> StepResult:
+        started = time.monotonic()
         # 2. One atomic step in Redis: skip applied offsets, rules 2–5, buckets, the new offset.
         result = self._store.apply(self.config.topic, partition, prepared, self.config.rules, self.config.ttls)
         # 3. Metrics: outcomes, a sample of conflicts, freshness of the newest record.
@@ -97,36 +107,56 @@ class SpeedCounter:
         return result
 
     def run(self, until_idle_s: float | None = None) -> None:
+        """Poll, decode and step. Steps run on one worker thread, in submission order, so the
+        next batch is decoded while Redis executes the previous one; per partition the order of
+        steps is the order of offsets."""
         try:
             signal.signal(signal.SIGTERM, lambda *_: self.stop())
         except ValueError:
             pass
-        self._consumer.subscribe(self.config.topic, on_assign=self._on_assign, on_revoke=self._on_revoke)
-        started = last_arrival = time.monotonic()
-        while not self._stopping:
-            batches = self._consumer.poll(self.config.poll_timeout_s, self.config.max_poll_records)
-            now = time.monotonic()
-            if batches:
-                last_arrival = now
-            for partition, records in batches.items():
-                if partition not in self._assigned:
-                    continue
-                for i in range(0, len(records), MAX_RECORDS_PER_STEP):
-                    result = self._apply_with_retry(partition, records[i:i + MAX_RECORDS_PER_STEP])
-                # 4. Kafka's committed offset, for lag monitoring only.
-                self._consumer.commit({partition: result.last_offset + 1})
-            if now - self._last_lag_check >= LAG_CHECK_S:
-                self._record_lag(now)
-            if until_idle_s is not None and now - last_arrival >= until_idle_s and self._caught_up(now - started):
-                break
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speed-step") as steps:
+            self._in_flight = deque()
+            self._consumer.subscribe(self.config.topic, on_assign=self._on_assign, on_revoke=self._on_revoke)
+            started = last_arrival = time.monotonic()
+            while not self._stopping:
+                batches = self._consumer.poll(self.config.poll_timeout_s, self.config.max_poll_records)
+                now = time.monotonic()
+                if batches:
+                    last_arrival = now
+                for partition, records in batches.items():
+                    if partition not in self._assigned:
+                        continue
+                    for i in range(0, len(records), MAX_RECORDS_PER_STEP):
+                        chunk = records[i:i + MAX_RECORDS_PER_STEP]
+                        prepared = [prepare(r) for r in chunk]                    # 1. on this thread
+                        future = steps.submit(self._step_with_retry, partition, chunk, prepared)
+                        self._in_flight.append((partition, future))
+                        self._settle(keep=MAX_STEPS_IN_FLIGHT)
+                self._settle(keep=0 if not batches else MAX_STEPS_IN_FLIGHT)
+                if now - self._last_lag_check >= LAG_CHECK_S:
+                    self._record_lag(now)
+                if until_idle_s is not None and now - last_arrival >= until_idle_s and self._caught_up(now - started):
+                    break
+            self._settle(keep=0)
 
-    def _apply_with_retry(self, partition: int, records: Sequence[Record]) -> StepResult:
+    def _settle(self, keep: int, commit: bool = True) -> None:
+        """Wait until at most ``keep`` steps are in flight; then 4. Kafka's committed offset, for
+        lag monitoring only (never from a group callback, where the client cannot wait)."""
+        done: dict[int, int] = {}
+        while len(self._in_flight) > keep or (self._in_flight and self._in_flight[0][1].done()):
+            partition, future = self._in_flight.popleft()
+            done[partition] = future.result().last_offset + 1
+        if commit and done:
+            self._consumer.commit(done)
+
+    def _step_with_retry(self, partition: int, records: Sequence[Record],
+                         prepared: list[PreparedRecord]) -> StepResult:
         """Redis away (restart, failover): wait and apply the same records again. The step is
         idempotent per offset, so a step that did land before the error is skipped."""
         delay = 0.1
         while True:
             try:
-                return self.apply(partition, records)
+                return self._step(partition, records, prepared)
             except ServingStoreError as e:
                 if self._stopping:
                     raise
