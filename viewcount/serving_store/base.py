@@ -71,4 +71,14 @@ class ServingStore(ABC):
         """A consistent snapshot: batch pointer, that version's counts, speed buckets at or after W."""
 
     @abstractmethod
+    def publish_batch(self, version: str, watermark_ms: int, totals: dict[str, tuple[int, str]],
+                      hourly: dict[str, dict[int, int]], grace_s: int) -> str | None:
+        """Load a batch version under version-scoped keys, then flip the pointer (version, W) in
+        one step. The previous version expires after ``grace_s``; returns its id."""
+
+    @abstractmethod
+    def batch_pointer(self) -> tuple[str, int] | None:
+        """(version, watermark ms) of the published batch, or None."""
+
+    @abstractmethod
     def ping(self) -> bool: ...

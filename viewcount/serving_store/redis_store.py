@@ -78,6 +78,34 @@ class RedisServingStore(ServingStore):
         counts = {outcome: int(n) for outcome, n in zip(_ORDER, out[2:10])}
         return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[10:]])
 
+    def publish_batch(self, version: str, watermark_ms: int, totals: dict[str, tuple[int, str]],
+                      hourly: dict[str, dict[int, int]], grace_s: int) -> str | None:
+        pipe = self._redis.pipeline(transaction=False)
+        for n, (video, (views, owner)) in enumerate(totals.items(), start=1):
+            pipe.hset(keys.batch_video_key(self.prefix, version, video), mapping={"views": views, "creator_id": owner})
+            if hourly.get(video):
+                pipe.hset(keys.batch_hourly_key(self.prefix, version, video), mapping=hourly[video])
+            if n % 5000 == 0:
+                self._call(f"load batch {version}", pipe.execute)
+        self._call(f"load batch {version}", pipe.execute)
+        previous = self.batch_pointer()
+        # The flip: one HSET of both fields, so a reader sees the old pair or the new one.
+        self._call("flip batch pointer", self._redis.hset, keys.batch_pointer_key(self.prefix),
+                   mapping={"version": version, "watermark_ms": watermark_ms})
+        if previous is None or previous[0] == version:
+            return None
+        old = f"{self.prefix}:bv:{previous[0]}:*"
+        pipe = self._redis.pipeline(transaction=False)
+        for key in self._redis.scan_iter(match=old, count=10_000):
+            pipe.expire(key, grace_s)
+        self._call(f"expire batch {previous[0]}", pipe.execute)
+        return previous[0]
+
+    def batch_pointer(self) -> tuple[str, int] | None:
+        raw = self._call("read batch pointer", self._redis.hmget, keys.batch_pointer_key(self.prefix),
+                         "version", "watermark_ms")
+        return None if raw[0] is None else (raw[0].decode(), int(raw[1]))
+
     def video_views(self, video_id: str) -> VideoViews:
         version, watermark, batch, owner, flat, speed = self._call(
             f"read {video_id}", self._read, keys=[], args=[self.prefix, video_id])

@@ -1,0 +1,25 @@
+"""Publishing a batch version: serving store first, pointer flip, then the audit record."""
+
+from __future__ import annotations
+
+from audit.ledger import AuditLedger
+from batch_layer.job import BatchResult
+from viewcount import __version__
+from viewcount.serving_store.base import ServingStore
+from viewcount.timeutil import format_ms
+
+GRACE_S = 3600  # readers mid-request on the previous version finish long before this
+
+
+def publish(result: BatchResult, store: ServingStore, ledger: AuditLedger, actor: str | None = None) -> dict:
+    previous = store.publish_batch(result.version, result.watermark_ms, result.totals, result.hourly, GRACE_S)
+    return ledger.append(
+        "batch_publish",
+        payload={"version": result.version, "watermark": format_ms(result.watermark_ms),
+                 "previous_version": previous, "videos": len(result.totals),
+                 "views": sum(v for v, _ in result.totals.values()),
+                 "outcomes": dict(sorted(result.outcomes.items()))},
+        inputs={"batch_version": result.version,
+                "raw_input_fingerprint": result.manifest["raw_input_fingerprint"],
+                "code_version": __version__},
+        actor=actor)

@@ -1,0 +1,127 @@
+"""The Spark plan equals the pure rules record for record; batch + speed equals the truth."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from batch_layer.job import run_batch
+from batch_layer.spark_rules import classify
+from batch_layer.watermark import check_watermark, safe_watermark
+from batch_layer.exceptions import WatermarkError
+from viewcount import wiring
+from viewcount.events import ViewEvent, parse_event
+from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
+from viewcount.timeutil import HOUR_MS, format_ms
+from tests.ingestion.conftest import rows
+from tests.viewcount.test_rules import SMALL, T0, value
+
+pytestmark = pytest.mark.integration
+
+
+def random_streams(seed: int, streams: int, size: int) -> list[SourceRecord]:
+    """Many small adversarial streams in one list; each stream has videos of its own."""
+    rng = random.Random(seed)
+    out = []
+    for s in range(streams):
+        clock, sent = T0, []
+        for offset in range(size):
+            clock += rng.choice([0, 1, 60_000, 20 * 60_000, HOUR_MS, 3 * HOUR_MS])
+            ts = clock - rng.choice([0, 0, 0, 30 * 60_000, 3 * HOUR_MS])
+            kind = rng.choice(["view", "view", "view", "resend", "junk"])
+            if kind == "resend" and sent:
+                v = rng.choice(sent)
+            elif kind == "junk":
+                v = rng.choice([b"{}", b"\xff", b"[1]"])
+            else:
+                v = value(rng.choice(["e1", "e2", "e3"]), f"s{s}v{rng.randrange(2)}", rng.choice(["u1", "u2"]),
+                          f"c{s}", ts + rng.choice([-3 * HOUR_MS, -HOUR_MS, -1, 0, 4 * 60_000, 6 * 60_000]),
+                          rng.choice([0, 29_999, 30_000, 60_000]))
+                sent.append(v)
+            out.append(SourceRecord(s, offset, ts, v))
+    return out
+
+
+def test_spark_plan_equals_the_rules_record_for_record(spark):
+    records = random_streams(seed=3, streams=300, size=40)
+    decisions = list(apply_rules(records, SMALL))
+    data = []
+    for d, r in zip(decisions, records):
+        if isinstance(d.event, ViewEvent):
+            e = d.event
+            data.append((r.partition, r.offset, e.video_id, e.event_id, e.creator_id, e.viewer_id,
+                         datetime.fromtimestamp(e.event_time_ms / 1000, tz=timezone.utc),
+                         datetime.fromtimestamp(d.ingest_ms / 1000, tz=timezone.utc), e.watch_ms, e.fingerprint()))
+    df = spark.createDataFrame(data, "partition int, offset long, video_id string, event_id string, "
+                                     "creator_id string, viewer_id string, event_time timestamp, "
+                                     "ingest_time timestamp, watch_ms long, fingerprint binary")
+    got = {(r["partition"], r["offset"]): r["outcome"] for r in classify(df, SMALL).collect()}
+    expected = {(d.partition, d.offset): d.outcome.value for d in decisions if d.event is not None}
+    assert got == expected
+    assert len({v for v in expected.values()}) >= 6  # the streams reach most outcomes
+
+
+def test_watermark_is_the_slowest_partition_and_a_later_one_is_refused(make_scenario):
+    scenario = make_scenario(events=1500, days=0.2)
+    scenario.run_sink()
+    safe = safe_watermark(scenario.store, scenario.settings.topic, [0, 1, 2])
+    assert safe % HOUR_MS == 0
+    assert check_watermark(safe - HOUR_MS, safe) == safe - HOUR_MS
+    with pytest.raises(WatermarkError, match="past what every partition has flushed"):
+        check_watermark(safe + HOUR_MS, safe)
+    with pytest.raises(WatermarkError, match="hour boundary"):
+        check_watermark(safe - 1, safe)
+    with pytest.raises(WatermarkError, match="no flush progress"):
+        safe_watermark(scenario.store, scenario.settings.topic, [0, 1, 2, 3])
+
+
+def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark):
+    from speed_layer.counter import SpeedConfig, SpeedCounter
+    from speed_layer.metrics import SpeedMetrics
+    from batch_layer.publish import publish
+    from audit.ledger import AuditLedger
+    from viewcount.serving_store.base import StateTtls
+
+    scenario = make_scenario(events=8000, days=0.5)
+    scenario.run_sink(flush_records=1000)
+    settings = scenario.settings.replace(redis_prefix=f"b{uuid.uuid4().hex[:8]}")
+    # W inside the traffic, so records on both sides of it (and duplicates straddling it) exist.
+    all_rows = rows(scenario.store) + rows(scenario.store, "quarantine/v1")
+    ingest = sorted(int(r["ingest_time"].timestamp() * 1000) for r in all_rows)
+    watermark = check_watermark((ingest[len(ingest) // 2] // HOUR_MS) * HOUR_MS,
+                                safe_watermark(scenario.store, settings.topic, [0, 1, 2]))
+    result = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic)
+
+    # The batch covers exactly the records ingested before W: the rules over that prefix.
+    prefix = sorted((SourceRecord(r["partition"], r["offset"], int(r["timestamp"].timestamp() * 1000), r["value"])
+                     for r in all_rows if int(r["ingest_time"].timestamp() * 1000) < watermark),
+                    key=lambda r: (r.partition, r.offset))
+    expected = tally(apply_rules(prefix, RuleSettings()))
+    assert {v: n for v, (n, _) in result.totals.items()} == dict(expected.videos)
+    assert {v: o for v, (_, o) in result.totals.items()} == expected.owners
+    assert result.outcomes == dict(expected.outcomes)
+
+    consumer = wiring.consumer(settings, group_id=f"speed-{settings.redis_prefix}")
+    store = wiring.serving_store(settings)
+    counter = SpeedCounter(SpeedConfig(settings.topic, settings.rules, StateTtls.for_rules(settings.rules, 86_400_000)),
+                           consumer, store, SpeedMetrics())
+    try:
+        counter.run(until_idle_s=2)
+    finally:
+        consumer.close()
+    ledger = AuditLedger(wiring.file_store(settings, settings.audit_store))
+    record = publish(result, store, ledger, actor="test")
+    assert record["kind"] == "batch_publish" and ledger.verify().records >= 1
+    assert store.batch_pointer() == (result.version, watermark)
+    for video, truth in scenario.truth["videos"].items():
+        merged = store.video_views(video)
+        assert merged.views == merged.batch_views + merged.speed_views == truth["views"], video
+        assert merged.hourly == {int(datetime.strptime(h, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() * 1000): n
+                                 for h, n in truth["hourly"].items()}
+        assert merged.batch_watermark_ms == watermark
+    manifest = result.manifest
+    assert manifest["watermark"] == format_ms(watermark) and manifest["inputs"]
+    assert all(f["sha256"] and f["size"] > 0 for f in manifest["inputs"])
