@@ -15,7 +15,7 @@ def test_demo_runs_and_every_count_equals_the_truth(stack_settings, stack, tmp_p
                           capture_output=True, env=env, timeout=600)
     out = done.stdout.decode()
     assert done.returncode == 0, out[-3000:] + done.stderr.decode()[-3000:]
-    assert "[7/7]" in out
+    assert "[9/9]" in out
     lines = {line.rsplit(maxsplit=1)[0].strip(): line.rsplit(maxsplit=1)[1] for line in out.splitlines()
              if line.strip() and line[:2] != "  " and len(line.split()) > 1}
     assert lines["mismatches"] == "0"

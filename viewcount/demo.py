@@ -1,7 +1,7 @@
 """The main job on the local stack, end to end, as far as the pipeline reaches today.
 
-stack up → topics → generated traffic → produce → raw sink → speed layer → every video's
-merged count compared with truth.json. Each run works in a namespace of its own (topic, Redis
+stack up → topics → generated traffic → produce → raw sink → speed layer → batch recompute
+and publish → audit verify → every video's merged count compared with truth.json. Each run works in a namespace of its own (topic, Redis
 key prefix, raw-store folder), so runs never mix and the comparison is exact every time.
 """
 
@@ -18,9 +18,9 @@ from viewcount.generate import generate
 from viewcount.produce import produce_lines, read_lines
 from viewcount.settings import Settings
 from viewcount.stack.manager import CORE, Stack
-from viewcount.timeutil import DAY_MS, now_ms
+from viewcount.timeutil import DAY_MS, format_ms, now_ms
 
-STEPS = 7
+STEPS = 9
 
 
 @dataclass
@@ -35,6 +35,10 @@ class DemoSummary:
     mismatches: dict[str, tuple[int, int]]
     views: int
     seconds: dict = field(default_factory=dict)
+    batch_watermark: str = ""
+    batch_views: int = 0
+    speed_views: int = 0
+    audit_records: int = 0
 
 
 def demo_settings(settings: Settings, namespace: str, out_dir: Path) -> Settings:
@@ -42,6 +46,7 @@ def demo_settings(settings: Settings, namespace: str, out_dir: Path) -> Settings
         topic=f"{settings.topic}.{namespace}", dlq_topic=f"{settings.topic}.{namespace}.dlq",
         redis_prefix=namespace, raw_store=(out_dir / "raw").as_uri(),
         ingest_group=f"{settings.ingest_group}-{namespace}", speed_group=f"{settings.speed_group}-{namespace}",
+        audit_store=(out_dir / "audit").as_uri(),
         ingest_metrics_port=0, speed_metrics_port=0)
 
 
@@ -121,13 +126,43 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path,
         consumer.close()
     took("speed_layer")
 
-    step(7, f"comparing every video's merged count with {traffic.truth_path}")
+    step(7, f"batch layer: Spark ({s.spark_master}) recompute and publish")
+    from audit.ledger import AuditLedger
+    from batch_layer.job import run_batch, spark_session
+    from batch_layer.publish import publish
+    from batch_layer.watermark import safe_watermark
+
+    admin = wiring.topic_admin(s)
+    try:
+        partitions = admin.partitions(s.topic)
+    finally:
+        admin.close()
+    watermark = safe_watermark(wiring.raw_store(s), s.topic, partitions)
+    spark = spark_session(s.spark_master, "viewcount-demo")
+    try:
+        batch = run_batch(spark, wiring.raw_store(s), s.rules, watermark, s.topic)
+    finally:
+        spark.stop()
+    ledger = AuditLedger(wiring.file_store(s, s.audit_store))
+    record = publish(batch, store, ledger)
+    say(f"      version {batch.version} at W {format_ms(watermark)}: {len(batch.totals)} videos; audit seq {record['seq']}")
+    took("batch")
+
+    step(8, "verifying the audit ledger")
+    audit = ledger.verify()
+    say(f"      intact: {audit.records} records, head {audit.head_hash[:16]}…")
+    took("audit_verify")
+
+    step(9, f"comparing every video's merged count (batch below W + speed from W) with {traffic.truth_path}")
     mismatches = {}
+    batch_views = speed_views = 0
     for video, expected in traffic.truth["videos"].items():
         got = store.video_views(video)
+        batch_views, speed_views = batch_views + got.batch_views, speed_views + got.speed_views
         if got.views != expected["views"] or got.creator_id != expected["creator_id"]:
             mismatches[video] = (got.views, expected["views"])
     took("compare")
     return DemoSummary(namespace, traffic.lines, report.sent, raw_valid, raw_quarantined,
                        traffic.truth["outcomes"], len(traffic.truth["videos"]), mismatches,
-                       traffic.truth["total_views"], seconds)
+                       traffic.truth["total_views"], seconds, format_ms(watermark), batch_views, speed_views,
+                       audit.records)

@@ -18,13 +18,15 @@ def run(args, settings) -> int:
     if settings.log_level != "DEBUG":
         # The steps narrate the run; the layers' own progress and the deliberate conflicting
         # duplicates of generated traffic would drown them.
-        for name in ("ingestion", "speed_layer", "viewcount.stack"):
+        for name in ("ingestion", "speed_layer", "batch_layer", "viewcount.stack", "py4j"):
             logging.getLogger(name).setLevel(logging.ERROR)
     out = args.out or Path(settings.state_dir) / "demo"
     summary = run_demo(settings, args.events, args.seed, out)
     rows = [("lines generated", summary.lines), ("records produced", summary.produced),
             ("raw rows (views/)", summary.raw_valid), ("raw rows (quarantine/)", summary.raw_quarantined),
-            ("views by the rules (truth.json)", summary.views), ("videos checked", summary.videos_checked),
+            ("views by the rules (truth.json)", summary.views), ("batch watermark", summary.batch_watermark),
+            ("views from the batch layer", summary.batch_views), ("views from the speed layer", summary.speed_views),
+            ("audit records verified", summary.audit_records), ("videos checked", summary.videos_checked),
             ("mismatches", len(summary.mismatches))]
     rows += [(f"  outcome {name}", n) for name, n in summary.outcomes.items()]
     rows += [(f"  seconds {name}", s) for name, s in summary.seconds.items()]
