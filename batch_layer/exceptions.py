@@ -9,3 +9,7 @@ class BatchError(ViewcountError):
 
 class WatermarkError(BatchError):
     """The watermark asked for is not safe, or no watermark can be computed yet."""
+
+
+class ChecksFailed(BatchError):
+    """A data check failed: the version is kept for inspection but not published."""

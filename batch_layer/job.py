@@ -43,6 +43,15 @@ class BatchResult:
     hourly: dict[str, dict[int, int]]               # video → event hour → views
     creator_daily: dict[tuple[str, str], int]       # (creator, YYYY-MM-DD) → views
     manifest: dict = field(default_factory=dict)
+    checks: list = field(default_factory=list)      # expectations.runner.CheckReport
+    checks_path: str = ""
+
+    @property
+    def checks_passed(self) -> bool:
+        return all(c.success for c in self.checks)
+
+    def failed_checks(self) -> str:
+        return "; ".join(f"{c.name}: {c.describe_failures()}" for c in self.checks if not c.success)
 
 
 def input_files(store: FileStore, watermark_ms: int) -> list[dict]:
@@ -65,7 +74,7 @@ def fingerprint(files: list[dict]) -> str:
 
 
 def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, topic: str,
-              version: str | None = None) -> BatchResult:
+              version: str | None = None, max_invalid_share: float = 0.05) -> BatchResult:
     from pyspark.sql import functions as F
 
     started = time.monotonic()
@@ -77,6 +86,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     views = spark.read.parquet(f"{store.url}/{VIEWS_ROOT}").where(before_w).where(F.col("topic") == topic)
     classified = classify(views, rules).cache()
     outcomes = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
+    quarantine = None
     if any(f["path"].startswith(QUARANTINE_ROOT) for f in files):
         quarantine = spark.read.parquet(f"{store.url}/{QUARANTINE_ROOT}").where(before_w).where(F.col("topic") == topic)
         outcomes[Outcome.INVALID.value] = quarantine.count()
@@ -101,6 +111,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         hourly.setdefault(r["video_id"], {})[int(r["event_hour"])] = r["views"]
     daily = {(r["creator_id"], r["event_day"]): r["views"] for r in daily_df.collect()}
     classified.unpersist()
+    checks = data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share)
 
     manifest = {
         "version": version, "watermark": format_ms(watermark_ms), "watermark_ms": watermark_ms,
@@ -111,11 +122,58 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         "code_version": __version__, "duration_s": round(time.monotonic() - started, 2),
         "created_at": format_ms(int(time.time() * 1000)),
     }
+    from expectations.runner import write_reports
+
+    checks_path = write_reports(store, f"{BATCH_ROOT}/version={version}", checks)
+    manifest["checks"] = {c.name: c.success for c in checks}
     store.create_exclusive(f"{BATCH_ROOT}/version={version}/_manifest.json",
                            json.dumps(manifest, indent=1, sort_keys=True).encode())
     logger.info("batch version %s at W=%s: %d videos in %.1fs", version, manifest["watermark"], len(totals),
                 manifest["duration_s"])
-    return BatchResult(version, watermark_ms, outcomes, totals, hourly, daily, manifest)
+    return BatchResult(version, watermark_ms, outcomes, totals, hourly, daily, manifest, checks,
+                       f"{store.url}/{checks_path}")
+
+
+def data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share) -> list:
+    """Great Expectations over the raw batch and the batch views (expectations/suites.py)."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    from expectations import suites
+    from expectations.runner import Checker
+
+    per_partition = {r["partition"]: r for r in views.groupBy("partition").agg(
+        F.count("*").alias("rows"), F.countDistinct("offset").alias("distinct_offsets"),
+        F.sum(F.when(F.col("video_id").isNull() | F.col("event_id").isNull(), 1).otherwise(0)).alias("missing_ids"),
+    ).collect()}
+    invalid = ({r["partition"]: r["invalid"] for r in quarantine.groupBy("partition").agg(
+        F.count("*").alias("invalid"), F.countDistinct("offset").alias("distinct")).collect()}
+        if quarantine is not None else {})
+    raw = pd.DataFrame([{
+        "partition": p, "rows": row["rows"] + invalid.get(p, 0),
+        "distinct_offsets": row["distinct_offsets"] + invalid.get(p, 0),
+        "missing_ids": row["missing_ids"] or 0,
+        "invalid_share": invalid.get(p, 0) / (row["rows"] + invalid.get(p, 0)),
+    } for p, row in sorted(per_partition.items())])
+    views_frame = pd.DataFrame([{"video_id": v, "views": n, "creator_id": owner,
+                                 "hourly_sum": sum(hourly.get(v, {}).values())}
+                                for v, (n, owner) in sorted(totals.items())],
+                               columns=["video_id", "views", "creator_id", "hourly_sum"])
+    distinct_events = views.select("video_id", "event_id").distinct().count()
+    reconcile = pd.DataFrame([{
+        "total_views": sum(n for n, _ in totals.values()),
+        "counted_records": outcomes.get(Outcome.COUNTED.value, 0),
+        "distinct_valid_events": distinct_events,
+        "raw_valid_rows": sum(r["rows"] for r in per_partition.values()),
+        "classified_rows": sum(n for o, n in outcomes.items() if o != Outcome.INVALID.value),
+    }])
+    checker = Checker()
+    return [
+        checker.check("raw_schema", views.limit(0).toPandas(), suites.raw_schema_suite("raw_schema")),
+        checker.check("raw_batch", raw, suites.raw_batch_suite("raw_batch", max_invalid_share)),
+        checker.check("batch_views", views_frame, suites.batch_views_suite("batch_views")),
+        checker.check("reconcile", reconcile, suites.reconcile_suite("reconcile")),
+    ]
 
 
 def spark_session(master: str, app: str = "viewcount-batch"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from audit.ledger import AuditLedger
+from batch_layer.exceptions import ChecksFailed
 from batch_layer.job import BatchResult
 from viewcount import __version__
 from viewcount.serving_store.base import ServingStore
@@ -12,6 +13,10 @@ GRACE_S = 3600  # readers mid-request on the previous version finish long before
 
 
 def publish(result: BatchResult, store: ServingStore, ledger: AuditLedger, actor: str | None = None) -> dict:
+    """Publish a version whose data checks passed; a failed one never reaches readers."""
+    if not result.checks_passed:
+        raise ChecksFailed(f"version {result.version} not published: {result.failed_checks()} "
+                           f"(report: {result.checks_path})")
     previous = store.publish_batch(result.version, result.watermark_ms, result.totals, result.hourly, GRACE_S)
     return ledger.append(
         "batch_publish",

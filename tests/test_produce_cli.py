@@ -11,7 +11,6 @@ from collections import Counter
 import pytest
 
 from viewcount import wiring
-from viewcount.demo import read_topic
 from viewcount.generate import INGEST_TIME_FIELD
 from viewcount.produce import _as_object, ingest_time_of, key_of
 
@@ -115,17 +114,3 @@ def test_produce_without_a_broker_fails_with_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().count(b"\n") == 0
     assert done.stderr.startswith(b"viewcount produce: error:") and b"no Kafka broker answered" in done.stderr
-
-
-def test_read_topic_counts_to_the_end_offsets(stack_settings, make_topic):
-    topic = make_topic(partitions=2)
-    producer = wiring.producer(stack_settings)
-    for i in range(7):
-        producer.send(topic, b"%d" % i, partition=i % 2)
-    producer.flush()
-    producer.close()
-    consumer = wiring.consumer(stack_settings)
-    try:
-        assert read_topic(consumer, topic, [0, 1]) == 7
-    finally:
-        consumer.close()

@@ -140,7 +140,8 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path,
     watermark = safe_watermark(wiring.raw_store(s), s.topic, partitions)
     spark = spark_session(s.spark_master, "viewcount-demo")
     try:
-        batch = run_batch(spark, wiring.raw_store(s), s.rules, watermark, s.topic)
+        batch = run_batch(spark, wiring.raw_store(s), s.rules, watermark, s.topic,
+                          max_invalid_share=s.batch_max_invalid_share)
     finally:
         spark.stop()
     ledger = AuditLedger(wiring.file_store(s, s.audit_store))

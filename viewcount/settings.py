@@ -122,6 +122,13 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
 def _key_prefix(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", text):
         raise ValueError("expected 1-32 characters of [A-Za-z0-9_.-]")
@@ -196,6 +203,7 @@ class Settings:
     speed_bucket_retention: int = _setting("3d", parse_duration_ms, duration=True,
                                            doc="how long speed buckets are kept (must exceed the batch period)")
     speed_metrics_port: int = _setting("9102", _non_negative_int, doc="speed layer /metrics port (0: off)")
+    batch_max_invalid_share: float = _setting("0.05", _share, doc="batch data check: most invalid records per partition")
     ingest_group: str = _setting("viewcount-raw-sink", str, doc="consumer group of the raw sink")
     ingest_flush_records: int = _setting("50000", _positive_int,
                                          doc="raw sink: flush a partition's file at this many records")

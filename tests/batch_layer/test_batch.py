@@ -87,7 +87,8 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark)
 
     scenario = make_scenario(events=8000, days=0.5)
     scenario.run_sink(flush_records=1000)
-    settings = scenario.settings.replace(redis_prefix=f"b{uuid.uuid4().hex[:8]}")
+    settings = scenario.settings.replace(redis_prefix=f"b{uuid.uuid4().hex[:8]}",
+                                         audit_store=scenario.settings.raw_store + "-audit")
     # W inside the traffic, so records on both sides of it (and duplicates straddling it) exist.
     all_rows = rows(scenario.store) + rows(scenario.store, "quarantine/v1")
     ingest = sorted(int(r["ingest_time"].timestamp() * 1000) for r in all_rows)
@@ -125,3 +126,27 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark)
     manifest = result.manifest
     assert manifest["watermark"] == format_ms(watermark) and manifest["inputs"]
     assert all(f["sha256"] and f["size"] > 0 for f in manifest["inputs"])
+
+
+def test_a_version_that_fails_a_data_check_is_not_published(make_scenario, spark):
+    from audit.ledger import AuditLedger
+    from batch_layer.exceptions import ChecksFailed
+    from batch_layer.publish import publish
+
+    scenario = make_scenario(events=1500, days=0.2)
+    scenario.run_sink()
+    settings = scenario.settings.replace(redis_prefix=f"c{uuid.uuid4().hex[:8]}",
+                                         audit_store=scenario.settings.raw_store + "-audit")
+    watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
+    good = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic)
+    assert good.checks_passed, good.failed_checks()
+    assert {c.name for c in good.checks} == {"raw_schema", "raw_batch", "batch_views", "reconcile"}
+    # Generated traffic is ~2% invalid: a 0.1% ceiling must stop the version.
+    strict = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic, max_invalid_share=0.001)
+    assert not strict.checks_passed and "raw_batch" in strict.failed_checks()
+    store = wiring.serving_store(settings)
+    ledger = AuditLedger(wiring.file_store(settings, settings.audit_store))
+    with pytest.raises(ChecksFailed, match="expect_column_values_to_be_between"):
+        publish(strict, store, ledger)
+    assert store.batch_pointer() is None and ledger.records() == []
+    assert scenario.store.exists(strict.checks_path.split(scenario.store.url + "/", 1)[1])

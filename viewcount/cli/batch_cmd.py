@@ -42,7 +42,8 @@ def run_batch_cmd(args, settings) -> int:
     print(f"batch: W = {format_ms(watermark)}, Spark {settings.spark_master}, raw store {raw.url}", file=sys.stderr)
     spark = spark_session(settings.spark_master)
     try:
-        result = run_batch(spark, raw, settings.rules, watermark, settings.topic)
+        result = run_batch(spark, raw, settings.rules, watermark, settings.topic,
+                           max_invalid_share=settings.batch_max_invalid_share)
     finally:
         spark.stop()
     record = publish(result, wiring.serving_store(settings), AuditLedger(wiring.file_store(settings, settings.audit_store)))
