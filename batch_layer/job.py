@@ -74,7 +74,8 @@ def fingerprint(files: list[dict]) -> str:
 
 
 def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, topic: str,
-              version: str | None = None, max_invalid_share: float = 0.05) -> BatchResult:
+              version: str | None = None, max_invalid_share: float = 0.05, write: bool = True) -> BatchResult:
+    """Recompute at W; with ``write=False`` nothing is written (a dry run sees the numbers only)."""
     from pyspark.sql import functions as F
 
     started = time.monotonic()
@@ -100,10 +101,8 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         (F.col("event_ms") / 1000).cast("timestamp"), "yyyy-MM-dd"))
         .groupBy("creator_id", "event_day").agg(F.count("*").alias("views")))
 
-    out = f"{store.url}/{BATCH_ROOT}/version={version}"
-    hourly_df.write.mode("error").parquet(f"{out}/video_hourly")
-    totals_df.write.mode("error").parquet(f"{out}/video_totals")
-    daily_df.write.mode("error").parquet(f"{out}/creator_daily")
+    if write:
+        write_version(store, version, hourly_df, totals_df, daily_df)
 
     totals = {r["video_id"]: (r["views"], r["creator_id"]) for r in totals_df.collect()}
     hourly: dict[str, dict[int, int]] = {}
@@ -122,16 +121,28 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         "code_version": __version__, "duration_s": round(time.monotonic() - started, 2),
         "created_at": format_ms(int(time.time() * 1000)),
     }
-    from expectations.runner import write_reports
-
-    checks_path = write_reports(store, f"{BATCH_ROOT}/version={version}", checks)
     manifest["checks"] = {c.name: c.success for c in checks}
-    store.create_exclusive(f"{BATCH_ROOT}/version={version}/_manifest.json",
-                           json.dumps(manifest, indent=1, sort_keys=True).encode())
+    checks_path = write_manifest(store, version, manifest, checks) if write else ""
     logger.info("batch version %s at W=%s: %d videos in %.1fs", version, manifest["watermark"], len(totals),
                 manifest["duration_s"])
     return BatchResult(version, watermark_ms, outcomes, totals, hourly, daily, manifest, checks,
-                       f"{store.url}/{checks_path}")
+                       f"{store.url}/{checks_path}" if checks_path else "")
+
+
+def write_version(store: FileStore, version: str, hourly_df, totals_df, daily_df) -> None:
+    out = f"{store.url}/{BATCH_ROOT}/version={version}"
+    hourly_df.write.mode("error").parquet(f"{out}/video_hourly")
+    totals_df.write.mode("error").parquet(f"{out}/video_totals")
+    daily_df.write.mode("error").parquet(f"{out}/creator_daily")
+
+
+def write_manifest(store: FileStore, version: str, manifest: dict, checks: list) -> str:
+    from expectations.runner import write_reports
+
+    checks_path = write_reports(store, f"{BATCH_ROOT}/version={version}", checks)
+    store.create_exclusive(f"{BATCH_ROOT}/version={version}/_manifest.json",
+                           json.dumps(manifest, indent=1, sort_keys=True).encode())
+    return checks_path
 
 
 def data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share) -> list:

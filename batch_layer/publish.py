@@ -12,18 +12,19 @@ from viewcount.timeutil import format_ms
 GRACE_S = 3600  # readers mid-request on the previous version finish long before this
 
 
-def publish(result: BatchResult, store: ServingStore, ledger: AuditLedger, actor: str | None = None) -> dict:
+def publish(result: BatchResult, store: ServingStore, ledger: AuditLedger, actor: str | None = None,
+            kind: str = "batch_publish", extra: dict | None = None) -> dict:
     """Publish a version whose data checks passed; a failed one never reaches readers."""
     if not result.checks_passed:
         raise ChecksFailed(f"version {result.version} not published: {result.failed_checks()} "
                            f"(report: {result.checks_path})")
     previous = store.publish_batch(result.version, result.watermark_ms, result.totals, result.hourly, GRACE_S)
     return ledger.append(
-        "batch_publish",
+        kind,
         payload={"version": result.version, "watermark": format_ms(result.watermark_ms),
                  "previous_version": previous, "videos": len(result.totals),
                  "views": sum(v for v, _ in result.totals.values()),
-                 "outcomes": dict(sorted(result.outcomes.items()))},
+                 "outcomes": dict(sorted(result.outcomes.items())), **(extra or {})},
         inputs={"batch_version": result.version,
                 "raw_input_fingerprint": result.manifest["raw_input_fingerprint"],
                 "code_version": __version__},
