@@ -78,14 +78,17 @@ def test_watermark_is_the_slowest_partition_and_a_later_one_is_refused(make_scen
         safe_watermark(scenario.store, scenario.settings.topic, [0, 1, 2, 3])
 
 
-def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark):
+@pytest.mark.parametrize("store", ["local"])
+def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark, store, request):
     from speed_layer.counter import SpeedConfig, SpeedCounter
     from speed_layer.metrics import SpeedMetrics
     from batch_layer.publish import publish
     from audit.ledger import AuditLedger
     from viewcount.serving_store.base import StateTtls
 
-    scenario = make_scenario(events=8000, days=0.5)
+    if store == "hdfs":
+        request.getfixturevalue("hdfs")
+    scenario = make_scenario(events=8000, days=0.5 if store == "local" else 0.15, store=store)
     scenario.run_sink(flush_records=1000)
     settings = scenario.settings.replace(redis_prefix=f"b{uuid.uuid4().hex[:8]}",
                                          audit_store=scenario.settings.raw_store + "-audit")
@@ -150,3 +153,41 @@ def test_a_version_that_fails_a_data_check_is_not_published(make_scenario, spark
         publish(strict, store, ledger)
     assert store.batch_pointer() is None and ledger.records() == []
     assert scenario.store.exists(strict.checks_path.split(scenario.store.url + "/", 1)[1])
+
+
+def test_readers_never_see_a_mix_of_versions_while_publishing(make_scenario, spark):
+    """Two versions with different counts for every video; a reader polling while the pointer
+    flips back and forth must always see one version's numbers whole."""
+    import threading
+
+    from viewcount.serving_store.base import StateTtls  # noqa: F401  (speed layer stays empty here)
+
+    scenario = make_scenario(events=2000, days=0.2)
+    scenario.run_sink()
+    settings = scenario.settings.replace(redis_prefix=f"m{uuid.uuid4().hex[:8]}")
+    store = wiring.serving_store(settings)
+    watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
+    videos = [f"vid_{i:06d}" for i in range(30)]
+    version_a = {v: (10, "c1") for v in videos}
+    version_b = {v: (20, "c2") for v in videos}
+    hourly_a = {v: {watermark - HOUR_MS: 10} for v in videos}
+    hourly_b = {v: {watermark - HOUR_MS: 5, watermark - 2 * HOUR_MS: 15} for v in videos}
+    store.publish_batch("va", watermark, version_a, hourly_a, 3600)
+    seen, stop = [], threading.Event()
+
+    def read():
+        while not stop.is_set():
+            for v in videos:
+                got = store.video_views(v)
+                seen.append((got.batch_version, got.batch_views, got.creator_id, sum(got.hourly.values())))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for i in range(20):
+        if i % 2:
+            store.publish_batch("va", watermark, version_a, hourly_a, 3600)
+        else:
+            store.publish_batch("vb", watermark, version_b, hourly_b, 3600)
+    stop.set()
+    reader.join()
+    assert seen and set(seen) <= {("va", 10, "c1", 10), ("vb", 20, "c2", 20)}

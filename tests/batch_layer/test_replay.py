@@ -95,3 +95,23 @@ def test_replay_needs_a_published_version_and_sane_dates(make_scenario):
     assert done.returncode == 1 and b"no batch version is published" in done.stderr
     done = cli(settings, "--from", "yesterday", "--to", "2026-11-02")
     assert done.returncode == 1 and b"YYYY-MM-DD" in done.stderr
+
+
+def test_replay_with_no_change_publishes_the_same_numbers(make_scenario, spark):
+    scenario = make_scenario(events=2500, days=2)
+    scenario.run_sink(flush_records=800)
+    settings = scenario.settings.replace(redis_prefix=f"s{uuid.uuid4().hex[:8]}",
+                                         audit_store=scenario.settings.raw_store + "-audit")
+    watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
+    published = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic)
+    serving = wiring.serving_store(settings)
+    publish(published, serving, AuditLedger(wiring.file_store(settings, settings.audit_store)), actor="t")
+    before = {v: serving.video_views(v) for v in published.totals}
+    days = sorted({d for d, _ in by_day(published.hourly)})
+    done = cli(settings, "--from", days[0], "--to", days[-1])
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert b"no difference" in done.stdout
+    assert serving.batch_pointer()[0] != published.version
+    for video, views in before.items():
+        after = serving.video_views(video)
+        assert (after.batch_views, after.hourly, after.creator_id) == (views.batch_views, views.hourly, views.creator_id)
