@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from viewcount.kafka.exceptions import KafkaSeamError, KafkaUnavailable, ProduceError, RecordTooLarge, TopicError
 from viewcount.kafka.seam import (
     Delivery, Headers, PartitionsCallback, Record, RecordConsumer, RecordProducer, TopicAdmin, TopicSpec,
 )
+
+from viewcount.typed_config import typed_config
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +34,7 @@ class ConfluentConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> ConfluentConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise KafkaSeamError(f"unknown confluent-kafka config keys: {', '.join(unknown)}")
-        return cls(**values)
+        return typed_config(cls, values, KafkaSeamError)
 
     def common(self) -> dict[str, Any]:
         return {"bootstrap.servers": self.bootstrap_servers, "client.id": self.client_id,

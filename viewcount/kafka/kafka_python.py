@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from viewcount.kafka.exceptions import (
@@ -25,6 +25,8 @@ from viewcount.kafka.seam import (
     TopicAdmin,
     TopicSpec,
 )
+
+from viewcount.typed_config import typed_config
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +50,7 @@ class KafkaPythonConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> KafkaPythonConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise KafkaSeamError(f"unknown kafka-python config keys: {', '.join(unknown)}")
-        return cls(**values)
+        return typed_config(cls, values, KafkaSeamError)
 
 
 def _translate(error: Exception, what: str) -> KafkaSeamError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,8 @@ from viewcount import keys
 from viewcount.errors import ViewcountError
 from viewcount.rules import Outcome, RuleSettings
 from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult, VideoViews
+
+from viewcount.typed_config import typed_config
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +36,7 @@ class RedisStoreConfig:
 
     @classmethod
     def from_mapping(cls, values: dict) -> RedisStoreConfig:
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ServingStoreError(f"unknown RedisStoreConfig keys: {', '.join(unknown)}")
-        return cls(**values)
+        return typed_config(cls, values, ServingStoreError)
 
 
 class RedisServingStore(ServingStore):

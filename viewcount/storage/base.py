@@ -5,10 +5,11 @@ from __future__ import annotations
 import posixpath
 import uuid
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from viewcount.storage.exceptions import StoreError
+from viewcount.storage.exceptions import AlreadyExists, StoreError
+from viewcount.typed_config import typed_config
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,11 @@ class FileStore(ABC):
         """Write ``data`` at ``path`` atomically unless a file is already there.
         Returns False, writing nothing, when ``path`` exists."""
 
-    @abstractmethod
     def create_exclusive(self, path: str, data: bytes) -> None:
         """Create ``path`` with ``data``; raise :class:`AlreadyExists` if another writer got there
-        first. Safe between concurrent processes."""
+        first. Safe between concurrent processes, because :meth:`put_new` commits atomically."""
+        if not self.put_new(path, data):
+            raise AlreadyExists(f"{path} already exists")
 
     @abstractmethod
     def put(self, path: str, data: bytes) -> None:
@@ -82,9 +84,5 @@ def clean_path(path: str) -> str:
 
 
 def config_from_mapping(cls: type, values: dict[str, Any]):
-    """Build a config dataclass, refusing unknown keys."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise StoreError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
-    return cls(**values)
+    """Build a store config dataclass, refusing unknown keys."""
+    return typed_config(cls, values, StoreError)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from viewcount.storage.base import FileInfo, FileStore, clean_path, config_from_mapping, temporary_name
-from viewcount.storage.exceptions import AlreadyExists, NotFound, StoreError, StoreUnavailable
+from viewcount.storage.exceptions import NotFound, StoreError, StoreUnavailable
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,6 @@ class LocalFileStore(FileStore):
         except OSError as e:
             raise _translate(e, path) from e
         return True
-
-    def create_exclusive(self, path: str, data: bytes) -> None:
-        if not self.put_new(path, data):
-            raise AlreadyExists(f"{path} already exists")
 
     def put(self, path: str, data: bytes) -> None:
         target = self._abs(path)

@@ -75,10 +75,6 @@ class WebHdfsFileStore(FileStore):
             self._client.delete(tmp)
         return True
 
-    def create_exclusive(self, path: str, data: bytes) -> None:
-        if not self.put_new(path, data):
-            raise AlreadyExists(f"{path} already exists")
-
     def put(self, path: str, data: bytes) -> None:
         target = self._abs(path)
         tmp = self._write_temp(target, data)
