@@ -165,6 +165,12 @@ class KafkaPythonConsumer(RecordConsumer):
                     on_revoke(sorted(tp.partition for tp in revoked))
 
         self._topic = topic
+        # Learn the topic's partitions before joining: a member whose metadata lacks the topic
+        # when the group assigns gets nothing ("No partition metadata") until the next rebalance.
+        try:
+            self._consumer.partitions_for_topic(topic)
+        except Exception as e:  # the join below still works, only less promptly
+            logger.warning("metadata for %s not loaded before joining: %s", topic, e)
         self._consumer.subscribe([topic], listener=_Listener())
 
     def assign(self, topic: str, partitions: Sequence[int]) -> None:
