@@ -16,6 +16,7 @@ from ingestion.chunk import Chunk
 from ingestion.dataset import resume_point, write_checkpoint
 from ingestion.metrics import SinkMetrics
 from viewcount.events import parse_event
+from viewcount.kafka.progress import caught_up
 from viewcount.kafka.seam import Record, RecordConsumer, RecordProducer
 from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path
 from viewcount.rules import advance_ingest_time
@@ -25,7 +26,6 @@ from viewcount.timeutil import hour_floor, now_ms
 logger = logging.getLogger(__name__)
 
 IDLE_CHECK_S = 5.0
-NO_ASSIGNMENT_GIVE_UP_S = 300.0  # the group's rebalance timeout (max.poll.interval) by default
 
 
 @dataclass(frozen=True)
@@ -99,27 +99,11 @@ class RawSink:
             self._flush_due(now)
             if now - self._last_idle_check >= IDLE_CHECK_S:
                 self._check_idle(now)
-            if until_idle_s is not None and now - last_arrival >= until_idle_s and self._idle_done(now - started):
+            if (until_idle_s is not None and now - last_arrival >= until_idle_s
+                    and caught_up(self._consumer, self.config.topic, self._partitions, now - started)):
                 break
         self.flush_all()
         self._check_idle(time.monotonic())
-
-    def _idle_done(self, running_s: float) -> bool:
-        """Quiet is not enough: a restarted member may still be waiting for its partitions
-        (the group first expires the member that died). Done once caught up on an assignment."""
-        if not self._partitions:
-            if running_s >= NO_ASSIGNMENT_GIVE_UP_S:
-                logger.warning("no partition of %s was assigned within %.0fs; stopping",
-                               self.config.topic, running_s)
-                return True
-            return False
-        ends = self._consumer.end_offsets(sorted(self._partitions))
-        # A partition missing from the answer (leader moving) is not known to be caught up.
-        done = all(p in ends and self._consumer.position(p) >= ends[p] for p in self._partitions)
-        if done:
-            logger.info("caught up on %s partitions %s at %s", self.config.topic, sorted(self._partitions),
-                        {p: ends[p] for p in sorted(self._partitions)})
-        return done
 
     def stop(self) -> None:
         self._stopping = True

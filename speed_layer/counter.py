@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from speed_layer.metrics import SpeedMetrics
 from viewcount import keys
 from viewcount.events import ViewEvent, parse_event
+from viewcount.kafka.progress import caught_up
 from viewcount.kafka.seam import Record, RecordConsumer
 from viewcount.rules import RuleSettings
 from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 MAX_RECORDS_PER_STEP = 2000   # keeps one Lua step short, so Redis stays responsive to readers
 MAX_STEPS_IN_FLIGHT = 2      # decoded batches waiting for Redis; bounds memory and latency
 LAG_CHECK_S = 5.0
-NO_ASSIGNMENT_GIVE_UP_S = 300.0
 
 
 def prepare(record: Record) -> PreparedRecord:
@@ -135,7 +135,8 @@ class SpeedCounter:
                 self._settle(keep=0 if not batches else MAX_STEPS_IN_FLIGHT)
                 if now - self._last_lag_check >= LAG_CHECK_S:
                     self._record_lag(now)
-                if until_idle_s is not None and now - last_arrival >= until_idle_s and self._caught_up(now - started):
+                if (until_idle_s is not None and now - last_arrival >= until_idle_s
+                    and caught_up(self._consumer, self.config.topic, self._assigned, now - started)):
                     break
             self._settle(keep=0)
 
@@ -167,14 +168,6 @@ class SpeedCounter:
 
     def stop(self) -> None:
         self._stopping = True
-
-    def _caught_up(self, running_s: float) -> bool:
-        if not self._assigned:
-            # A restarted member may wait for a dead one's partitions; give up only after the
-            # group's rebalance timeout.
-            return running_s >= NO_ASSIGNMENT_GIVE_UP_S
-        ends = self._consumer.end_offsets(sorted(self._assigned))
-        return all(p in ends and self._consumer.position(p) >= ends[p] for p in self._assigned)
 
     def _record_lag(self, now: float) -> None:
         self._last_lag_check = now
