@@ -3,13 +3,16 @@
 Redis holds the truth of what was applied: per partition the last applied offset and the running
 ingest time. On assignment the consumer seeks there, not to Kafka's committed offset, and the
 atomic step skips anything at or below it, so a crash anywhere replays records that are then
-skipped. :meth:`SpeedCounter.apply` is the commit protocol.
+skipped. If Redis comes back holding less than it had confirmed (an AOF that lost its last second,
+a failover to a lagging replica), the step refuses to open a gap and the counter rewinds the
+partition to what Redis holds. :meth:`SpeedCounter.apply` is the commit protocol.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +26,7 @@ from viewcount.kafka.progress import caught_up
 from viewcount.kafka.seam import Record, RecordConsumer
 from viewcount.rules import RuleSettings
 from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult
-from viewcount.serving_store.redis_store import ServingStoreError
+from viewcount.serving_store.exceptions import ServingStoreError, StateLost
 from viewcount.timeutil import hour_floor, now_ms
 
 logger = logging.getLogger(__name__)
@@ -67,16 +70,28 @@ class SpeedCounter:
         self._in_flight: deque[tuple[int, Future]] = deque()
         self._stopping = False
         self._last_lag_check = 0.0
+        # Per partition, the last offset Redis confirmed applied (kept by the step worker), and
+        # where Redis was found to have lost steps: the worker skips steps past that gap until
+        # the run loop has rewound the consumer to it.
+        self._confirmed: dict[int, int] = {}
+        self._resume_at: dict[int, int] = {}
+        self._rewinds: dict[int, int] = {}
+        self._rewinds_lock = threading.Lock()
 
     def _on_assign(self, partitions: list[int]) -> None:
         applied = self._store.applied_offsets(self.config.topic)
         for p in partitions:
-            if p in applied:
-                self._consumer.seek(p, applied[p] + 1)
-            else:
-                self._consumer.seek_to_beginning(p)
+            self._seek_after(p, applied.get(p, -1))
+            self._confirmed[p] = applied.get(p, -1)
+            self._resume_at.pop(p, None)
             logger.info("assigned %s-%d: resuming after offset %s", self.config.topic, p, applied.get(p, "none"))
         self._assigned.update(partitions)
+
+    def _seek_after(self, partition: int, applied: int) -> None:
+        if applied >= 0:
+            self._consumer.seek(partition, applied + 1)
+        else:
+            self._consumer.seek_to_beginning(partition)
 
     def _on_revoke(self, partitions: list[int]) -> None:
         # Steps already submitted land before the partitions move on.
@@ -85,17 +100,32 @@ class SpeedCounter:
         self._assigned.difference_update(partitions)
 
     def apply(self, partition: int, records: Sequence[Record]) -> StepResult:
-        """Apply one partition's records from one poll: the commit protocol, in order."""
+        """Apply one partition's records from one poll: the commit protocol, in order. None when
+        the records lie past a gap Redis lost (they come again after the rewind)."""
         # 1. Decode and validate, derive the digests (pure).
         prepared = [prepare(r) for r in records]
-        # 2.–3. The atomic step and its metrics.
+        # 2.–4. The gap guard, the atomic step and its metrics.
         return self._step(partition, records, prepared)
 
-    def _step(self, partition: int, records: Sequence[Record], prepared: list[PreparedRecord]) -> StepResult:
+    def _step(self, partition: int, records: Sequence[Record],
+              prepared: list[PreparedRecord]) -> StepResult | None:
+        # 2. Records past a gap Redis lost wait until the rewind delivers the gap first.
+        resume_at = self._resume_at.get(partition)
+        if resume_at is not None:
+            if records[0].offset > resume_at:
+                return None
+            del self._resume_at[partition]
         started = time.monotonic()
-        # 2. One atomic step in Redis: skip applied offsets, rules 2–5, buckets, the new offset.
-        result = self._store.apply(self.config.topic, partition, prepared, self.config.rules, self.config.ttls)
-        # 3. Metrics: outcomes, a sample of conflicts, freshness of the newest record.
+        # 3. One atomic step in Redis: skip applied offsets, rules 2–5, buckets, the new offset;
+        #    refused if Redis holds less than it confirmed before.
+        try:
+            result = self._store.apply(self.config.topic, partition, prepared, self.config.rules,
+                                       self.config.ttls, expect_applied=self._confirmed.get(partition, -1))
+        except StateLost as e:
+            self._lost(partition, e.applied, e.expected)
+            return None
+        self._confirmed[partition] = result.last_offset
+        # 4. Metrics: outcomes, a sample of conflicts, freshness of the newest record.
         for outcome, n in result.outcomes.items():
             if n:
                 self.metrics.records.labels(outcome.value).inc(n)
@@ -133,25 +163,71 @@ class SpeedCounter:
                         self._in_flight.append((partition, future))
                         self._settle(keep=MAX_STEPS_IN_FLIGHT)
                 self._settle(keep=0 if not batches else MAX_STEPS_IN_FLIGHT)
+                self._rewind()
                 if now - self._last_lag_check >= LAG_CHECK_S:
                     self._record_lag(now)
-                if (until_idle_s is not None and now - last_arrival >= until_idle_s
-                    and caught_up(self._consumer, self.config.topic, self._assigned, now - started)):
+                    if not self._in_flight:
+                        self._verify_applied()
+                if (until_idle_s is not None and now - last_arrival >= until_idle_s and not self._in_flight
+                        and self._verify_applied()
+                        and caught_up(self._consumer, self.config.topic, self._assigned, now - started)):
                     break
             self._settle(keep=0)
 
+    def _lost(self, partition: int, applied: int, expected: int) -> None:
+        logger.error("Redis lost applied steps of %s-%d: it holds offsets through %d, %d had been "
+                     "applied; rewinding to offset %d", self.config.topic, partition, applied, expected,
+                     applied + 1)
+        self.metrics.rewinds.inc()
+        self._confirmed[partition] = applied
+        self._resume_at[partition] = applied + 1
+        with self._rewinds_lock:
+            self._rewinds[partition] = applied
+
+    def _verify_applied(self) -> bool:
+        """A quiet partition has no step to notice that Redis lost its state: compare what Redis
+        holds with what it confirmed, and rewind where it holds less. Only with no step in flight
+        (the worker is idle). True if Redis holds everything it confirmed."""
+        confirmed = {p: self._confirmed.get(p, -1) for p in self._assigned}
+        try:
+            held = self._store.applied_offsets(self.config.topic)
+        except ServingStoreError as e:
+            logger.warning("cannot verify the applied offsets of %s (%s)", self.config.topic, e)
+            return False
+        lost = {p: held.get(p, -1) for p, c in confirmed.items() if held.get(p, -1) < c}
+        for partition, applied in lost.items():
+            self._lost(partition, applied, confirmed[partition])
+        self._rewind()
+        return not lost
+
+    def _rewind(self) -> None:
+        """Seek partitions where Redis lost steps back to what it holds (here, on the polling
+        thread: the consumer is not thread-safe)."""
+        with self._rewinds_lock:
+            rewinds, self._rewinds = self._rewinds, {}
+        for partition, applied in rewinds.items():
+            if partition not in self._assigned:
+                continue
+            if applied < 0:  # Redis lost all of it: from the log start, which retention may have moved
+                start = self._consumer.beginning_offsets([partition]).get(partition, 0)
+                if start > 0:
+                    self._resume_at[partition] = start
+            self._seek_after(partition, applied)
+
     def _settle(self, keep: int, commit: bool = True) -> None:
-        """Wait until at most ``keep`` steps are in flight; then 4. Kafka's committed offset, for
+        """Wait until at most ``keep`` steps are in flight; then 5. Kafka's committed offset, for
         lag monitoring only (never from a group callback, where the client cannot wait)."""
         done: dict[int, int] = {}
         while len(self._in_flight) > keep or (self._in_flight and self._in_flight[0][1].done()):
             partition, future = self._in_flight.popleft()
-            done[partition] = future.result().last_offset + 1
+            result = future.result()
+            if result is not None:
+                done[partition] = result.last_offset + 1
         if commit and done:
             self._consumer.commit(done)
 
     def _step_with_retry(self, partition: int, records: Sequence[Record],
-                         prepared: list[PreparedRecord]) -> StepResult:
+                         prepared: list[PreparedRecord]) -> StepResult | None:
         """Redis away (restart, failover): wait and apply the same records again. The step is
         idempotent per offset, so a step that did land before the error is skipped."""
         delay = 0.1

@@ -21,6 +21,9 @@ class SpeedMetrics:
         self.freshness = Histogram("viewcount_speed_freshness_seconds",
                                    "Wall clock at apply minus the record's ingest time",
                                    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60), registry=r)
+        self.rewinds = Counter("viewcount_speed_rewinds_total",
+                               "Partitions rewound because Redis came back holding less than it had confirmed",
+                               registry=r)
         self.lag = Gauge("viewcount_speed_consumer_lag", "Records behind the log end, by partition",
                          ["partition"], registry=r)
 

@@ -9,6 +9,7 @@ import itertools
 import os
 import random
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -83,6 +84,29 @@ def wait_for(check: Callable[[], object], timeout_s: float = 30.0, interval_s: f
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
         time.sleep(interval_s)
+
+
+class Background:
+    """Run ``target`` on a thread; ``join`` re-raises what it raised, so a worker that dies is a
+    test error with its traceback, not a silent short count."""
+
+    def __init__(self, target: Callable[..., object], **kwargs) -> None:
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(target, kwargs), daemon=True)
+        self._thread.start()
+
+    def _run(self, target, kwargs) -> None:
+        try:
+            target(**kwargs)
+        except BaseException as e:  # handed to the test thread by join()
+            self.error = e
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            raise AssertionError(f"still running after {timeout_s:.0f}s")
+        if self.error is not None:
+            raise self.error
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,13 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from viewcount import wiring
 from viewcount.produce import produce_lines
-from tests.conftest import wait_for
+from tests.conftest import Background, wait_for
 from tests.ingestion.conftest import assert_exact, rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -67,8 +66,7 @@ def rows_count(scenario) -> int:
 def test_a_broker_restart_mid_stream_loses_and_duplicates_nothing(make_scenario, stack):
     scenario = make_scenario(events=5000, days=0.2)
     sink, close = scenario.sink(flush_records=500, flush_age_s=1)
-    runner = threading.Thread(target=sink.run, kwargs={"until_idle_s": 20})
-    runner.start()
+    runner = Background(sink.run, until_idle_s=20)
     wait_for(lambda: rows_count(scenario) > 0, 60, what="the first files")
     stack.down(("kafka",), progress=lambda line: None)
     time.sleep(1)  # the broker is really gone for a moment
@@ -82,7 +80,8 @@ def test_a_broker_restart_mid_stream_loses_and_duplicates_nothing(make_scenario,
         producer.close()
     assert report.sent == len(extra)
     scenario.lines += extra
-    runner.join(180)
-    close()
-    assert not runner.is_alive()
+    try:
+        runner.join(180)
+    finally:
+        close()
     assert_exact(scenario)

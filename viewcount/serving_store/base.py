@@ -63,8 +63,10 @@ class ServingStore(ABC):
 
     @abstractmethod
     def apply(self, topic: str, partition: int, records: Sequence[PreparedRecord],
-              rules: RuleSettings, ttls: StateTtls) -> StepResult:
-        """Apply one partition's records in one atomic step (idempotent per offset)."""
+              rules: RuleSettings, ttls: StateTtls, expect_applied: int = -1) -> StepResult:
+        """Apply one partition's records in one atomic step (idempotent per offset). Raises
+        :class:`~.exceptions.StateLost`, applying nothing, if the store holds less than
+        ``expect_applied``, the offset the caller last saw applied."""
 
     @abstractmethod
     def video_views(self, video_id: str) -> VideoViews:

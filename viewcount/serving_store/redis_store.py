@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from viewcount import keys
-from viewcount.errors import ViewcountError
 from viewcount.rules import Outcome, RuleSettings
+from viewcount.serving_store.exceptions import ServingStoreError, StateLost
 from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult, VideoViews
 
 from viewcount.typed_config import typed_config
@@ -22,10 +22,6 @@ STEP_LUA = Path(__file__).with_name("step.lua")
 READ_LUA = Path(__file__).with_name("read.lua")
 _ORDER = (Outcome.COUNTED, Outcome.INVALID, Outcome.TOO_OLD, Outcome.FROM_FUTURE, Outcome.DUPLICATE,
           Outcome.CONFLICTING, Outcome.UNQUALIFIED, Outcome.CAPPED)
-
-
-class ServingStoreError(ViewcountError):
-    """Redis failed or did not answer."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,7 @@ class RedisServingStore(ServingStore):
 
         try:
             return fn(*args, **kwargs)
-        except redis.RedisError as e:
+        except (redis.RedisError, OSError) as e:  # a reset socket can surface as a bare OSError
             raise ServingStoreError(f"{what}: {type(e).__name__}: {e}") from e
 
     def ping(self) -> bool:
@@ -66,14 +62,16 @@ class RedisServingStore(ServingStore):
         return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(b"o:")}
 
     def apply(self, topic: str, partition: int, records: Sequence[PreparedRecord],
-              rules: RuleSettings, ttls: StateTtls) -> StepResult:
+              rules: RuleSettings, ttls: StateTtls, expect_applied: int = -1) -> StepResult:
         args: list[Any] = [self.prefix, partition, rules.max_event_age_ms, rules.max_clock_skew_ms,
                            rules.min_watch_ms, rules.max_views_per_viewer_hour,
-                           ttls.dedup_s, ttls.cap_s, ttls.bucket_s, len(records)]
+                           ttls.dedup_s, ttls.cap_s, ttls.bucket_s, expect_applied, len(records)]
         for record in records:
             args.extend(record)
         out = self._call(f"apply {topic}-{partition}", self._step,
                          keys=[keys.offsets_key(self.prefix, topic)], args=args)
+        if out[0] == b"lost":
+            raise StateLost(topic, partition, int(out[1]), expect_applied)
         counts = {outcome: int(n) for outcome, n in zip(_ORDER, out[2:10])}
         return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[10:]])
 

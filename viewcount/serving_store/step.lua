@@ -4,32 +4,36 @@
 --
 -- KEYS[1]  offsets hash of the topic: o:{partition} last applied offset, t:{partition} ingest time
 -- ARGV     prefix, partition, max_event_age_ms, max_clock_skew_ms, min_watch_ms,
---          max_views_per_viewer_hour, dedup_ttl_s, cap_ttl_s, bucket_ttl_s, n, then n records of
---          RECORD_FIELDS values each: offset, timestamp_ms, valid (0/1), dedup digest,
---          fingerprint, video_id, creator_id, cap digest, event_time_ms, watch_ms
+--          max_views_per_viewer_hour, dedup_ttl_s, cap_ttl_s, bucket_ttl_s, expected (the offset
+--          the caller saw applied last, -1 if none), n, then n records of RECORD_FIELDS values
+--          each: offset, timestamp_ms, valid (0/1), dedup digest, fingerprint, video_id,
+--          creator_id, cap digest, event_time_ms, watch_ms
 -- Returns  {last offset, ingest time, counted, invalid, too_old, from_future, duplicate,
---           conflicting, unqualified, capped, conflicting offsets...}
+--           conflicting, unqualified, capped, conflicting offsets...}, or {'lost', last offset}
+--          when Redis holds less than the caller saw applied (an AOF that lost its tail, a
+--          failover to a lagging replica): nothing is applied past that gap.
 local RECORD_FIELDS = 10
 local HOUR = 3600000
 local prefix, partition = ARGV[1], ARGV[2]
 local age, skew = tonumber(ARGV[3]), tonumber(ARGV[4])
 local min_watch, cap = tonumber(ARGV[5]), tonumber(ARGV[6])
 local dedup_ttl, cap_ttl, bucket_ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local n = tonumber(ARGV[10])
+local expected = tonumber(ARGV[10])
+local n = tonumber(ARGV[11])
 
 local okey = KEYS[1]
 local last = tonumber(redis.call('HGET', okey, 'o:' .. partition) or '-1')
 local ingest = tonumber(redis.call('HGET', okey, 't:' .. partition) or '-1')
+local function ms(x) return string.format('%.0f', x) end
+if last < expected then return {'lost', ms(last)} end
 local c = {counted = 0, invalid = 0, too_old = 0, from_future = 0, duplicate = 0,
            conflicting = 0, unqualified = 0, capped = 0}
 local conflicts = {}
 local touched = {}
 local owners = {}
 
-local function ms(x) return string.format('%.0f', x) end
-
 for i = 0, n - 1 do
-  local j = 10 + i * RECORD_FIELDS
+  local j = 11 + i * RECORD_FIELDS
   local offset = tonumber(ARGV[j + 1])
   if offset > last then                                   -- applied already: skip
     last = offset
