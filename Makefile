@@ -53,8 +53,10 @@ stack-up: setup
 stack-down:
 	@[ -x $(BIN)/viewcount ] && $(BIN)/viewcount stack down || true
 
+# Every benchmark, with its extra (DuckDB for the batch comparison); figures in bench/results/.
 bench: setup
-	$(BIN)/python bench/produce.py
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	for b in produce ingest speed batch; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean: stack-down
 	rm -rf .viewcount $(JARS) test-artifacts

@@ -93,13 +93,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         outcomes[Outcome.INVALID.value] = quarantine.count()
     counted = classified.where(F.col("outcome") == Outcome.COUNTED.value)
 
-    hourly_df = counted.groupBy("video_id", "event_hour").agg(F.count("*").alias("views"))
-    totals_df = counted.groupBy("video_id").agg(
-        F.count("*").alias("views"),
-        F.max_by("creator_id", F.struct("partition", "offset")).alias("creator_id"))
-    daily_df = (counted.withColumn("event_day", F.date_format(
-        (F.col("event_ms") / 1000).cast("timestamp"), "yyyy-MM-dd"))
-        .groupBy("creator_id", "event_day").agg(F.count("*").alias("views")))
+    hourly_df, totals_df, daily_df = aggregate(counted)
 
     if write:
         write_version(store, version, hourly_df, totals_df, daily_df)
@@ -127,6 +121,22 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
                 manifest["duration_s"])
     return BatchResult(version, watermark_ms, outcomes, totals, hourly, daily, manifest, checks,
                        f"{store.url}/{checks_path}" if checks_path else "")
+
+
+def aggregate(counted):
+    """Counted rows → the three batch views: views per (video, event hour); views and owner per
+    video (the creator of its latest counted record, as the speed layer keeps it); views per
+    (creator, event day)."""
+    from pyspark.sql import functions as F
+
+    hourly_df = counted.groupBy("video_id", "event_hour").agg(F.count("*").alias("views"))
+    totals_df = counted.groupBy("video_id").agg(
+        F.count("*").alias("views"),
+        F.max_by("creator_id", F.struct("partition", "offset")).alias("creator_id"))
+    daily_df = (counted.withColumn("event_day", F.date_format(
+        (F.col("event_ms") / 1000).cast("timestamp"), "yyyy-MM-dd"))
+        .groupBy("creator_id", "event_day").agg(F.count("*").alias("views")))
+    return hourly_df, totals_df, daily_df
 
 
 def write_version(store: FileStore, version: str, hourly_df, totals_df, daily_df) -> None:
@@ -187,11 +197,17 @@ def data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share) 
     ]
 
 
-def spark_session(master: str, app: str = "viewcount-batch"):
+def spark_session(master: str, app: str = "viewcount-batch", shuffle_partitions: int = 8,
+                  driver_memory: str = "2g"):
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master(master).appName(app)
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", "8")
-            .getOrCreate())
+    builder = (SparkSession.builder.master(master).appName(app)
+               .config("spark.driver.memory", driver_memory)
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.shuffle.partitions", str(shuffle_partitions)))
+    if master.startswith("local"):
+        # One process has no locality to wait for; left at its default, delay scheduling keeps
+        # the last tasks over hdfs:// input waiting for a data-local slot that never comes.
+        builder = builder.config("spark.locality.wait", "0")
+    return builder.getOrCreate()

@@ -124,6 +124,16 @@ def stack(stack_settings) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
+def redis_client(stack, stack_settings):
+    """A plain client of the session's Redis, for tests that inspect keys byte for byte."""
+    import redis
+
+    client = redis.Redis.from_url(stack_settings.redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
 def hdfs(stack) -> Stack:
     """The NameNode and DataNode, started once, the first time a test asks for them."""
     stack.up(HDFS, progress=lambda line: None)
@@ -159,13 +169,9 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def spark():
     """One local Spark session for the whole test run (its JVM takes seconds to start)."""
-    from pyspark.sql import SparkSession
+    from batch_layer.job import spark_session
 
-    session = (SparkSession.builder.master("local[2]").appName("viewcount-tests")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "4")
-               .config("spark.sql.session.timeZone", "UTC")
-               .getOrCreate())
+    session = spark_session("local[2]", "viewcount-tests", shuffle_partitions=4)
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from viewcount import wiring
 from viewcount.generate import INGEST_TIME_FIELD
-from viewcount.produce import _as_object, ingest_time_of, key_of
+from viewcount.produce import as_object, ingest_time_of, key_of
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def test_generated_traffic_round_trips_byte_for_byte(stack_settings, make_topic,
     by_value = {r.value: r for r in records}
     for line in lines:
         record = by_value[line]
-        assert record.key == key_of(_as_object(line))
+        assert record.key == key_of(as_object(line))
         stamped = ingest_time_of(line, INGEST_TIME_FIELD)
         if stamped is not None:
             assert record.timestamp_ms == stamped

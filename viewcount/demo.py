@@ -138,7 +138,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path,
     finally:
         admin.close()
     watermark = safe_watermark(wiring.raw_store(s), s.topic, partitions)
-    spark = spark_session(s.spark_master, "viewcount-demo")
+    spark = spark_session(s.spark_master, "viewcount-demo", driver_memory=s.spark_driver_memory)
     try:
         batch = run_batch(spark, wiring.raw_store(s), s.rules, watermark, s.topic,
                           max_invalid_share=s.batch_max_invalid_share)

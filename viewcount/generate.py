@@ -212,13 +212,18 @@ def _unstampable_lines(rng: random.Random, count: int) -> list[bytes]:
     return [makers[k % len(makers)]() for k in range(count)] if count else []
 
 
+def traffic_lines(events: int, seed: int, start_ms: int, end_ms: int, rules: RuleSettings) -> list[bytes]:
+    """The generated lines in produce order, each with its ingest-time field (no truth computed)."""
+    return _Traffic(events, seed, start_ms, end_ms, rules).build()
+
+
 def generate(events: int, seed: int, out_dir: Path, start_ms: int, end_ms: int,
              rules: RuleSettings, settings_public: dict) -> GeneratedTraffic:
     if events < 10:
         raise ValueError("--events must be at least 10")
     if end_ms <= start_ms:
         raise ValueError("the traffic must span a positive time range")
-    lines = _Traffic(events, seed, start_ms, end_ms, rules).build()
+    lines = traffic_lines(events, seed, start_ms, end_ms, rules)
     out_dir.mkdir(parents=True, exist_ok=True)
     events_path = out_dir / "events.jsonl"
     with open(events_path, "wb") as f:

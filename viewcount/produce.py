@@ -15,7 +15,7 @@ from viewcount.timeutil import parse_rfc3339_ms
 logger = logging.getLogger(__name__)
 
 
-def _as_object(line: bytes) -> dict | None:
+def as_object(line: bytes) -> dict | None:
     if not line.lstrip()[:1] == b"{":
         return None
     try:
@@ -34,11 +34,11 @@ def key_of(obj: dict | None) -> bytes | None:
 
 def ingest_time_of(line: bytes, field_name: str) -> int | None:
     """The RFC 3339 time in ``field_name`` of a JSON-object line, or None (the broker's now)."""
-    obj = _as_object(line)
-    return _field_time(obj, field_name)
+    obj = as_object(line)
+    return field_time_ms(obj, field_name)
 
 
-def _field_time(obj: dict | None, field_name: str) -> int | None:
+def field_time_ms(obj: dict | None, field_name: str) -> int | None:
     if obj is None or not isinstance(obj.get(field_name), str):
         return None
     try:
@@ -68,9 +68,9 @@ def produce_lines(lines: Iterable[bytes], producer: RecordProducer, topic: str,
     pending: list[tuple[int, Delivery]] = []
     started = time.monotonic()
     for number, line in enumerate(lines, start=1):
-        obj = _as_object(line)
+        obj = as_object(line)
         key = key_of(obj)
-        timestamp_ms = _field_time(obj, ingest_time_field) if ingest_time_field else None
+        timestamp_ms = field_time_ms(obj, ingest_time_field) if ingest_time_field else None
         try:
             pending.append((number, producer.send(topic, line, key=key, timestamp_ms=timestamp_ms)))
         except RecordTooLarge as e:

@@ -122,6 +122,12 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _jvm_memory(text: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*[kmgKMG]", text):
+        raise ValueError("expected a JVM memory size such as 512m or 4g")
+    return text.lower()
+
+
 def _share(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -174,6 +180,8 @@ class Settings:
     audit_store: str = _setting(lambda: (_project_root() / ".viewcount" / "audit").as_uri(),
                                 _store_url, doc="audit ledger root, file:///… or hdfs://…")
     spark_master: str = _setting("local[*]", str, doc="Spark master URL")
+    spark_driver_memory: str = _setting("2g", _jvm_memory,
+                                        doc="Spark driver heap (with a local master, the executors' too)")
     topic: str = _setting("video.views.v1", str, doc="views topic")
     dlq_topic: str = _setting("video.views.v1.dlq", str, doc="dead-letter topic")
     topic_partitions: int = _setting("4", _positive_int, doc="partitions of the views topic")

@@ -78,7 +78,7 @@ def test_watermark_is_the_slowest_partition_and_a_later_one_is_refused(make_scen
         safe_watermark(scenario.store, scenario.settings.topic, [0, 1, 2, 3])
 
 
-@pytest.mark.parametrize("store", ["local"])
+@pytest.mark.parametrize("store", ["local", pytest.param("hdfs", marks=pytest.mark.hdfs)])
 def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark, store, request):
     from speed_layer.counter import SpeedConfig, SpeedCounter
     from speed_layer.metrics import SpeedMetrics

@@ -7,7 +7,6 @@ import uuid
 from collections import Counter
 
 import pytest
-import redis as redis_lib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,13 +20,6 @@ from viewcount.timeutil import hour_floor
 from tests.viewcount.test_rules import SMALL, streams
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def redis_client(stack, stack_settings):
-    client = redis_lib.Redis.from_url(stack_settings.redis_url)
-    yield client
-    client.close()
 
 
 def run_through_redis(store, records, batch_sizes):

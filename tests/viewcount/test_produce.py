@@ -2,8 +2,7 @@
 
 import pytest
 
-from viewcount.produce import ingest_time_of, key_of, read_lines
-from viewcount.produce import _as_object as as_object
+from viewcount.produce import as_object, ingest_time_of, key_of, read_lines
 
 
 @pytest.mark.parametrize("line, key", [

@@ -29,6 +29,7 @@ def test_durations(text, ms):
     ("RAW_STORE", "s3://bucket/x"), ("RAW_STORE", "file://relative"), ("TOPIC_RETENTION", "7d"),
     ("API_KEYS_FILE", "/does/not/exist.json"), ("LOG_LEVEL", "LOUD"), ("NO_SUCH_SETTING", "1"),
     ("DLQ_TOPIC", "video.views.v1"), ("WEBHDFS_URL", "http://127.0.0.1:99999"),
+    ("SPARK_DRIVER_MEMORY", "lots"), ("SPARK_DRIVER_MEMORY", "0g"),
 ])
 def test_bad_values_fail_naming_the_variable(variable, value):
     with pytest.raises(SettingsError) as failure:

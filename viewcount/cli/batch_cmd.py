@@ -50,7 +50,7 @@ def run_batch_cmd(args, settings) -> int:
     else:
         watermark = safe
     print(f"batch: W = {format_ms(watermark)}, Spark {settings.spark_master}, raw store {raw.url}", file=sys.stderr)
-    spark = spark_session(settings.spark_master)
+    spark = spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory)
     try:
         result = run_batch(spark, raw, settings.rules, watermark, settings.topic,
                            max_invalid_share=settings.batch_max_invalid_share)
@@ -72,7 +72,7 @@ def run_replay_cmd(args, settings) -> int:
 
     from_day, to_day = parse_day(args.from_day), parse_day(args.to_day)
     serving = wiring.serving_store(settings)
-    spark = spark_session(settings.spark_master, "viewcount-replay")
+    spark = spark_session(settings.spark_master, "viewcount-replay", driver_memory=settings.spark_driver_memory)
     try:
         report = replay_days(spark, wiring.raw_store(settings), serving, settings.rules, settings.topic,
                              from_day, to_day, args.dry_run, say=lambda line: print(line, file=sys.stderr),
