@@ -1,2 +1,6 @@
 """Serving layer: the authenticated HTTP API that merges batch views below the watermark with
-speed buckets at or after it, and the creator dashboard. Built in the serving-layer milestone."""
+speed buckets at or after it (CONTRACT §6), and the creator dashboard.
+
+:mod:`.auth` (admin token, creator API keys), :mod:`.ratelimit` (per key), :mod:`.app` (the
+routes, built from injected parts), :mod:`.metrics`; :mod:`viewcount.wiring` assembles them.
+"""

@@ -24,6 +24,11 @@ MAX_VALUE_BYTES = 512 * 1024
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 
 
+def valid_id(text: object) -> bool:
+    """CONTRACT §1: an id is 1–64 of ``[A-Za-z0-9_-]`` (so never a Redis key separator or glob)."""
+    return isinstance(text, str) and _ID.fullmatch(text) is not None
+
+
 class InvalidReason(str, Enum):
     """Why a record is invalid. The values are stable: they are stored and reported."""
 

@@ -19,6 +19,7 @@ Batch layer (a version is written whole, then the pointer flips):
     {p}:bp                         hash: version, watermark_ms of the published version
     {p}:bv:{version}:v:{video}     hash: views, creator_id
     {p}:bv:{version}:h:{video}     hash: event hour (ms) → views
+    {p}:bv:{version}:c:{creator}   set of the creator's videos in that version
 Digests are 12 bytes of BLAKE2b over the ids, so a retained event id costs the same whatever
 the length of the ids.
 """
@@ -68,6 +69,11 @@ def batch_video_key(prefix: str, version: str, video_id: str) -> bytes:
 def batch_hourly_key(prefix: str, version: str, video_id: str) -> bytes:
     """hash: event hour (ms) → views of one video in one batch version."""
     return f"{prefix}:bv:{version}:h:{video_id}".encode()
+
+
+def batch_creator_key(prefix: str, version: str, creator_id: str) -> bytes:
+    """set: the videos one creator owns in one batch version."""
+    return f"{prefix}:bv:{version}:c:{creator_id}".encode()
 
 
 def bucket_key(prefix: str, video_id: str, ingest_hour_ms: int) -> bytes:

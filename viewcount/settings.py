@@ -194,6 +194,12 @@ class Settings:
     admin_token: str = _setting("", str, secret=True, doc="bearer token that reads everything")
     api_keys_file: str = _setting("", _optional_file, doc="JSON: sha256(api key) → creator_id")
     rate_card: str = _setting("", _optional_file, doc="TOML rate card for billing")
+    serve_host: str = _setting("127.0.0.1", str, doc="address `viewcount serve` listens on")
+    serve_port: int = _setting("8080", _port, doc="port `viewcount serve` listens on")
+    serve_rate_limit: int = _setting("50", _non_negative_int,
+                                     doc="requests per second per creator API key, bursts of twice that (0: off)")
+    serve_request_timeout: int = _setting("1s", parse_duration_ms, duration=True,
+                                          doc="longest the API waits for Redis before answering 503")
     state_dir: str = _setting(lambda: str(_project_root() / ".viewcount"), str,
                               doc="local stack state, logs and pid files")
     jars_dir: str = _setting(lambda: str(_project_root() / ".cache" / "jars"), str,

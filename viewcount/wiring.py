@@ -74,3 +74,18 @@ def raw_store(settings: Settings) -> FileStore:
 
 def serving_store(settings: Settings) -> RedisServingStore:
     return RedisServingStore(RedisStoreConfig(url=settings.redis_url, prefix=settings.redis_prefix))
+
+
+def api_app(settings: Settings):
+    """The HTTP API: a Redis store that fails fast (503, not a hung request), the admin token and
+    creator keys, the per-key rate limit."""
+    from serving_layer.app import create_app
+    from serving_layer.auth import Authenticator, load_api_keys
+    from serving_layer.ratelimit import RateLimiter
+
+    store = RedisServingStore(RedisStoreConfig(url=settings.redis_url, prefix=settings.redis_prefix,
+                                               socket_timeout_s=settings.serve_request_timeout / 1000, retries=0))
+    limiter = (RateLimiter(settings.serve_rate_limit, 2 * settings.serve_rate_limit)
+               if settings.serve_rate_limit else None)
+    return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file)),
+                      limiter, settings.topic)

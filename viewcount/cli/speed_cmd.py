@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 
 from viewcount.errors import ViewcountError
-from viewcount.timeutil import format_hour, format_ms, now_ms
-
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+from viewcount.events import valid_id
 
 
 def register(commands) -> None:
@@ -51,26 +48,18 @@ def run_speed(args, settings) -> int:
     return 0
 
 
-def views_document(views, as_of_ms: int, hourly: bool = False) -> dict:
-    """The API's answer for one video (CONTRACT §6)."""
-    doc = {
-        "video_id": views.video_id, "creator_id": views.creator_id, "views": views.views,
-        "batch_views": views.batch_views, "speed_views": views.speed_views,
-        "batch_watermark": format_ms(views.batch_watermark_ms) if views.batch_watermark_ms is not None else None,
-        "as_of": format_ms(as_of_ms),
-    }
-    if hourly:
-        doc["hours"] = [{"hour": format_hour(h), "views": n} for h, n in sorted(views.hourly.items())]
-    return doc
-
-
 def run_views(args, settings) -> int:
     from viewcount import wiring
 
-    if _ID.fullmatch(args.video_id) is None:
+    from serving_layer.documents import hourly_document, video_document
+
+    if not valid_id(args.video_id):
         raise ViewcountError("VIDEO_ID must match ^[A-Za-z0-9_-]{1,64}$")
-    views = wiring.serving_store(settings).video_views(args.video_id)
+    views = wiring.serving_store(settings).video_views(args.video_id, settings.topic)
     if not views.known:
         raise ViewcountError(f"unknown video {args.video_id}")
-    print(json.dumps(views_document(views, now_ms(), args.hourly), indent=2))
+    doc = video_document(views)
+    if args.hourly:
+        doc["hours"] = hourly_document(views)["hours"]
+    print(json.dumps(doc, indent=2))
     return 0

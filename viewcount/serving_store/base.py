@@ -46,6 +46,7 @@ class VideoViews:
     batch_watermark_ms: int | None
     batch_version: str | None
     hourly: dict[int, int]          # event hour (ms) → merged views
+    as_of_ms: int | None = None     # every record ingested before this is in the answer
 
     @property
     def views(self) -> int:
@@ -54,6 +55,21 @@ class VideoViews:
     @property
     def known(self) -> bool:
         return self.creator_id is not None or self.views > 0
+
+
+@dataclass(frozen=True)
+class CreatorViews:
+    """A creator's videos and their merged counts, read in one consistent snapshot."""
+
+    creator_id: str
+    videos: dict[str, int]          # video → merged views, videos the creator owns
+    batch_watermark_ms: int | None
+    batch_version: str | None
+    as_of_ms: int | None = None
+
+    @property
+    def views(self) -> int:
+        return sum(self.videos.values())
 
 
 class ServingStore(ABC):
@@ -69,8 +85,14 @@ class ServingStore(ABC):
         ``expect_applied``, the offset the caller last saw applied."""
 
     @abstractmethod
-    def video_views(self, video_id: str) -> VideoViews:
-        """A consistent snapshot: batch pointer, that version's counts, speed buckets at or after W."""
+    def video_views(self, video_id: str, topic: str | None = None) -> VideoViews:
+        """A consistent snapshot: batch pointer, that version's counts, speed buckets at or after W;
+        with ``topic``, ``as_of`` is the speed layer's progress on it (the slowest partition)."""
+
+    @abstractmethod
+    def creator_views(self, creator_id: str, topic: str | None = None) -> CreatorViews:
+        """Every video the creator owns (batch or speed), merged as :meth:`video_views` does, in
+        one snapshot."""
 
     @abstractmethod
     def publish_batch(self, version: str, watermark_ms: int, totals: dict[str, tuple[int, str]],

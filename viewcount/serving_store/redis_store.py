@@ -12,7 +12,7 @@ from typing import Any
 from viewcount import keys
 from viewcount.rules import Outcome, RuleSettings
 from viewcount.serving_store.exceptions import ServingStoreError, StateLost
-from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult, VideoViews
+from viewcount.serving_store.base import PreparedRecord, ServingStore, CreatorViews, StateTtls, StepResult, VideoViews
 
 from viewcount.typed_config import typed_config
 
@@ -29,6 +29,7 @@ class RedisStoreConfig:
     url: str
     prefix: str = "vc"
     socket_timeout_s: float = 5.0
+    retries: int = 10              # on a broken connection, with backoff (the API uses 0: it answers 503)
 
     @classmethod
     def from_mapping(cls, values: dict) -> RedisStoreConfig:
@@ -38,11 +39,14 @@ class RedisStoreConfig:
 class RedisServingStore(ServingStore):
     def __init__(self, config: RedisStoreConfig, client: Any | None = None) -> None:
         import redis
+        from redis.backoff import ExponentialWithJitterBackoff
+        from redis.retry import Retry
 
         self.config = config
         self.prefix = config.prefix
-        self._redis = client or redis.Redis.from_url(config.url, socket_timeout=config.socket_timeout_s,
-                                                     socket_connect_timeout=config.socket_timeout_s)
+        self._redis = client or redis.Redis.from_url(
+            config.url, socket_timeout=config.socket_timeout_s, socket_connect_timeout=config.socket_timeout_s,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=1), config.retries))
         self._step = self._redis.register_script(STEP_LUA.read_text())
         self._read = self._redis.register_script(READ_LUA.read_text())
 
@@ -82,6 +86,7 @@ class RedisServingStore(ServingStore):
             pipe.hset(keys.batch_video_key(self.prefix, version, video), mapping={"views": views, "creator_id": owner})
             if hourly.get(video):
                 pipe.hset(keys.batch_hourly_key(self.prefix, version, video), mapping=hourly[video])
+            pipe.sadd(keys.batch_creator_key(self.prefix, version, owner), video)
             if n % 5000 == 0:
                 self._call(f"load batch {version}", pipe.execute)
         self._call(f"load batch {version}", pipe.execute)
@@ -103,12 +108,23 @@ class RedisServingStore(ServingStore):
                          "version", "watermark_ms")
         return None if raw[0] is None else (raw[0].decode(), int(raw[1]))
 
-    def video_views(self, video_id: str) -> VideoViews:
-        version, watermark, batch, owner, flat, speed = self._call(
-            f"read {video_id}", self._read, keys=[], args=[self.prefix, video_id])
+    def video_views(self, video_id: str, topic: str | None = None) -> VideoViews:
+        version, watermark, batch, owner, flat, speed, as_of = self._call(
+            f"read {video_id}", self._read, keys=[], args=["video", self.prefix, video_id, topic or ""])
         hourly = {int(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
         return VideoViews(
             video_id=video_id, creator_id=owner.decode() if owner else None,
             batch_views=int(batch), speed_views=int(speed),
             batch_watermark_ms=int(watermark) if watermark else None,
-            batch_version=version.decode() if version else None, hourly=hourly)
+            batch_version=version.decode() if version else None, hourly=hourly,
+            as_of_ms=int(as_of) if as_of else None)
+
+    def creator_views(self, creator_id: str, topic: str | None = None) -> CreatorViews:
+        version, watermark, flat, as_of = self._call(
+            f"read creator {creator_id}", self._read, keys=[], args=["creator", self.prefix, creator_id, topic or ""])
+        videos = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return CreatorViews(
+            creator_id=creator_id, videos=dict(sorted(videos.items())),
+            batch_watermark_ms=int(watermark) if watermark else None,
+            batch_version=version.decode() if version else None,
+            as_of_ms=int(as_of) if as_of else None)

@@ -1,0 +1,162 @@
+"""The HTTP API of CONTRACT §6, built from injected parts (see :func:`viewcount.wiring.api_app`).
+
+Every answer about a video comes from one atomic read of the serving store (pointer → version →
+speed buckets at or after W), so ``views == batch_views + speed_views`` holds in every answer,
+even while a publish flips the pointer. Handlers are ``async`` and call Redis directly: one
+worker, sub-millisecond reads on a pooled connection, so a thread hop would cost more than it
+saves; the Redis socket timeout bounds how long a request can wait.
+
+(No ``from __future__ import annotations`` here: FastAPI reads the handlers' annotations, and
+the ``Caller`` dependency is local to :func:`create_app`.)
+"""
+
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving_layer.access import AccessMiddleware
+from serving_layer.auth import Authenticator, Principal
+from serving_layer.documents import creator_document, hourly_document, video_document
+from serving_layer.metrics import ServeMetrics
+from serving_layer.ratelimit import RateLimiter
+from viewcount import __version__
+from viewcount.events import valid_id
+from viewcount.serving_store.base import ServingStore
+from viewcount.serving_store.exceptions import ServingStoreError
+from viewcount.timeutil import format_ms, parse_rfc3339_ms
+
+DASHBOARD = Path(__file__).with_name("dashboard")
+
+
+class ApiError(Exception):
+    """An answer other than 200, with a stable code and a message safe to show."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers or {}
+
+
+def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def create_app(store: ServingStore, authenticator: Authenticator, limiter: RateLimiter | None,
+               topic: str, metrics: ServeMetrics | None = None) -> FastAPI:
+    metrics = metrics or ServeMetrics()
+    app = FastAPI(title="viewcount", version=__version__,
+                  description="Exact video view counts: batch views below the watermark merged with "
+                              "the speed layer at or after it (CONTRACT §6).")
+
+    # --- errors: a JSON body with a code and a safe message, never a trace --------------------
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, e: ApiError) -> JSONResponse:
+        return _error(e.status, e.code, e.detail, e.headers)
+
+    @app.exception_handler(ServingStoreError)
+    async def store_down(request: Request, e: ServingStoreError) -> JSONResponse:
+        metrics.store_unavailable.inc()
+        return _error(503, "unavailable", "the view store is not reachable; retry shortly",
+                      {"Retry-After": "1"})
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, e: RequestValidationError) -> JSONResponse:
+        fields = sorted({".".join(str(p) for p in err.get("loc", ())[1:]) for err in e.errors()})
+        return _error(422, "invalid_request", f"invalid {', '.join(fields) or 'request'}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "error")
+        return _error(e.status_code, code, "no such resource" if e.status_code == 404 else code)
+
+    # --- who is asking, and how often ----------------------------------------------------------
+    def principal(request: Request) -> Principal:
+        who = authenticator.authenticate(request.headers.get("authorization"))
+        if who is None:
+            raise ApiError(401, "unauthorized", "a valid bearer token is required",
+                           {"WWW-Authenticate": "Bearer"})
+        request.state.principal = who
+        if limiter is not None and not who.is_admin:
+            wait = limiter.acquire(who.creator_id)
+            if wait > 0:
+                metrics.rate_limited.inc()
+                raise ApiError(429, "rate_limited", "too many requests for this key",
+                               {"Retry-After": str(max(1, math.ceil(wait)))})
+        return who
+
+    Caller = Annotated[Principal, Depends(principal)]
+
+    def checked_id(kind: str, value: str) -> str:
+        if not valid_id(value):
+            raise ApiError(422, "invalid_id", f"{kind} must match ^[A-Za-z0-9_-]{{1,64}}$")
+        return value
+
+    def readable_video(who: Principal, video_id: str):
+        views = store.video_views(checked_id("video_id", video_id), topic)
+        if not views.known or not who.may_read(views.creator_id):
+            raise ApiError(404, "not_found", "no such video")  # another creator's: not revealed
+        return views
+
+    # --- CONTRACT §6 -----------------------------------------------------------------------------
+    @app.get("/v1/videos/{video_id}/views", summary="A video's merged view count")
+    async def video_views(video_id: str, who: Caller) -> dict:
+        return video_document(readable_video(who, video_id))
+
+    @app.get("/v1/videos/{video_id}/views/hourly", summary="A video's merged views by event hour")
+    async def video_hourly(video_id: str, who: Caller,
+                           start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+                           end: Annotated[str | None, Query(alias="to", max_length=40)] = None) -> dict:
+        low, high = _time_param("from", start), _time_param("to", end)
+        if low is not None and high is not None and low > high:
+            raise ApiError(422, "invalid_request", "from must not be after to")
+        return hourly_document(readable_video(who, video_id), low, high)
+
+    @app.get("/v1/creators/{creator_id}/views", summary="A creator's videos and total views")
+    async def creator_views(creator_id: str, who: Caller) -> dict:
+        checked_id("creator_id", creator_id)
+        if not who.may_read(creator_id):
+            raise ApiError(404, "not_found", "no such creator")
+        c = store.creator_views(creator_id, topic)
+        if not c.videos and who.is_admin:
+            raise ApiError(404, "not_found", "no such creator")
+        return creator_document(c)
+
+    # --- operations ------------------------------------------------------------------------------
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: Redis reachable; the published batch version, if any")
+    async def readyz() -> dict:
+        store.ping()
+        pointer = store.batch_pointer()
+        return {"status": "ready", "batch_version": pointer[0] if pointer else None,
+                "batch_watermark": format_ms(pointer[1]) if pointer else None}
+
+    @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/dashboard/")
+
+    app.mount("/dashboard", StaticFiles(directory=DASHBOARD, html=True), name="dashboard")
+    app.add_middleware(AccessMiddleware, metrics=metrics)
+    return app
+
+
+def _time_param(name: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_rfc3339_ms(text)
+    except (ValueError, OverflowError):
+        raise ApiError(422, "invalid_request", f"{name} must be an RFC 3339 time such as 2026-11-22T00:00:00Z") from None

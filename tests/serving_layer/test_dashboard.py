@@ -1,0 +1,90 @@
+"""The creator dashboard in real headless Chromium, against the API on a real port."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+from serving_layer.app import create_app
+from serving_layer.auth import Authenticator, key_digest
+from viewcount import wiring
+from tests.conftest import free_ports, wait_for
+from tests.serving_layer.conftest import ADMIN_TOKEN
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def live_api(counted):
+    """The app on uvicorn, on a free loopback port, with one key per creator."""
+    import uvicorn
+
+    creators = sorted({v["creator_id"] for v in counted.truth["videos"].values()})
+    keys = {c: f"dash-key-{c}" for c in creators}
+    app = create_app(wiring.serving_store(counted.settings),
+                     Authenticator(ADMIN_TOKEN, {key_digest(k): c for c, k in keys.items()}), None,
+                     counted.settings.topic)
+    port = free_ports(1)[0]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 30, what="uvicorn to start")
+    yield f"http://127.0.0.1:{port}", keys
+    server.should_exit = True
+    thread.join(30)
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not binary or not driver_path:
+        pytest.fail("chromium and chromedriver are needed (make test installs them: apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_a_creator_sees_the_numbers_the_api_gives(live_api, browser, counted, artifacts):
+    import httpx
+    from selenium.webdriver.common.by import By
+
+    base, keys = live_api
+    creator = max(keys, key=lambda c: sum(v["views"] for v in counted.truth["videos"].values()
+                                         if v["creator_id"] == c))
+    headers = {"Authorization": f"Bearer {keys[creator]}"}
+    expected = httpx.get(f"{base}/v1/creators/{creator}/views", headers=headers).json()
+    top = max(expected["videos"], key=lambda v: v["views"])["video_id"]
+    hourly = httpx.get(f"{base}/v1/videos/{top}/views/hourly", headers=headers).json()
+
+    browser.get(f"{base}/dashboard/")
+    browser.find_element(By.ID, "creator").send_keys(creator)
+    browser.find_element(By.ID, "key").send_keys(keys[creator])
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait_for(lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true", 30,
+             what="the dashboard to load")
+
+    assert int(browser.find_element(By.ID, "total").get_attribute("data-value")) == expected["views"]
+    rows = {tr.get_attribute("data-video"): int(tr.find_element(By.CSS_SELECTOR, "td.num").get_attribute("data-value"))
+            for tr in browser.find_elements(By.CSS_SELECTOR, "#videos tbody tr")}
+    assert rows == {v["video_id"]: v["views"] for v in expected["videos"]}
+    chart = browser.find_element(By.ID, "chart")
+    assert chart.get_attribute("data-points") == str(len(hourly["hours"]))
+    assert int(chart.get_attribute("data-views")) == sum(h["views"] for h in hourly["hours"])
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart canvas")   # uPlot drew it
+    browser.save_screenshot(str(artifacts / "dashboard.png"))
+
+    # A wrong key is told so, in the page.
+    browser.find_element(By.ID, "key").clear()
+    browser.find_element(By.ID, "key").send_keys("wrong")
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait_for(lambda: "not valid" in browser.find_element(By.ID, "status").text, 30, what="the error message")
