@@ -77,7 +77,7 @@ def create_app(store: ServingStore, authenticator: Authenticator, limiter: RateL
         return _error(e.status_code, code, "no such resource" if e.status_code == 404 else code)
 
     # --- who is asking, and how often ----------------------------------------------------------
-    def principal(request: Request) -> Principal:
+    async def principal(request: Request) -> Principal:  # async: no thread hop per request
         who = authenticator.authenticate(request.headers.get("authorization"))
         if who is None:
             raise ApiError(401, "unauthorized", "a valid bearer token is required",

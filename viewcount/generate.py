@@ -109,6 +109,13 @@ class _Traffic:
         i = 0
         while i < stamped:
             ingest_ms = times[i]
+            if i and self.sent and hour_floor(ingest_ms) > times[i - 1] and self.rng.random() < 0.5:
+                # The first record of an hour, put exactly on the boundary where a batch watermark
+                # can fall, as a re-send of the last view before it: a duplicate straddling W.
+                ingest_ms = times[i] = hour_floor(ingest_ms)
+                self._emit(self.sent[-1], ingest_ms)
+                i += 1
+                continue
             kind = self.rng.choices(kinds, weights=weights)[0]
             if kind in ("resend", "conflict", "reused_id") and not self.sent:
                 kind = "view"

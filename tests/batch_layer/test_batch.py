@@ -84,6 +84,10 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
     from speed_layer.metrics import SpeedMetrics
     from batch_layer.publish import publish
     from audit.ledger import AuditLedger
+    from fastapi.testclient import TestClient
+
+    from serving_layer.app import create_app
+    from serving_layer.auth import Authenticator
     from viewcount.serving_store.base import StateTtls
 
     if store == "hdfs":
@@ -92,11 +96,16 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
     scenario.run_sink(flush_records=1000)
     settings = scenario.settings.replace(redis_prefix=f"b{uuid.uuid4().hex[:8]}",
                                          audit_store=scenario.settings.raw_store + "-audit")
-    # W inside the traffic, so records on both sides of it (and duplicates straddling it) exist.
+    # W inside the traffic, on an hour where a record was ingested exactly at W, as a re-send of
+    # a view ingested before W: records on both sides, one right at W, a duplicate straddling it.
     all_rows = rows(scenario.store) + rows(scenario.store, "quarantine/v1")
-    ingest = sorted(int(r["ingest_time"].timestamp() * 1000) for r in all_rows)
-    watermark = check_watermark((ingest[len(ingest) // 2] // HOUR_MS) * HOUR_MS,
-                                safe_watermark(scenario.store, settings.topic, [0, 1, 2]))
+    ingest_ms = lambda r: int(r["ingest_time"].timestamp() * 1000)  # noqa: E731
+    median = sorted(ingest_ms(r) for r in all_rows)[len(all_rows) // 2]
+    at_boundary = sorted({ingest_ms(r) for r in all_rows if ingest_ms(r) % HOUR_MS == 0},
+                         key=lambda t: abs(t - median))
+    watermark = check_watermark(at_boundary[0], safe_watermark(scenario.store, settings.topic, [0, 1, 2]))
+    before_w = {r["value"] for r in all_rows if ingest_ms(r) < watermark}
+    assert any(r["value"] in before_w for r in all_rows if ingest_ms(r) == watermark)
     result = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic)
 
     # The batch covers exactly the records ingested before W: the rules over that prefix.
@@ -126,6 +135,12 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
         assert merged.hourly == {int(datetime.strptime(h, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() * 1000): n
                                  for h, n in truth["hourly"].items()}
         assert merged.batch_watermark_ms == watermark
+    # And through the HTTP API, as creators read it.
+    with TestClient(create_app(store, Authenticator("admin", {}), None, settings.topic)) as api:
+        for video, truth in scenario.truth["videos"].items():
+            doc = api.get(f"/v1/videos/{video}/views", headers={"Authorization": "Bearer admin"}).json()
+            assert doc["views"] == doc["batch_views"] + doc["speed_views"] == truth["views"], video
+            assert doc["batch_watermark"] == format_ms(watermark)
     manifest = result.manifest
     assert manifest["watermark"] == format_ms(watermark) and manifest["inputs"]
     assert all(f["sha256"] and f["size"] > 0 for f in manifest["inputs"])

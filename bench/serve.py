@@ -1,0 +1,223 @@
+"""Serving API latency and throughput: `viewcount serve` (one uvicorn worker) on a private Redis,
+loaded from a second process.
+
+Redis is filled the way production fills it: N generated events applied by the speed layer's own
+atomic step, and a batch version published at a watermark in the middle of the traffic, so a
+read merges batch hours and speed buckets. The load generator is a small asyncio HTTP/1.1 client
+with keep-alive connections, in its own process:
+
+  fixed rate   open loop at --rate req/s for --seconds; latency is measured from each request's
+               scheduled time, so a stalled server cannot hide its queue (no coordinated omission)
+  max          closed loop, --connections requests in flight, for --seconds: sustained req/s
+
+Reads are GET /v1/videos/{id}/views over the videos, weighted as the traffic is (popular videos
+more often), with the admin token. Figures are medians of --runs runs.
+
+    .venv/bin/python bench/serve.py [--events 200000] [--rate 2000] [--seconds 10] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import zlib
+from collections import defaultdict
+
+from common import ROOT, private_stack, summarize, write_result
+
+from speed_layer.counter import prepare
+from viewcount import wiring
+from viewcount.generate import INGEST_TIME_FIELD, traffic_lines
+from viewcount.kafka.seam import Record
+from viewcount.produce import as_object, field_time_ms, key_of
+from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
+from viewcount.serving_store.base import StateTtls
+from viewcount.timeutil import DAY_MS, hour_floor, now_ms
+from tests.conftest import free_ports, wait_for
+
+TOKEN = "bench-admin-token"
+TOPIC = "bench.views"
+
+
+def fill(settings, events: int) -> list[str]:
+    """Speed state for N events and a batch version at the middle hour; returns the video ids,
+    one per view (so a random choice follows popularity)."""
+    rules = RuleSettings()
+    end = now_ms()
+    lines = traffic_lines(events, 11, end - 2 * DAY_MS, end, rules)
+    records, partitions = [], 4
+    offsets = [0] * partitions
+    for line in lines:
+        obj = as_object(line)
+        key = key_of(obj)
+        p = zlib.crc32(key or b"") % partitions
+        records.append(Record(TOPIC, p, offsets[p], field_time_ms(obj, INGEST_TIME_FIELD) or end, key, line))
+        offsets[p] += 1
+    store = wiring.serving_store(settings)
+    ttls = StateTtls.for_rules(rules, 3 * DAY_MS)
+    by_partition = defaultdict(list)
+    for r in records:
+        by_partition[r.partition].append(r)
+    for p, recs in by_partition.items():
+        for i in range(0, len(recs), 2000):
+            store.apply(TOPIC, p, [prepare(r) for r in recs[i:i + 2000]], rules, ttls)
+    source = [SourceRecord(r.partition, r.offset, r.timestamp_ms, r.value) for r in
+              sorted(records, key=lambda r: (r.partition, r.offset))]
+    decisions = list(apply_rules(source, rules))
+    watermark = hour_floor(sorted(d.ingest_ms for d in decisions)[len(decisions) // 2])
+    below = tally(apply_rules([s for s, d in zip(source, decisions) if d.ingest_ms < watermark], rules))
+    hourly = defaultdict(dict)
+    for (video, hour), n in below.hourly.items():
+        hourly[video][hour] = n
+    store.publish_batch("bench", watermark, {v: (n, below.owners[v]) for v, n in below.videos.items()},
+                        dict(hourly), grace_s=60)
+    everything = tally(decisions)
+    return [video for video, n in everything.videos.items() for _ in range(n)]
+
+
+async def _get(reader, writer, path: bytes) -> int:
+    writer.write(b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer " + TOKEN.encode()
+                 + b"\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def _fixed_rate(port: int, paths: list[bytes], rate: int, seconds: float, connections: int):
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    latencies, errors = [], 0
+    start = time.perf_counter() + 0.2
+    total = int(rate * seconds)
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        scheduled = start + i / rate
+        conn = await pool.get()
+        try:
+            status = await _get(*conn, paths[i % len(paths)])
+            errors += status != 200
+        finally:
+            pool.put_nowait(conn)
+        latencies.append(time.perf_counter() - scheduled)
+
+    tasks = []
+    for i in range(total):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    achieved = total / (time.perf_counter() - start)
+    return latencies, errors, achieved
+
+
+async def _closed_loop(port: int, paths: list[bytes], seconds: float, connections: int):
+    done, errors = 0, 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(k: int) -> None:
+        nonlocal done, errors
+        conn = await asyncio.open_connection("127.0.0.1", port)
+        i = k
+        while time.perf_counter() < deadline:
+            errors += await _get(*conn, paths[i % len(paths)]) != 200
+            done += 1
+            i += connections
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(connections)))
+    return done / (time.perf_counter() - started), errors
+
+
+def load(mode: str, port: int, paths: list[bytes], rate: int, seconds: float, connections: int, out) -> None:
+    """In the load process: one measurement, sent back through ``out``."""
+    if mode == "fixed":
+        out.put(asyncio.run(_fixed_rate(port, paths, rate, seconds, connections)))
+    else:
+        out.put(asyncio.run(_closed_loop(port, paths, seconds, connections)))
+
+
+def measure(mode: str, *args) -> tuple:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=load, args=(mode, *args, out))
+    proc.start()
+    result = out.get(timeout=300)
+    proc.join(30)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+
+    with private_stack(("redis",)) as (settings, _):
+        settings = settings.replace(admin_token=TOKEN, topic=TOPIC, serve_rate_limit=0)
+        views = fill(settings, args.events)
+        rng = random.Random(3)
+        paths = [f"/v1/videos/{rng.choice(views)}/views".encode() for _ in range(20_000)]
+        port = free_ports(1)[0]
+        env = {**os.environ, **settings.to_env(), "VIEWCOUNT_SERVE_PORT": str(port), "VIEWCOUNT_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen([sys.executable, "-m", "viewcount", "serve"], env=env, cwd=ROOT,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: _ready(port), 60, what="the API to start")
+            measure("max", port, paths, 0, 2, args.connections)   # warm-up
+            figures = defaultdict(list)
+            for run in range(args.runs):
+                latencies, errors, achieved = measure("fixed", port, paths, args.rate, args.seconds, args.connections)
+                latencies.sort()
+                figures["p50_ms"].append(round(latencies[len(latencies) // 2] * 1000, 3))
+                figures["p99_ms"].append(round(latencies[int(len(latencies) * 0.99)] * 1000, 3))
+                figures["achieved_req_per_s"].append(round(achieved))
+                throughput, max_errors = measure("max", port, paths, 0, args.seconds, args.connections)
+                figures["max_req_per_s"].append(round(throughput))
+                if errors or max_errors:
+                    raise SystemExit(f"{errors + max_errors} requests did not answer 200")
+                print(f"run {run + 1}: at {args.rate}/s p50 {figures['p50_ms'][-1]} ms, p99 {figures['p99_ms'][-1]} ms; "
+                      f"max {throughput:,.0f} req/s", file=sys.stderr)
+        finally:
+            server.terminate()
+            server.wait(30)
+    result = {k: summarize(v) for k, v in figures.items()}
+    result.update({"events": args.events, "rate": args.rate, "seconds": args.seconds,
+                   "connections": args.connections, "workers": 1,
+                   "target": {"p99_ms_at_2000_req_per_s": 10}})
+    path = write_result("serve", result)
+    print(f"median: at {args.rate} req/s p50 {statistics.median(figures['p50_ms'])} ms, "
+          f"p99 {statistics.median(figures['p99_ms'])} ms (target < 10 ms); "
+          f"max {statistics.median(figures['max_req_per_s']):,.0f} req/s, one worker")
+    print(f"wrote {path}")
+
+
+def _ready(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
