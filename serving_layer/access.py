@@ -45,9 +45,10 @@ class AccessMiddleware:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.latency.labels(route, scope["method"], str(status["code"])).observe(elapsed)
             principal = scope.get("state", {}).get("principal")
-            logger.info(json.dumps({
-                "method": scope["method"], "route": route, "path": scope["path"][:200],
-                "status": status["code"], "ms": round(elapsed * 1000, 3),
-                "principal": principal.name if principal is not None else None,
-                "client": (scope.get("client") or ("-",))[0],
-            }, separators=(",", ":")))
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(json.dumps({
+                    "method": scope["method"], "route": route, "path": scope["path"][:200],
+                    "status": status["code"], "ms": round(elapsed * 1000, 3),
+                    "principal": principal.name if principal is not None else None,
+                    "client": (scope.get("client") or ("-",))[0],
+                }, separators=(",", ":")))

@@ -2,20 +2,22 @@
 
 Every answer about a video comes from one atomic read of the serving store (pointer → version →
 speed buckets at or after W), so ``views == batch_views + speed_views`` holds in every answer,
-even while a publish flips the pointer. Handlers are ``async`` and call Redis directly: one
-worker, sub-millisecond reads on a pooled connection, so a thread hop would cost more than it
-saves; the Redis socket timeout bounds how long a request can wait.
+even while a publish flips the pointer. Handlers are ``async`` and await Redis (``redis.asyncio``),
+so one worker serves other requests while a read runs; the Redis socket timeout bounds how long a
+request can wait.
 
-(No ``from __future__ import annotations`` here: FastAPI reads the handlers' annotations, and
-the ``Caller`` dependency is local to :func:`create_app`.)
+Authentication is a plain call at the top of each handler rather than a FastAPI dependency:
+resolving a dependency cost about as much as the whole Redis read. (No ``from __future__ import
+annotations`` here: FastAPI reads the handlers' annotations.)
 """
 
 
 import math
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -29,7 +31,7 @@ from serving_layer.metrics import ServeMetrics
 from serving_layer.ratelimit import RateLimiter
 from viewcount import __version__
 from viewcount.events import valid_id
-from viewcount.serving_store.base import ServingStore
+from viewcount.serving_store.base import ServingReader
 from viewcount.serving_store.exceptions import ServingStoreError
 from viewcount.timeutil import format_ms, parse_rfc3339_ms
 
@@ -48,10 +50,16 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
-def create_app(store: ServingStore, authenticator: Authenticator, limiter: RateLimiter | None,
+def create_app(store: ServingReader, authenticator: Authenticator, limiter: RateLimiter | None,
                topic: str, metrics: ServeMetrics | None = None) -> FastAPI:
     metrics = metrics or ServeMetrics()
-    app = FastAPI(title="viewcount", version=__version__,
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await store.close()
+
+    app = FastAPI(title="viewcount", version=__version__, lifespan=lifespan,
                   description="Exact video view counts: batch views below the watermark merged with "
                               "the speed layer at or after it (CONTRACT §6).")
 
@@ -77,7 +85,7 @@ def create_app(store: ServingStore, authenticator: Authenticator, limiter: RateL
         return _error(e.status_code, code, "no such resource" if e.status_code == 404 else code)
 
     # --- who is asking, and how often ----------------------------------------------------------
-    async def principal(request: Request) -> Principal:  # async: no thread hop per request
+    def principal(request: Request) -> Principal:
         who = authenticator.authenticate(request.headers.get("authorization"))
         if who is None:
             raise ApiError(401, "unauthorized", "a valid bearer token is required",
@@ -91,42 +99,48 @@ def create_app(store: ServingStore, authenticator: Authenticator, limiter: RateL
                                {"Retry-After": str(max(1, math.ceil(wait)))})
         return who
 
-    Caller = Annotated[Principal, Depends(principal)]
 
     def checked_id(kind: str, value: str) -> str:
         if not valid_id(value):
             raise ApiError(422, "invalid_id", f"{kind} must match ^[A-Za-z0-9_-]{{1,64}}$")
         return value
 
-    def readable_video(who: Principal, video_id: str):
-        views = store.video_views(checked_id("video_id", video_id), topic)
+    async def readable_video(who: Principal, video_id: str, hourly: bool = False):
+        views = await store.video_views(checked_id("video_id", video_id), topic, hourly=hourly)
         if not views.known or not who.may_read(views.creator_id):
             raise ApiError(404, "not_found", "no such video")  # another creator's: not revealed
         return views
 
     # --- CONTRACT §6 -----------------------------------------------------------------------------
-    @app.get("/v1/videos/{video_id}/views", summary="A video's merged view count")
-    async def video_views(video_id: str, who: Caller) -> dict:
-        return video_document(readable_video(who, video_id))
+    # Handlers return their JSON ready-made: the documents are plain dicts of str and int, and
+    # validating them again on the way out cost more than the Redis read.
+    @app.get("/v1/videos/{video_id}/views", summary="A video's merged view count",
+             responses=_example(VIDEO_EXAMPLE))
+    async def video_views(video_id: str, request: Request) -> JSONResponse:
+        return JSONResponse(video_document(await readable_video(principal(request), video_id)))
 
-    @app.get("/v1/videos/{video_id}/views/hourly", summary="A video's merged views by event hour")
-    async def video_hourly(video_id: str, who: Caller,
+    @app.get("/v1/videos/{video_id}/views/hourly", summary="A video's merged views by event hour, in [from, to)",
+             responses=_example(HOURLY_EXAMPLE))
+    async def video_hourly(video_id: str, request: Request,
                            start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-                           end: Annotated[str | None, Query(alias="to", max_length=40)] = None) -> dict:
+                           end: Annotated[str | None, Query(alias="to", max_length=40)] = None) -> JSONResponse:
+        who = principal(request)
         low, high = _time_param("from", start), _time_param("to", end)
         if low is not None and high is not None and low > high:
             raise ApiError(422, "invalid_request", "from must not be after to")
-        return hourly_document(readable_video(who, video_id), low, high)
+        return JSONResponse(hourly_document(await readable_video(who, video_id, hourly=True), low, high))
 
-    @app.get("/v1/creators/{creator_id}/views", summary="A creator's videos and total views")
-    async def creator_views(creator_id: str, who: Caller) -> dict:
+    @app.get("/v1/creators/{creator_id}/views", summary="A creator's videos and total views",
+             responses=_example(CREATOR_EXAMPLE))
+    async def creator_views(creator_id: str, request: Request) -> JSONResponse:
+        who = principal(request)
         checked_id("creator_id", creator_id)
         if not who.may_read(creator_id):
             raise ApiError(404, "not_found", "no such creator")
-        c = store.creator_views(creator_id, topic)
+        c = await store.creator_views(creator_id, topic)
         if not c.videos and who.is_admin:
             raise ApiError(404, "not_found", "no such creator")
-        return creator_document(c)
+        return JSONResponse(creator_document(c))
 
     # --- operations ------------------------------------------------------------------------------
     @app.get("/healthz", summary="Liveness")
@@ -135,8 +149,8 @@ def create_app(store: ServingStore, authenticator: Authenticator, limiter: RateL
 
     @app.get("/readyz", summary="Readiness: Redis reachable; the published batch version, if any")
     async def readyz() -> dict:
-        store.ping()
-        pointer = store.batch_pointer()
+        await store.ping()
+        pointer = await store.batch_pointer()
         return {"status": "ready", "batch_version": pointer[0] if pointer else None,
                 "batch_watermark": format_ms(pointer[1]) if pointer else None}
 
@@ -151,6 +165,23 @@ def create_app(store: ServingStore, authenticator: Authenticator, limiter: RateL
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD, html=True), name="dashboard")
     app.add_middleware(AccessMiddleware, metrics=metrics)
     return app
+
+
+VIDEO_EXAMPLE = {"video_id": "vid_000001", "creator_id": "creator_0001", "views": 2077, "batch_views": 1650,
+                 "speed_views": 427, "batch_watermark": "2026-11-22T02:00:00.000Z",
+                 "as_of": "2026-11-22T04:31:08.112Z"}
+HOURLY_EXAMPLE = {"video_id": "vid_000001", "hours": [{"hour": "2026-11-21T00:00:00Z", "views": 31}]}
+CREATOR_EXAMPLE = {"creator_id": "creator_0001", "views": 2890,
+                   "videos": [{"video_id": "vid_000001", "views": 2077}],
+                   "batch_watermark": "2026-11-22T02:00:00.000Z", "as_of": "2026-11-22T04:31:08.112Z"}
+
+
+def _example(body: dict) -> dict:
+    errors = {401: "no or unknown token", 404: "no such resource (or another creator's)",
+              422: "malformed id or parameter", 429: "rate limited (Retry-After)", 503: "Redis not reachable"}
+    return {200: {"content": {"application/json": {"example": body}}},
+            **{code: {"description": text, "content": {"application/json": {"example": {"error": "…", "detail": "…"}}}}
+               for code, text in errors.items()}}
 
 
 def _time_param(name: str, text: str | None) -> int | None:

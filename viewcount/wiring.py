@@ -76,6 +76,14 @@ def serving_store(settings: Settings) -> RedisServingStore:
     return RedisServingStore(RedisStoreConfig(url=settings.redis_url, prefix=settings.redis_prefix))
 
 
+def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10):
+    """The asyncio read side of the serving store (what the API awaits)."""
+    from viewcount.serving_store.redis_reader import RedisServingReader
+
+    return RedisServingReader(RedisStoreConfig(url=settings.redis_url, prefix=settings.redis_prefix,
+                                               socket_timeout_s=timeout_s, retries=retries))
+
+
 def api_app(settings: Settings):
     """The HTTP API: a Redis store that fails fast (503, not a hung request), the admin token and
     creator keys, the per-key rate limit."""
@@ -83,8 +91,7 @@ def api_app(settings: Settings):
     from serving_layer.auth import Authenticator, load_api_keys
     from serving_layer.ratelimit import RateLimiter
 
-    store = RedisServingStore(RedisStoreConfig(url=settings.redis_url, prefix=settings.redis_prefix,
-                                               socket_timeout_s=settings.serve_request_timeout / 1000, retries=0))
+    store = serving_reader(settings, timeout_s=settings.serve_request_timeout / 1000, retries=0)
     limiter = (RateLimiter(settings.serve_rate_limit, 2 * settings.serve_rate_limit)
                if settings.serve_rate_limit else None)
     return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file)),

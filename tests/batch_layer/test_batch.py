@@ -136,7 +136,8 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
                                  for h, n in truth["hourly"].items()}
         assert merged.batch_watermark_ms == watermark
     # And through the HTTP API, as creators read it.
-    with TestClient(create_app(store, Authenticator("admin", {}), None, settings.topic)) as api:
+    with TestClient(create_app(wiring.serving_reader(settings), Authenticator("admin", {}), None,
+                               settings.topic)) as api:
         for video, truth in scenario.truth["videos"].items():
             doc = api.get(f"/v1/videos/{video}/views", headers={"Authorization": "Bearer admin"}).json()
             assert doc["views"] == doc["batch_views"] + doc["speed_views"] == truth["views"], video

@@ -40,16 +40,17 @@ def make_api():
         creators = sorted({v["creator_id"] for v in scenario.truth["videos"].values()})
         keys = {c: f"key-of-{c}" for c in creators}
         metrics = ServeMetrics()
-        app = create_app(store or wiring.serving_store(scenario.settings),
+        app = create_app(store or wiring.serving_reader(scenario.settings),
                          Authenticator(ADMIN_TOKEN, {key_digest(k): c for c, k in keys.items()}),
                          rate_limit, scenario.settings.topic, metrics)
-        client = TestClient(app, raise_server_exceptions=False)
+        # Entered: one event loop for the client's life, as uvicorn has (the Redis pool lives in it).
+        client = TestClient(app, raise_server_exceptions=False).__enter__()
         clients.append(client)
         return Api(client, scenario, keys, metrics)
 
     yield make
     for client in clients:
-        client.close()
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def live_api(counted):
 
     creators = sorted({v["creator_id"] for v in counted.truth["videos"].values()})
     keys = {c: f"dash-key-{c}" for c in creators}
-    app = create_app(wiring.serving_store(counted.settings),
+    app = create_app(wiring.serving_reader(counted.settings),
                      Authenticator(ADMIN_TOKEN, {key_digest(k): c for c, k in keys.items()}), None,
                      counted.settings.topic)
     port = free_ports(1)[0]

@@ -85,9 +85,10 @@ class ServingStore(ABC):
         ``expect_applied``, the offset the caller last saw applied."""
 
     @abstractmethod
-    def video_views(self, video_id: str, topic: str | None = None) -> VideoViews:
+    def video_views(self, video_id: str, topic: str | None = None, hourly: bool = True) -> VideoViews:
         """A consistent snapshot: batch pointer, that version's counts, speed buckets at or after W;
-        with ``topic``, ``as_of`` is the speed layer's progress on it (the slowest partition)."""
+        with ``topic``, ``as_of`` is the speed layer's progress on it (the slowest partition);
+        without ``hourly``, the totals only (``hourly`` is left empty: a cheaper read)."""
 
     @abstractmethod
     def creator_views(self, creator_id: str, topic: str | None = None) -> CreatorViews:
@@ -106,3 +107,23 @@ class ServingStore(ABC):
 
     @abstractmethod
     def ping(self) -> bool: ...
+
+
+class ServingReader(ABC):
+    """The read side of the serving store for an asyncio server: the same answers as
+    :class:`ServingStore`'s reads, awaited."""
+
+    @abstractmethod
+    async def video_views(self, video_id: str, topic: str | None = None, hourly: bool = True) -> VideoViews: ...
+
+    @abstractmethod
+    async def creator_views(self, creator_id: str, topic: str | None = None) -> CreatorViews: ...
+
+    @abstractmethod
+    async def batch_pointer(self) -> tuple[str, int] | None: ...
+
+    @abstractmethod
+    async def ping(self) -> bool: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...

@@ -1,9 +1,10 @@
 -- Consistent reads of the serving store, each one atomic step: the batch pointer (version, W),
 -- that version's counts, and the speed buckets of ingest hours at or after W.
 --
--- ARGV: 'video' or 'creator', prefix, the video or creator id, topic (or '')
--- 'video'   → {version or '', watermark or '', batch views, owner or '',
+-- ARGV: 'video', 'hourly' or 'creator', prefix, the video or creator id, topic (or '')
+-- 'hourly'  → {version or '', watermark or '', batch views, owner or '',
 --              flat list of event hour, views pairs (batch and speed merged), speed views, as_of or ''}
+-- 'video'   → the same with an empty list: totals only, the cheaper read
 -- 'creator' → {version or '', watermark or '', flat list of video, views pairs, as_of or ''}
 -- as_of: the lowest ingest time the speed layer reached over the topic's partitions.
 local mode, prefix, id, topic = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -11,15 +12,20 @@ local pointer = redis.call('HMGET', prefix .. ':bp', 'version', 'watermark_ms')
 local version, watermark = pointer[1], pointer[2]
 local low = watermark or '-inf'
 
--- The speed buckets of one video at or after W; each event hour's views passed to add().
+-- The speed views of one video at or after W; with add, each event hour's views passed to it.
 local function speed_since_w(video, add)
   local total = 0
   for _, ihour in ipairs(redis.call('ZRANGEBYSCORE', prefix .. ':sh:' .. video, low, '+inf')) do
-    local bucket = redis.call('HGETALL', prefix .. ':sb:' .. video .. ':' .. ihour)
-    for i = 1, #bucket, 2 do
-      local v = tonumber(bucket[i + 1])
-      add(bucket[i], v)
-      total = total + v
+    local bkey = prefix .. ':sb:' .. video .. ':' .. ihour
+    if add then
+      local bucket = redis.call('HGETALL', bkey)
+      for i = 1, #bucket, 2 do
+        local v = tonumber(bucket[i + 1])
+        add(bucket[i], v)
+        total = total + v
+      end
+    else
+      for _, v in ipairs(redis.call('HVALS', bkey)) do total = total + tonumber(v) end
     end
   end
   return total
@@ -47,6 +53,11 @@ if topic ~= '' then
 end
 
 if mode == 'video' then
+  local batch_views, owner = batch_row(id)
+  return {version or '', watermark or '', batch_views, owner or '', {}, speed_since_w(id, nil), as_of}
+end
+
+if mode == 'hourly' then
   local hours = {}
   local function add(hour, v) hours[hour] = (hours[hour] or 0) + v end
   local batch_views, owner = batch_row(id)
@@ -67,12 +78,11 @@ if version then
   for _, v in ipairs(redis.call('SMEMBERS', prefix .. ':bv:' .. version .. ':c:' .. id)) do candidates[v] = true end
 end
 local flat = {}
-local function ignore() end
 for video in pairs(candidates) do
   local views, owner = batch_row(video)
   if owner == id then
     flat[#flat + 1] = video
-    flat[#flat + 1] = views + speed_since_w(video, ignore)
+    flat[#flat + 1] = views + speed_since_w(video, nil)
   end
 end
 return {version or '', watermark or '', flat, as_of}

@@ -106,25 +106,44 @@ class RedisServingStore(ServingStore):
     def batch_pointer(self) -> tuple[str, int] | None:
         raw = self._call("read batch pointer", self._redis.hmget, keys.batch_pointer_key(self.prefix),
                          "version", "watermark_ms")
-        return None if raw[0] is None else (raw[0].decode(), int(raw[1]))
+        return pointer_from_reply(raw)
 
-    def video_views(self, video_id: str, topic: str | None = None) -> VideoViews:
-        version, watermark, batch, owner, flat, speed, as_of = self._call(
-            f"read {video_id}", self._read, keys=[], args=["video", self.prefix, video_id, topic or ""])
-        hourly = {int(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return VideoViews(
-            video_id=video_id, creator_id=owner.decode() if owner else None,
-            batch_views=int(batch), speed_views=int(speed),
-            batch_watermark_ms=int(watermark) if watermark else None,
-            batch_version=version.decode() if version else None, hourly=hourly,
-            as_of_ms=int(as_of) if as_of else None)
+    def video_views(self, video_id: str, topic: str | None = None, hourly: bool = True) -> VideoViews:
+        reply = self._call(f"read {video_id}", self._read, keys=[], args=read_args("video", self.prefix, video_id, topic, hourly))
+        return video_from_reply(video_id, reply)
 
     def creator_views(self, creator_id: str, topic: str | None = None) -> CreatorViews:
-        version, watermark, flat, as_of = self._call(
-            f"read creator {creator_id}", self._read, keys=[], args=["creator", self.prefix, creator_id, topic or ""])
-        videos = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return CreatorViews(
-            creator_id=creator_id, videos=dict(sorted(videos.items())),
-            batch_watermark_ms=int(watermark) if watermark else None,
-            batch_version=version.decode() if version else None,
-            as_of_ms=int(as_of) if as_of else None)
+        reply = self._call(f"read creator {creator_id}", self._read, keys=[],
+                           args=read_args("creator", self.prefix, creator_id, topic))
+        return creator_from_reply(creator_id, reply)
+
+
+def read_args(what: str, prefix: str, ident: str, topic: str | None, hourly: bool = False) -> list[str]:
+    """ARGV of read.lua."""
+    mode = "creator" if what == "creator" else "hourly" if hourly else "video"
+    return [mode, prefix, ident, topic or ""]
+
+
+def video_from_reply(video_id: str, reply: list) -> VideoViews:
+    version, watermark, batch, owner, flat, speed, as_of = reply
+    return VideoViews(
+        video_id=video_id, creator_id=owner.decode() if owner else None,
+        batch_views=int(batch), speed_views=int(speed),
+        batch_watermark_ms=int(watermark) if watermark else None,
+        batch_version=version.decode() if version else None,
+        hourly={int(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)},
+        as_of_ms=int(as_of) if as_of else None)
+
+
+def creator_from_reply(creator_id: str, reply: list) -> CreatorViews:
+    version, watermark, flat, as_of = reply
+    videos = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+    return CreatorViews(
+        creator_id=creator_id, videos=dict(sorted(videos.items())),
+        batch_watermark_ms=int(watermark) if watermark else None,
+        batch_version=version.decode() if version else None,
+        as_of_ms=int(as_of) if as_of else None)
+
+
+def pointer_from_reply(raw: list) -> tuple[str, int] | None:
+    return None if raw[0] is None else (raw[0].decode(), int(raw[1]))
