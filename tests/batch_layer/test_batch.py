@@ -104,8 +104,9 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
     at_boundary = sorted({ingest_ms(r) for r in all_rows if ingest_ms(r) % HOUR_MS == 0},
                          key=lambda t: abs(t - median))
     watermark = check_watermark(at_boundary[0], safe_watermark(scenario.store, settings.topic, [0, 1, 2]))
-    before_w = {r["value"] for r in all_rows if ingest_ms(r) < watermark}
-    assert any(r["value"] in before_w for r in all_rows if ingest_ms(r) == watermark)
+    views = rows(scenario.store)
+    before_w = {(r["video_id"], r["event_id"]) for r in views if ingest_ms(r) < watermark}
+    assert any((r["video_id"], r["event_id"]) in before_w for r in views if ingest_ms(r) == watermark)
     result = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic)
 
     # The batch covers exactly the records ingested before W: the rules over that prefix.
