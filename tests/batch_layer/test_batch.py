@@ -107,7 +107,8 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
     views = rows(scenario.store)
     before_w = {(r["video_id"], r["event_id"]) for r in views if ingest_ms(r) < watermark}
     assert any((r["video_id"], r["event_id"]) in before_w for r in views if ingest_ms(r) == watermark)
-    result = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic)
+    result = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic,
+                       max_invalid_share=0.2)   # a small sample: see the data-check test
 
     # The batch covers exactly the records ingested before W: the rules over that prefix.
     prefix = sorted((SourceRecord(r["partition"], r["offset"], int(r["timestamp"].timestamp() * 1000), r["value"])
@@ -158,10 +159,11 @@ def test_a_version_that_fails_a_data_check_is_not_published(make_scenario, spark
     settings = scenario.settings.replace(redis_prefix=f"c{uuid.uuid4().hex[:8]}",
                                          audit_store=scenario.settings.raw_store + "-audit")
     watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
-    good = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic)
+    # Generated traffic is ~2% invalid overall, but a partition holding few videos can run to
+    # several percent in a small sample: the passing run allows 20%, the failing one 0.1%.
+    good = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic, max_invalid_share=0.2)
     assert good.checks_passed, good.failed_checks()
     assert {c.name for c in good.checks} == {"raw_schema", "raw_batch", "batch_views", "reconcile"}
-    # Generated traffic is ~2% invalid: a 0.1% ceiling must stop the version.
     strict = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic, max_invalid_share=0.001)
     assert not strict.checks_passed and "raw_batch" in strict.failed_checks()
     store = wiring.serving_store(settings)
