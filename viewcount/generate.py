@@ -109,7 +109,7 @@ class _Traffic:
         i = 0
         while i < stamped:
             ingest_ms = times[i]
-            if i and self.sent and hour_floor(ingest_ms) > times[i - 1] and self.rng.random() < 0.5:
+            if i and self.sent and hour_floor(ingest_ms) > times[i - 1]:
                 # The first record of an hour, put exactly on the boundary where a batch watermark
                 # can fall, as a re-send of the last view before it: a duplicate straddling W.
                 ingest_ms = times[i] = hour_floor(ingest_ms)
