@@ -9,3 +9,7 @@ class AuditError(ViewcountError):
 
 class LedgerCorrupt(AuditError):
     """Verification found a record that does not hold; the message names the first one."""
+
+
+class HeadMoved(AuditError):
+    """Another appender took the sequence number this record was built for."""

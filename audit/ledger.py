@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from audit.canonical import canonical_bytes, record_hash
-from audit.exceptions import AuditError, LedgerCorrupt
+from audit.exceptions import AuditError, HeadMoved, LedgerCorrupt
 from viewcount.storage.base import FileStore
 from viewcount.storage.exceptions import AlreadyExists
 
@@ -50,17 +50,24 @@ class AuditLedger:
     def __init__(self, store: FileStore) -> None:
         self._store = store
 
-    def _paths(self) -> list[tuple[int, str]]:
+    def _paths(self, after_seq: int = 0) -> list[tuple[int, str]]:
         found = []
         for shard in self._store.list_dirs(ROOT):
+            if not shard.isdigit() or int(shard) < after_seq // SHARD:
+                continue
             for info in self._store.list(f"{ROOT}/{shard}"):
                 name = info.path.rsplit("/", 1)[-1]
-                if name.endswith(".json") and name[:-5].isdigit():
+                if name.endswith(".json") and name[:-5].isdigit() and int(name[:-5]) > after_seq:
                     found.append((int(name[:-5]), info.path))
         return sorted(found)
 
     def records(self) -> list[dict]:
-        return [json.loads(self._store.read(path)) for _, path in self._paths()]
+        return self.records_after(0)
+
+    def records_after(self, seq: int) -> list[dict]:
+        """The records with a sequence number above ``seq``, in order (records never change, so
+        a reader that folds the ledger reads each one once)."""
+        return [json.loads(self._store.read(path)) for _, path in self._paths(seq)]
 
     def head(self) -> dict | None:
         paths = self._paths()
@@ -69,24 +76,33 @@ class AuditLedger:
     def append(self, kind: str, payload: dict, inputs: dict, actor: str | None = None) -> dict:
         """Append one record and return it (with its ``seq`` and ``hash``)."""
         for _ in range(MAX_RACE_RETRIES):
-            head = self.head()
-            record = {
-                "seq": 1 if head is None else head["seq"] + 1,
-                "kind": kind,
-                "created_at": datetime.now(tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "actor": actor or default_actor(),
-                "payload": payload,
-                "inputs": inputs,
-                "prev_hash": GENESIS if head is None else head["hash"],
-            }
-            record["hash"] = record_hash(record)
             try:
-                self._store.create_exclusive(record_path(record["seq"]), canonical_bytes(record))
-            except AlreadyExists:
-                logger.info("audit seq %d taken by a concurrent appender; retrying", record["seq"])
-                continue
-            return record
+                return self.append_after(self.head(), kind, payload, inputs, actor)
+            except HeadMoved as e:
+                logger.info("%s; retrying", e)
         raise AuditError(f"could not append after {MAX_RACE_RETRIES} races for the ledger head")
+
+    def append_after(self, head: dict | None, kind: str, payload: dict, inputs: dict,
+                     actor: str | None = None) -> dict:
+        """Append one record directly after ``head`` (``None``: as the first record), or raise
+        :class:`HeadMoved` if another appender got that place first. A caller that decided what
+        to write from the ledger up to ``head`` uses this so the decision and the write are one
+        atomic step: on :class:`HeadMoved` it reads the new records and decides again."""
+        record = {
+            "seq": 1 if head is None else head["seq"] + 1,
+            "kind": kind,
+            "created_at": datetime.now(tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "actor": actor or default_actor(),
+            "payload": payload,
+            "inputs": inputs,
+            "prev_hash": GENESIS if head is None else head["hash"],
+        }
+        record["hash"] = record_hash(record)
+        try:
+            self._store.create_exclusive(record_path(record["seq"]), canonical_bytes(record))
+        except AlreadyExists as e:
+            raise HeadMoved(f"audit seq {record['seq']} was taken by a concurrent appender") from e
+        return record
 
     def verify(self) -> VerifyReport:
         """Recompute every hash and link; raise :class:`LedgerCorrupt` naming the first bad record."""

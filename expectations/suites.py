@@ -63,3 +63,54 @@ def reconcile_suite(name: str):
     ):
         suite.add_expectation(e)
     return suite
+
+
+# --- billing: money as integer cents, so no float ever stands in for an amount ------------------
+
+def payouts_suite(name: str):
+    """One row per payout (not adjustment): views and amount never below zero."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name=name)
+    for e in (
+        gxe.ExpectColumnValuesToBeBetween(column="amount_cents", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="views", min_value=0),
+        gxe.ExpectColumnValuesToBeUnique(column="payout_id"),
+        gxe.ExpectColumnValuesToBeUnique(column="creator_id"),
+    ):
+        suite.add_expectation(e)
+    return suite
+
+
+def creator_month_suite(name: str):
+    """One row per creator: what the month is paid for equals the batch views, and is not negative."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name=name)
+    for e in (
+        gxe.ExpectColumnValuesToBeUnique(column="creator_id"),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="paid_views", column_B="batch_views"),
+        gxe.ExpectColumnValuesToBeBetween(column="paid_cents", min_value=0),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="paid_cents", column_B="expected_cents"),
+    ):
+        suite.add_expectation(e)
+    return suite
+
+
+def statement_suite(name: str):
+    """One row: the statement's totals row equals the sum of its rows; the month's views per
+    creator add up to the month's views per video and hour."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name=name)
+    for e in (
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="total_cents", column_B="rows_cents"),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="total_views", column_B="rows_views"),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="creator_daily_views", column_B="video_hourly_views"),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="rows_views", column_B="creator_daily_views"),
+    ):
+        suite.add_expectation(e)
+    return suite
