@@ -21,9 +21,11 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from billing.payouts import PayoutBook
 from serving_layer.access import AccessMiddleware
 from serving_layer.auth import Authenticator, Principal
 from serving_layer.documents import creator_document, hourly_document, video_document
@@ -33,6 +35,7 @@ from viewcount import __version__
 from viewcount.events import valid_id
 from viewcount.serving_store.base import ServingReader
 from viewcount.serving_store.exceptions import ServingStoreError
+from viewcount.storage.exceptions import StoreError
 from viewcount.timeutil import format_ms, parse_rfc3339_ms
 
 DASHBOARD = Path(__file__).with_name("dashboard")
@@ -51,7 +54,7 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
 
 
 def create_app(store: ServingReader, authenticator: Authenticator, limiter: RateLimiter | None,
-               topic: str, metrics: ServeMetrics | None = None) -> FastAPI:
+               topic: str, metrics: ServeMetrics | None = None, payouts: PayoutBook | None = None) -> FastAPI:
     metrics = metrics or ServeMetrics()
 
     @asynccontextmanager
@@ -73,6 +76,11 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
         metrics.store_unavailable.inc()
         return _error(503, "unavailable", "the view store is not reachable; retry shortly",
                       {"Retry-After": "1"})
+
+    @app.exception_handler(StoreError)
+    async def ledger_down(request: Request, e: StoreError) -> JSONResponse:
+        metrics.store_unavailable.inc()
+        return _error(503, "unavailable", "the audit store is not reachable; retry shortly", {"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, e: RequestValidationError) -> JSONResponse:
@@ -142,6 +150,18 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
             raise ApiError(404, "not_found", "no such creator")
         return JSONResponse(creator_document(c))
 
+    @app.get("/v1/creators/{creator_id}/payouts", summary="A creator's payouts and adjustments, from the audit ledger",
+             responses=_example(PAYOUTS_EXAMPLE))
+    async def creator_payouts(creator_id: str, request: Request) -> JSONResponse:
+        who = principal(request)
+        checked_id("creator_id", creator_id)
+        if not who.may_read(creator_id):
+            raise ApiError(404, "not_found", "no such creator")
+        if payouts is None:
+            raise ApiError(404, "not_found", "payouts are not served here")
+        # The ledger is on a file store (local disk or WebHDFS): read it off the event loop.
+        return JSONResponse(await run_in_threadpool(payouts.for_creator, creator_id))
+
     # --- operations ------------------------------------------------------------------------------
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict:
@@ -174,6 +194,15 @@ HOURLY_EXAMPLE = {"video_id": "vid_000001", "hours": [{"hour": "2026-11-21T00:00
 CREATOR_EXAMPLE = {"creator_id": "creator_0001", "views": 2890,
                    "videos": [{"video_id": "vid_000001", "views": 2077}],
                    "batch_watermark": "2026-11-22T02:00:00.000Z", "as_of": "2026-11-22T04:31:08.112Z"}
+PAYOUTS_EXAMPLE = {"creator_id": "creator_0001", "payouts": [
+    {"payout_id": "po-2026-10-3f1c0d9a7b2e4c5d6e7f", "kind": "payout", "period": "2026-10", "views": 1234,
+     "rate_per_1000": "4.00", "currency": "USD", "amount": "4.94", "audit_seq": 12,
+     "created_at": "2026-11-20T06:00:01.120000Z", "batch_version": "w20261120T05-1a2b3c4d"},
+    {"payout_id": "adj-2026-10-9e8d7c6b5a4f3e2d1c0b", "kind": "adjustment", "period": "2026-10", "views": -4,
+     "rate_per_1000": "4.00", "currency": "USD", "amount": "-0.02", "audit_seq": 31,
+     "created_at": "2026-11-25T06:00:02.410000Z", "batch_version": "w20261125T05-5e6f7a8b",
+     "adjusts": "po-2026-10-3f1c0d9a7b2e4c5d6e7f"}],
+    "periods": [{"period": "2026-10", "currency": "USD", "views": 1230, "amount": "4.92"}]}
 
 
 def _example(body: dict) -> dict:

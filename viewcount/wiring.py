@@ -87,6 +87,8 @@ def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10
 def api_app(settings: Settings):
     """The HTTP API: a Redis store that fails fast (503, not a hung request), the admin token and
     creator keys, the per-key rate limit."""
+    from audit.ledger import AuditLedger
+    from billing.payouts import PayoutBook
     from serving_layer.app import create_app
     from serving_layer.auth import Authenticator, load_api_keys
     from serving_layer.ratelimit import RateLimiter
@@ -95,4 +97,4 @@ def api_app(settings: Settings):
     limiter = (RateLimiter(settings.serve_rate_limit, 2 * settings.serve_rate_limit)
                if settings.serve_rate_limit else None)
     return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file)),
-                      limiter, settings.topic)
+                      limiter, settings.topic, payouts=PayoutBook(AuditLedger(file_store(settings, settings.audit_store))))
