@@ -65,11 +65,12 @@ def rows(store: FileStore, root: str = VIEWS_ROOT) -> list[dict]:
 
 @pytest.fixture
 def make_scenario(stack, stack_settings, tmp_path) -> Callable[..., Scenario]:
-    """``make_scenario(events=N | lines=[...], store="local"|"hdfs", partitions=3)``."""
+    """``make_scenario(events=N | lines=[...], store="local"|"hdfs", partitions=3, days=1.0, end_ms=now)``:
+    generated traffic covers the ``days`` before ``end_ms``."""
     admin = wiring.topic_admin(stack_settings)
 
     def make(events: int | None = None, lines: list[bytes] | None = None, store: str = "local",
-             partitions: int = 3, seed: int = 5, days: float = 1.0) -> Scenario:
+             partitions: int = 3, seed: int = 5, days: float = 1.0, end_ms: int | None = None) -> Scenario:
         name = f"raw-{uuid.uuid4().hex[:10]}"
         if store == "local":
             raw_url = (tmp_path / name).as_uri()
@@ -77,10 +78,12 @@ def make_scenario(stack, stack_settings, tmp_path) -> Callable[..., Scenario]:
             raw_url = f"{stack_settings.hdfs_namenode}/tests/{name}"
         settings = stack_settings.replace(topic=name, dlq_topic=f"{name}.dlq", raw_store=raw_url,
                                           topic_partitions=partitions)
-        admin.ensure_topics([TopicSpec(name, partitions), TopicSpec(f"{name}.dlq", partitions)])
+        # Kept long enough for traffic dated weeks back (a closed billing month) to be read.
+        keep = {"retention.ms": str(60 * DAY_MS), "segment.ms": str(60 * DAY_MS)}
+        admin.ensure_topics([TopicSpec(name, partitions, 1, keep), TopicSpec(f"{name}.dlq", partitions, 1, keep)])
         truth = None
         if events is not None:
-            end = now_ms()
+            end = end_ms or now_ms()
             traffic = generate(events, seed, tmp_path / f"{name}-traffic", end - int(days * DAY_MS), end,
                                settings.rules, settings.as_public_dict())
             lines = traffic.events_path.read_bytes().split(b"\n")[:-1]
