@@ -13,7 +13,7 @@ from audit.ledger import MAX_RACE_RETRIES, AuditLedger
 from billing.checks import run_checks
 from billing.exceptions import BillingChecksFailed, BillingError, RateCardError, StaleBatchVersion
 from billing.period import Period
-from billing.plan import KINDS, Paid, paid_so_far, plan, plan_entry
+from billing.plan import KINDS, Entry, Paid, paid_so_far, plan, plan_entry
 from billing.ratecard import RateCard
 from billing.statement import Line, lines_of, render_csv, render_parquet, statement_base
 from billing.views import MonthViews, published_pointer, read_month_views
@@ -33,6 +33,7 @@ class BillingOutcome:
     period: Period
     version: str
     watermark_ms: int
+    planned: list[Entry] = field(default_factory=list)    # what the run decided to write
     written: list[dict] = field(default_factory=list)    # audit records this run appended
     lines: list[Line] = field(default_factory=list)       # the statement's rows
     statement_csv: str = ""
@@ -78,7 +79,8 @@ class MonthlyBilling:
         self._serving, self._raw, self._audit_store, self._ledger = serving, raw, audit_store, ledger
         self._rate_card, self._rules, self._actor, self._say = rate_card, rules, actor, say
 
-    def run(self, period: Period) -> BillingOutcome:
+    def run(self, period: Period, write: bool = True) -> BillingOutcome:
+        """Bill the month; with ``write=False`` stop after the checks (a dry run: nothing written)."""
         # 1. The published batch version; its watermark must have closed the month.
         version, watermark = published_pointer(self._serving)
         period.require_closed(watermark, self._rules.max_event_age_ms, self._rules.max_clock_skew_ms)
@@ -111,11 +113,13 @@ class MonthlyBilling:
             raise BillingChecksFailed("data checks failed, nothing written: "
                                       + "; ".join(f"{c.name}: {c.describe_failures()}" for c in failed))
         self._say(f"[5/7] data checks passed: {', '.join(c.name for c in checks)}")
+        outcome = BillingOutcome(period, version, watermark, planned)
+        if not write:
+            return outcome
 
         # 6. Append each record. Each is decided against the ledger head it is written after, so
         #    two runs at once write every record once: the loser of a race reads the winner's
         #    record and finds nothing left to do.
-        outcome = BillingOutcome(period, version, watermark)
         inputs = self._inputs(month)
         for entry in planned:
             record = self._append(fold, entry.creator_id, month, inputs)

@@ -29,35 +29,20 @@ def register(commands) -> None:
 
 def run_batch_cmd(args, settings) -> int:
     from audit.ledger import AuditLedger
-    from batch_layer.job import run_batch, spark_session
+    from batch_layer.operations import recompute
     from batch_layer.publish import publish
-    from batch_layer.watermark import check_watermark, safe_watermark
     from viewcount import wiring
 
-    raw = wiring.raw_store(settings)
-    admin = wiring.topic_admin(settings)
-    try:
-        partitions = admin.partitions(settings.topic)
-    finally:
-        admin.close()
-    safe = safe_watermark(raw, settings.topic, partitions)
+    asked = None
     if args.watermark:
         try:
             asked = parse_rfc3339_ms(args.watermark)
         except ValueError as e:
             raise ViewcountError(f"--watermark: {e}") from e
-        watermark = check_watermark(asked, safe)
-    else:
-        watermark = safe
-    print(f"batch: W = {format_ms(watermark)}, Spark {settings.spark_master}, raw store {raw.url}", file=sys.stderr)
-    spark = spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory)
-    try:
-        result = run_batch(spark, raw, settings.rules, watermark, settings.topic,
-                           max_invalid_share=settings.batch_max_invalid_share)
-    finally:
-        spark.stop()
+    print(f"batch: Spark {settings.spark_master}, raw store {settings.raw_store}", file=sys.stderr)
+    result = recompute(settings, asked)
     record = publish(result, wiring.serving_store(settings), AuditLedger(wiring.file_store(settings, settings.audit_store)))
-    print(f"published batch version {result.version} (W {format_ms(watermark)}): {len(result.totals)} videos, "
+    print(f"published batch version {result.version} (W {format_ms(result.watermark_ms)}): {len(result.totals)} videos, "
           f"{sum(v for v, _ in result.totals.values())} views; audit seq {record['seq']}")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
     return 0
@@ -65,27 +50,19 @@ def run_batch_cmd(args, settings) -> int:
 
 def run_replay_cmd(args, settings) -> int:
     from audit.ledger import AuditLedger
-    from batch_layer.job import spark_session
+    from batch_layer.operations import replay, replay_extra
     from batch_layer.publish import publish
-    from batch_layer.replay import parse_day, replay_days
+    from batch_layer.replay import parse_day
     from viewcount import wiring
 
     from_day, to_day = parse_day(args.from_day), parse_day(args.to_day)
-    serving = wiring.serving_store(settings)
-    spark = spark_session(settings.spark_master, "viewcount-replay", driver_memory=settings.spark_driver_memory)
-    try:
-        report = replay_days(spark, wiring.raw_store(settings), serving, settings.rules, settings.topic,
-                             from_day, to_day, args.dry_run, say=lambda line: print(line, file=sys.stderr),
-                             max_invalid_share=settings.batch_max_invalid_share)
-    finally:
-        spark.stop()
+    report = replay(settings, from_day, to_day, args.dry_run, say=lambda line: print(line, file=sys.stderr))
     print(report.table())
     if args.dry_run:
         print(f"dry run: published version {report.previous_version} unchanged")
         return 0
-    record = publish(report.result, serving, AuditLedger(wiring.file_store(settings, settings.audit_store)),
-                     kind="batch_replay",
-                     extra={"from": report.from_day, "to": report.to_day, "changed_rows": len(report.diffs),
-                            "net_views": sum(d.delta for d in report.diffs)})
+    record = publish(report.result, wiring.serving_store(settings),
+                     AuditLedger(wiring.file_store(settings, settings.audit_store)),
+                     kind="batch_replay", extra=replay_extra(report))
     print(f"published version {report.result.version} replacing {report.previous_version}; audit seq {record['seq']}")
     return 0

@@ -19,30 +19,20 @@ def register(commands) -> None:
 
 
 def run_billing_cmd(args, settings) -> int:
-    from audit.ledger import AuditLedger
+    from billing.operations import monthly_billing, summary
     from billing.period import Period
-    from billing.ratecard import load_rate_card
-    from billing.run import MonthlyBilling
-    from billing.statement import totals
-    from billing.money import money_str
-    from viewcount import wiring
 
     period = Period.parse(args.period)
-    rate_card = load_rate_card(settings.rate_card)
-    audit_store = wiring.file_store(settings, settings.audit_store)
-    billing = MonthlyBilling(wiring.serving_store(settings), wiring.raw_store(settings), audit_store,
-                             AuditLedger(audit_store), rate_card, settings.rules,
-                             say=lambda line: print(line, file=sys.stderr))
-    outcome = billing.run(period)
-    views, amount = totals(outcome.lines)
-    currency = outcome.lines[0].entry.currency if outcome.lines else rate_card.currency
+    outcome = monthly_billing(settings, say=lambda line: print(line, file=sys.stderr)).run(period)
+    done = summary(outcome)
     if outcome.written:
-        seqs = [r["seq"] for r in outcome.written]
-        print(f"billed {period} from batch version {outcome.version}: {len(outcome.written)} records written "
+        seqs = done["written_seqs"]
+        print(f"billed {period} from batch version {outcome.version}: {len(seqs)} records written "
               f"(audit seq {seqs[0]}..{seqs[-1]})")
     else:
         print(f"billed {period} from batch version {outcome.version}: nothing new to write")
-    print(f"{period}: {views} views, {money_str(amount)} {currency} over {len(outcome.lines)} payouts and adjustments")
+    currency = outcome.lines[0].entry.currency if outcome.lines else ""
+    print(f"{period}: {done['views']} views, {done['amount']} {currency} over {done['rows']} payouts and adjustments")
     print(f"parquet: {outcome.statement_parquet}")
     print(outcome.statement_csv)
     return 0

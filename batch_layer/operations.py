@@ -1,0 +1,126 @@
+"""The batch layer's operations as one call each, from settings: what `viewcount batch …` and the
+Airflow DAGs run. Each builds its clients, does one step, and releases what it started."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import date
+
+from audit.ledger import AuditLedger
+from batch_layer.exceptions import BatchError, ChecksFailed
+from batch_layer.job import BATCH_ROOT, BatchResult, run_batch, spark_session
+from batch_layer.publish import publish
+from batch_layer.replay import ReplayReport, replay_days
+from batch_layer.watermark import check_watermark, safe_watermark
+from viewcount import wiring
+from viewcount.settings import Settings
+from viewcount.storage.base import FileStore
+from viewcount.storage.exceptions import NotFound
+from viewcount.timeutil import format_ms
+
+logger = logging.getLogger(__name__)
+
+
+def topic_partitions(settings: Settings) -> list[int]:
+    admin = wiring.topic_admin(settings)
+    try:
+        return admin.partitions(settings.topic)
+    finally:
+        admin.close()
+
+
+def safe_watermark_now(settings: Settings) -> int:
+    """The latest W every partition's flush progress has passed."""
+    return safe_watermark(wiring.raw_store(settings), settings.topic, topic_partitions(settings))
+
+
+def recompute(settings: Settings, watermark_ms: int | None = None) -> BatchResult:
+    """Recompute at W (default: the safe W) and write the version; nothing is published."""
+    safe = safe_watermark_now(settings)
+    watermark = safe if watermark_ms is None else check_watermark(watermark_ms, safe)
+    spark = spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory)
+    try:
+        return run_batch(spark, wiring.raw_store(settings), settings.rules, watermark, settings.topic,
+                         max_invalid_share=settings.batch_max_invalid_share)
+    finally:
+        spark.stop()
+
+
+def load_result(store: FileStore, version: str) -> BatchResult:
+    """A written version read back from its files (manifest, checks, Parquet views), to publish it
+    in another process than the one that computed it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from expectations.runner import CheckReport
+
+    base = f"{BATCH_ROOT}/version={version}"
+    try:
+        manifest = json.loads(store.read(f"{base}/_manifest.json"))
+        reports = json.loads(store.read(f"{base}/_checks.json"))
+    except NotFound as e:
+        raise BatchError(f"batch version {version} is incomplete or missing under {store.url}: {e}") from e
+
+    def rows(view: str) -> list[dict]:
+        out: list[dict] = []
+        for info in store.walk(f"{base}/{view}"):
+            name = info.path.rsplit("/", 1)[-1]
+            if name.endswith(".parquet") and not name.startswith((".", "_")):
+                out += pq.read_table(pa.BufferReader(store.read(info.path))).to_pylist()
+        return out
+
+    hourly: dict[str, dict[int, int]] = {}
+    for r in rows("video_hourly"):
+        hourly.setdefault(r["video_id"], {})[int(r["event_hour"])] = r["views"]
+    checks = [CheckReport(r["name"], r["success"], [x for x in r["results"] if not x["success"]], r["results"])
+              for r in reports]
+    return BatchResult(
+        version, manifest["watermark_ms"], manifest.get("outcomes", {}),
+        {r["video_id"]: (r["views"], r["creator_id"]) for r in rows("video_totals")}, hourly,
+        {(r["creator_id"], r["event_day"]): r["views"] for r in rows("creator_daily")},
+        manifest, checks, f"{store.url}/{base}/_checks.json")
+
+
+def require_checks_passed(settings: Settings, version: str) -> dict:
+    """The version's data checks, as its report says; raises :class:`ChecksFailed` if one failed."""
+    result = load_result(wiring.raw_store(settings), version)
+    if not result.checks_passed:
+        raise ChecksFailed(f"version {version}: {result.failed_checks()} (report: {result.checks_path})")
+    return {c.name: c.success for c in result.checks}
+
+
+def publish_version(settings: Settings, version: str, kind: str = "batch_publish",
+                    extra: dict | None = None) -> dict:
+    """Publish a written version unless a later watermark is already published (a late or
+    re-run hourly interval must not move readers back). Returns what was done."""
+    result = load_result(wiring.raw_store(settings), version)
+    serving = wiring.serving_store(settings)
+    pointer = serving.batch_pointer()
+    if pointer is not None and kind == "batch_publish" and pointer[1] > result.watermark_ms:
+        logger.info("not publishing %s (W %s): %s with W %s is newer", version, format_ms(result.watermark_ms),
+                    *pointer[:1], format_ms(pointer[1]))
+        return {"published": False, "version": version, "current": pointer[0]}
+    record = publish(result, serving, AuditLedger(wiring.file_store(settings, settings.audit_store)),
+                     kind=kind, extra=extra)
+    return {"published": True, "version": version, "audit_seq": record["seq"],
+            "watermark": format_ms(result.watermark_ms)}
+
+
+def replay(settings: Settings, from_day: date, to_day: date, dry_run: bool,
+           say: Callable[[str], None] = lambda line: None) -> ReplayReport:
+    """Recompute the event days and write the merged version unless ``dry_run``; never publishes."""
+    spark = spark_session(settings.spark_master, "viewcount-replay", driver_memory=settings.spark_driver_memory)
+    try:
+        return replay_days(spark, wiring.raw_store(settings), wiring.serving_store(settings), settings.rules,
+                           settings.topic, from_day, to_day, dry_run, say=say,
+                           max_invalid_share=settings.batch_max_invalid_share)
+    finally:
+        spark.stop()
+
+
+def replay_extra(report: ReplayReport) -> dict:
+    """What a replay's audit record adds to a publish record."""
+    return {"from": report.from_day, "to": report.to_day, "changed_rows": len(report.diffs),
+            "net_views": sum(d.delta for d in report.diffs)}
