@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 JARS := .cache/jars
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test demo jars os-deps stack-up stack-down bench clean
+.PHONY: setup test demo jars os-deps stack-up stack-down airflow bench clean
 
 setup: os-deps $(VENV)/.installed $(JARS)/.fetched
 
@@ -55,6 +55,13 @@ stack-up: setup
 
 stack-down:
 	@[ -x $(BIN)/viewcount ] && $(BIN)/viewcount stack down || true
+
+# Airflow with the project's DAGs: UI and API on http://127.0.0.1:8081 (8080 is the view API);
+# state, logs and the SQLite metadata DB under .viewcount/airflow. The login is printed at start.
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.viewcount/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__API__PORT=8081
+airflow: setup
+	$(AIRFLOW_ENV) $(BIN)/airflow standalone
 
 # Every benchmark, with its extra (DuckDB for the batch comparison); figures in bench/results/.
 bench: setup
