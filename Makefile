@@ -59,7 +59,7 @@ stack-down:
 # Airflow with the project's DAGs: UI and API on http://127.0.0.1:8081 (8080 is the view API);
 # state, logs and the SQLite metadata DB under .viewcount/airflow. The login is printed at start.
 AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.viewcount/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
-	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__API__PORT=8081
+	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__API__PORT=8081 PATH=$(CURDIR)/$(BIN):$$PATH
 airflow: setup
 	$(AIRFLOW_ENV) $(BIN)/airflow standalone
 
