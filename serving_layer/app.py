@@ -13,6 +13,7 @@ annotations`` here: FastAPI reads the handlers' annotations.)
 
 
 import math
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -176,6 +177,12 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
 
     @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def prometheus() -> Response:
+        try:
+            pointer = await store.batch_pointer()
+            if pointer is not None:
+                metrics.batch_age.set(max(0.0, time.time() - pointer[1] / 1000))
+        except ServingStoreError:
+            pass  # the store's own errors are counted; the other metrics still answer
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)

@@ -7,3 +7,7 @@ from viewcount.errors import ViewcountError
 
 class ServingConfigError(ViewcountError):
     """The API keys file or another serving setting is unusable (found at start)."""
+
+
+class ApiNotStarted(ViewcountError):
+    """The API server did not come up (port taken, app failed at start)."""

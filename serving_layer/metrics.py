@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class ServeMetrics:
@@ -17,3 +17,6 @@ class ServeMetrics:
         self.store_unavailable = Counter("viewcount_api_store_unavailable_total",
                                          "Requests answered 503 because Redis did not answer",
                                          registry=self.registry)
+        self.batch_age = Gauge("viewcount_batch_watermark_age_seconds",
+                               "Seconds between now and the published batch watermark W (set at each scrape)",
+                               registry=self.registry)

@@ -18,9 +18,13 @@ def test_demo_runs_and_every_count_equals_the_truth(stack_settings, stack, tmp_p
     assert "[9/9]" in out
     lines = {line.rsplit(maxsplit=1)[0].strip(): line.rsplit(maxsplit=1)[1] for line in out.splitlines()
              if line.strip() and line[:2] != "  " and len(line.split()) > 1}
-    assert lines["mismatches"] == "0"
-    assert lines["records produced"] == lines["lines generated"] == "4000"
-    assert "every video's count equals the truth" in out
+    assert lines["mismatches"] == lines["payout mismatches"] == "0"
+    assert lines["records produced"] == lines["lines generated"] == "4,000"
+    assert int(lines["videos checked through the API"]) > 0 and int(lines["payouts"]) > 0
+    assert int(lines["audit records verified"]) == 1 + int(lines["payouts"])
+    statement = next(line.split(maxsplit=1)[1] for line in out.splitlines() if line.startswith("statement "))
+    assert os.path.isfile(statement)
+    assert "every video's count and every payout equal the truth" in out
     # A second run works in a namespace of its own: idempotent.
     again = subprocess.run([sys.executable, "-m", "viewcount", "demo", "--events", "2000", "--out", str(tmp_path)],
                            capture_output=True, env=env, timeout=600)

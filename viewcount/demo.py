@@ -1,13 +1,21 @@
-"""The main job on the local stack, end to end, as far as the pipeline reaches today.
+"""The main job on the local stack, end to end.
 
-stack up → topics → generated traffic → produce → raw sink → speed layer → batch recompute
-and publish → audit verify → every video's merged count compared with truth.json. Each run works in a namespace of its own (topic, Redis
-key prefix, raw-store folder), so runs never mix and the comparison is exact every time.
+stack up → topics → a seeded stream reaching back into the last closed month (a backfill, sent
+with its original ingest times) → raw sink and speed layer running while it is produced → batch
+recompute and publish → the HTTP API's answer for every video compared with truth.json →
+billing for the closed month compared with truth.json → audit verify.
+
+Each run works in a namespace of its own (topic, Redis key prefix, raw and audit folders), so
+runs never mix and the comparison is exact every time.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,50 +26,132 @@ from viewcount.generate import generate
 from viewcount.produce import produce_lines, read_lines
 from viewcount.settings import Settings
 from viewcount.stack.manager import CORE, Stack
-from viewcount.timeutil import DAY_MS, format_ms, now_ms
+from viewcount.timeutil import DAY_MS, HOUR_MS, format_ms, now_ms, parse_rfc3339_ms
 
 STEPS = 9
+RATE_CARD = b'currency = "USD"\ndefault_rate_per_1000 = "2.50"\n[creators.creator_0001]\nrate_per_1000 = "4.00"\n'
 
 
 @dataclass
 class DemoSummary:
     namespace: str
-    lines: int
-    produced: int
-    raw_valid: int
-    raw_quarantined: int
-    outcomes: dict
-    videos_checked: int
-    mismatches: dict[str, tuple[int, int]]
-    views: int
-    seconds: dict = field(default_factory=dict)
+    out_dir: Path
+    lines: int = 0
+    produced: int = 0
+    raw_valid: int = 0
+    raw_quarantined: int = 0
+    outcomes: dict = field(default_factory=dict)
+    views: int = 0
     batch_watermark: str = ""
     batch_views: int = 0
     speed_views: int = 0
+    videos_checked: int = 0
+    mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+    freshness_s: float = 0.0
+    period: str = ""
+    payouts: int = 0
+    payouts_total: str = ""
+    payout_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+    statement: str = ""
     audit_records: int = 0
+    api_url: str = ""
+    api_key: tuple[str, str] = ("", "")
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (self.raw_valid + self.raw_quarantined == self.produced == self.lines
+                and not self.mismatches and not self.payout_mismatches)
 
 
 def demo_settings(settings: Settings, namespace: str, out_dir: Path) -> Settings:
     return settings.replace(
         topic=f"{settings.topic}.{namespace}", dlq_topic=f"{settings.topic}.{namespace}.dlq",
-        redis_prefix=namespace, raw_store=(out_dir / "raw").as_uri(),
+        redis_prefix=namespace, raw_store=(out_dir / "raw").as_uri(), audit_store=(out_dir / "audit").as_uri(),
         ingest_group=f"{settings.ingest_group}-{namespace}", speed_group=f"{settings.speed_group}-{namespace}",
-        audit_store=(out_dir / "audit").as_uri(),
-        ingest_metrics_port=0, speed_metrics_port=0)
+        # the backfill reaches weeks back: keep it on the topic until both sinks have read it
+        topic_retention=max(settings.topic_retention, 60 * DAY_MS),
+        admin_token=settings.admin_token or secrets.token_hex(24),
+        api_keys_file=str(out_dir / "api-keys.json"), rate_card=str(out_dir / "rates.toml"))
 
 
-def run_demo(settings: Settings, events: int, seed: int, out_root: Path,
-             say: Callable[[str], None] = print) -> DemoSummary:
+def closed_month(settings: Settings, at_ms: int):
+    """The latest month the batch watermark at ``at_ms`` will have closed."""
+    from billing.period import Period
+
+    period = Period.parse(time.strftime("%Y-%m", time.gmtime(at_ms / 1000)))
+    while period.closes_at_ms(settings.max_event_age, settings.max_clock_skew) > at_ms:
+        period = Period(period.year - (period.month == 1), (period.month - 2) % 12 + 1)
+    return period
+
+
+class _Worker:
+    """A sink on a thread; ``join`` re-raises what it raised."""
+
+    def __init__(self, name: str, target: Callable[[], object]) -> None:
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(target,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, target) -> None:
+        try:
+            target()
+        except BaseException as e:  # handed to the demo's thread by join()
+            self.error = e
+
+    def join(self) -> None:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _sinks(s: Settings, until_idle_s: float | None):
+    """The raw sink and the speed layer, built and running on threads."""
     from ingestion.metrics import SinkMetrics
     from ingestion.sink import RawSink, SinkConfig
     from speed_layer.counter import SpeedConfig, SpeedCounter
     from speed_layer.metrics import SpeedMetrics
     from viewcount.serving_store.base import StateTtls
 
+    consumer, dlq = wiring.consumer(s, group_id=s.ingest_group), wiring.producer(s)
+    sink = RawSink(SinkConfig(s.topic, s.dlq_topic, s.ingest_flush_records, s.ingest_flush_age / 1000),
+                   consumer, dlq, wiring.raw_store(s), SinkMetrics())
+    speed_consumer = wiring.consumer(s, group_id=s.speed_group)
+    counter = SpeedCounter(SpeedConfig(s.topic, s.rules, StateTtls.for_rules(s.rules, s.speed_bucket_retention)),
+                           speed_consumer, wiring.serving_store(s), SpeedMetrics())
+
+    def run_sink():
+        try:
+            sink.run(until_idle_s=until_idle_s)
+        finally:
+            consumer.close()
+            dlq.close()
+
+    def run_speed():
+        try:
+            counter.run(until_idle_s=until_idle_s)
+        finally:
+            speed_consumer.close()
+
+    return sink, _Worker("raw-sink", run_sink), _Worker("speed-layer", run_speed)
+
+
+def _get(url: str, token: str) -> dict:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Callable[[str], None] = print,
+             api_port: int = 0, keep_running: bool = False) -> DemoSummary:
+    from serving_layer.auth import key_digest, new_api_key
+    from serving_layer.server import ApiServer
+
     namespace = f"demo-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:4]}"
     out_dir = out_root / namespace
+    out_dir.mkdir(parents=True, exist_ok=True)
     s = demo_settings(settings, namespace, out_dir)
-    seconds: dict[str, float] = {}
+    summary = DemoSummary(namespace, out_dir)
     clock = time.monotonic()
 
     def step(n: int, text: str) -> None:
@@ -70,7 +160,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path,
         clock = time.monotonic()
 
     def took(name: str) -> None:
-        seconds[name] = round(time.monotonic() - clock, 2)
+        summary.seconds[name] = round(time.monotonic() - clock, 2)
 
     step(1, "starting the local stack (Kafka KRaft, Redis AOF)")
     Stack(settings).up(CORE, progress=lambda line: say("      " + line))
@@ -84,86 +174,113 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path,
         admin.close()
     took("topics")
 
-    step(3, f"generating {events} events (seed {seed}) into {out_dir}")
     end_ms = now_ms()
-    traffic = generate(events, seed, out_dir, end_ms - 2 * DAY_MS, end_ms, s.rules, s.as_public_dict())
+    period = closed_month(s, end_ms - HOUR_MS)
+    start_ms = period.end_ms - 2 * DAY_MS
+    step(3, f"generating {events:,} events (seed {seed}) from {format_ms(start_ms)} to now: the last two days of "
+            f"{period} (a closed month, backfilled) up to the present")
+    traffic = generate(events, seed, out_dir, start_ms, end_ms, s.rules, s.as_public_dict())
+    summary.lines, summary.outcomes, summary.views = traffic.lines, traffic.truth["outcomes"], traffic.truth["total_views"]
     took("generate")
 
-    step(4, f"producing {traffic.lines} lines")
+    step(4, f"producing {traffic.lines:,} lines while the raw sink ({s.raw_store}) and the speed layer run")
+    sink, sink_worker, speed_worker = _sinks(s, until_idle_s=5)
     producer = wiring.producer(s)
     try:
         with open(traffic.events_path, "rb") as stream:
             report = produce_lines(read_lines(stream), producer, s.topic,
                                    traffic.truth["generator"]["ingest_time_field"],
-                                   progress=lambda n: say(f"      … {n} lines") if n % 50_000 == 0 else None)
+                                   progress=lambda n: say(f"      … {n:,} lines sent") if n % 50_000 == 0 else None)
     finally:
         producer.close()
-    say(f"      sent {report.sent} in {report.seconds:.1f}s ({report.rate:,.0f}/s), {len(report.failed)} refused")
-    took("produce")
+    summary.produced = report.sent
+    say(f"      sent {report.sent:,} in {report.seconds:.1f}s ({report.rate:,.0f}/s), {len(report.failed)} refused; "
+        f"waiting for both sinks to catch up")
+    sink_worker.join()
+    speed_worker.join()
+    summary.raw_valid = int(sink.metrics.records.labels("valid")._value.get())
+    summary.raw_quarantined = int(sink.metrics.records.labels("invalid")._value.get())
+    say(f"      raw store: {summary.raw_valid:,} rows in views/, {summary.raw_quarantined:,} in quarantine/")
+    took("produce_and_sinks")
 
-    step(5, f"raw sink: {s.topic} → {s.raw_store}")
-    consumer, dlq = wiring.consumer(s, group_id=s.ingest_group), wiring.producer(s)
-    sink = RawSink(SinkConfig(s.topic, s.dlq_topic, s.ingest_flush_records, s.ingest_flush_age / 1000),
-                   consumer, dlq, wiring.raw_store(s), SinkMetrics())
-    try:
-        sink.run(until_idle_s=2)
-    finally:
-        consumer.close()
-        dlq.close()
-    raw_valid = int(sink.metrics.records.labels("valid")._value.get())
-    raw_quarantined = int(sink.metrics.records.labels("invalid")._value.get())
-    say(f"      {raw_valid} rows in views/, {raw_quarantined} in quarantine/")
-    took("raw_sink")
-
-    step(6, f"speed layer: {s.topic} → Redis (prefix {namespace})")
-    consumer = wiring.consumer(s, group_id=s.speed_group)
-    store = wiring.serving_store(s)
-    counter = SpeedCounter(SpeedConfig(s.topic, s.rules, StateTtls.for_rules(s.rules, s.speed_bucket_retention)),
-                           consumer, store, SpeedMetrics())
-    try:
-        counter.run(until_idle_s=2)
-    finally:
-        consumer.close()
-    took("speed_layer")
-
-    step(7, f"batch layer: Spark ({s.spark_master}) recompute and publish")
+    step(5, f"batch layer: Spark ({s.spark_master}) recompute below the safe watermark, checks, publish")
     from audit.ledger import AuditLedger
-    from batch_layer.job import run_batch, spark_session
+    from batch_layer.operations import recompute
     from batch_layer.publish import publish
-    from batch_layer.watermark import safe_watermark
 
-    admin = wiring.topic_admin(s)
-    try:
-        partitions = admin.partitions(s.topic)
-    finally:
-        admin.close()
-    watermark = safe_watermark(wiring.raw_store(s), s.topic, partitions)
-    spark = spark_session(s.spark_master, "viewcount-demo", driver_memory=s.spark_driver_memory)
-    try:
-        batch = run_batch(spark, wiring.raw_store(s), s.rules, watermark, s.topic,
-                          max_invalid_share=s.batch_max_invalid_share)
-    finally:
-        spark.stop()
+    batch = recompute(s)
     ledger = AuditLedger(wiring.file_store(s, s.audit_store))
-    record = publish(batch, store, ledger)
-    say(f"      version {batch.version} at W {format_ms(watermark)}: {len(batch.totals)} videos; audit seq {record['seq']}")
+    record = publish(batch, wiring.serving_store(s), ledger)
+    summary.batch_watermark = format_ms(batch.watermark_ms)
+    say(f"      version {batch.version} at W {summary.batch_watermark}: {len(batch.totals):,} videos; "
+        f"audit seq {record['seq']}")
     took("batch")
 
-    step(8, "verifying the audit ledger")
-    audit = ledger.verify()
-    say(f"      intact: {audit.records} records, head {audit.head_hash[:16]}…")
-    took("audit_verify")
+    step(6, "starting the HTTP API and asking it for every video")
+    creator = sorted({v["creator_id"] for v in traffic.truth["videos"].values()})[0]
+    key = new_api_key()
+    Path(s.api_keys_file).write_text(json.dumps({key_digest(key): creator}))
+    summary.api_key = (creator, key)
+    server = ApiServer(wiring.api_app(s), s.serve_host, api_port or _free_port()).start()
+    summary.api_url = server.url
+    try:
+        for n, (video, expected) in enumerate(traffic.truth["videos"].items(), start=1):
+            got = _get(f"{server.url}/v1/videos/{video}/views", s.admin_token)
+            summary.batch_views += got["batch_views"]
+            summary.speed_views += got["speed_views"]
+            if got["views"] != expected["views"] or got["creator_id"] != expected["creator_id"]:
+                summary.mismatches[video] = (got["views"], expected["views"])
+            if got["as_of"]:
+                summary.freshness_s = max(summary.freshness_s, (now_ms() - parse_rfc3339_ms(got["as_of"])) / 1000)
+            if n % 1000 == 0:
+                say(f"      … {n:,} videos checked")
+        summary.videos_checked = len(traffic.truth["videos"])
+        took("api_compare")
 
-    step(9, f"comparing every video's merged count (batch below W + speed from W) with {traffic.truth_path}")
-    mismatches = {}
-    batch_views = speed_views = 0
-    for video, expected in traffic.truth["videos"].items():
-        got = store.video_views(video)
-        batch_views, speed_views = batch_views + got.batch_views, speed_views + got.speed_views
-        if got.views != expected["views"] or got.creator_id != expected["creator_id"]:
-            mismatches[video] = (got.views, expected["views"])
-    took("compare")
-    return DemoSummary(namespace, traffic.lines, report.sent, raw_valid, raw_quarantined,
-                       traffic.truth["outcomes"], len(traffic.truth["videos"]), mismatches,
-                       traffic.truth["total_views"], seconds, format_ms(watermark), batch_views, speed_views,
-                       audit.records)
+        step(7, f"billing {period} (closed at W {summary.batch_watermark}) and comparing payouts with the truth")
+        Path(s.rate_card).write_bytes(RATE_CARD)
+        from billing.operations import monthly_billing, summary as billing_summary
+
+        outcome = monthly_billing(s).run(period)
+        done = billing_summary(outcome)
+        expected_views = {c: m["months"][str(period)] for c, m in traffic.truth["creators"].items()
+                          if m["months"].get(str(period))}
+        paid = {line.entry.creator_id: line.entry.views for line in outcome.lines}
+        summary.payout_mismatches = {c: (paid.get(c, 0), n) for c, n in expected_views.items() if paid.get(c, 0) != n}
+        summary.payout_mismatches.update({c: (n, 0) for c, n in paid.items() if c not in expected_views})
+        summary.period, summary.payouts, summary.payouts_total = str(period), len(outcome.lines), done["amount"]
+        summary.statement = outcome.statement_csv
+        say(f"      {len(outcome.written)} payouts, {done['amount']} USD; statement {summary.statement}")
+        took("billing")
+
+        step(8, "verifying the audit ledger")
+        audit = ledger.verify()
+        summary.audit_records = audit.records
+        say(f"      intact: {audit.records} records, head {audit.head_hash[:16]}…")
+        took("audit_verify")
+
+        step(9, "done" + (": the API, raw sink and speed layer keep running (Ctrl-C stops them)"
+                          if keep_running else ""))
+        if keep_running:
+            _keep_running(s, server, say)
+    finally:
+        server.stop()
+    return summary
+
+
+def _keep_running(s: Settings, server, say: Callable[[str], None]) -> None:
+    say(f"      API {server.url}  dashboard {server.url}/dashboard/  metrics {server.url}/metrics")
+    say(f"      produce more with: VIEWCOUNT_TOPIC={s.topic} viewcount produce FILE")
+    _, sink_worker, speed_worker = _sinks(s, until_idle_s=None)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        say("      stopping")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -185,6 +185,8 @@ class Settings:
     topic: str = _setting("video.views.v1", str, doc="views topic")
     dlq_topic: str = _setting("video.views.v1.dlq", str, doc="dead-letter topic")
     topic_partitions: int = _setting("4", _positive_int, doc="partitions of the views topic")
+    topic_replication: int = _setting("1", _positive_int,
+                                      doc="replication factor of both topics when created (min ISR: 2 from 3 replicas)")
     topic_retention: int = _setting("30d", parse_duration_ms, duration=True,
                                     doc="retention of both topics (at least 8d)")
     max_event_age: int = _setting("7d", parse_duration_ms, duration=True, doc="rule 2")

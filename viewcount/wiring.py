@@ -52,10 +52,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         "retention.ms": str(settings.topic_retention),
         "segment.ms": str(settings.topic_retention),
         "cleanup.policy": "delete",
+        # with three replicas an acknowledged write survives one broker's loss
+        "min.insync.replicas": "2" if settings.topic_replication >= 3 else "1",
     }
     return [
-        TopicSpec(settings.topic, settings.topic_partitions, 1, configs),
-        TopicSpec(settings.dlq_topic, settings.topic_partitions, 1, configs),
+        TopicSpec(settings.topic, settings.topic_partitions, settings.topic_replication, configs),
+        TopicSpec(settings.dlq_topic, settings.topic_partitions, settings.topic_replication, configs),
     ]
 
 

@@ -72,3 +72,14 @@ def test_the_same_auth_rules_as_the_other_routes(billed):
     assert [(p["views"], p["amount"]) for p in admin["payouts"]] == [(999, "2.50")]
     assert get(client, "/v1/creators/creator_1/payouts", KEYS["creator_1"]).json() == {
         "creator_id": "creator_1", "payouts": [], "periods": []}
+
+
+def test_metrics_say_how_old_the_published_batch_is(billed):
+    import time
+
+    from tests.billing.conftest import CLOSED_W
+
+    _, _, client = billed
+    line = next(line for line in client.get("/metrics").text.splitlines()
+                if line.startswith("viewcount_batch_watermark_age_seconds "))
+    assert abs(float(line.split()[1]) - (time.time() - CLOSED_W / 1000)) < 60
