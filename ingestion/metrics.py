@@ -25,6 +25,6 @@ class SinkMetrics:
         self.dead_letters = Counter("viewcount_ingest_dead_letters_total",
                                     "Invalid records sent to the dead-letter topic", registry=r)
 
-    def serve(self, port: int) -> None:
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
         if port:
-            start_http_server(port, addr="127.0.0.1", registry=self.registry)
+            start_http_server(port, addr=host, registry=self.registry)

@@ -27,6 +27,6 @@ class SpeedMetrics:
         self.lag = Gauge("viewcount_speed_consumer_lag", "Records behind the log end, by partition",
                          ["partition"], registry=r)
 
-    def serve(self, port: int) -> None:
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
         if port:
-            start_http_server(port, addr="127.0.0.1", registry=self.registry)
+            start_http_server(port, addr=host, registry=self.registry)

@@ -225,6 +225,8 @@ class Settings:
                                          doc="raw sink: flush a partition's file at this many records")
     ingest_flush_age: int = _setting("30s", parse_duration_ms, duration=True,
                                      doc="raw sink: flush a partition's file when its oldest record is this old")
+    metrics_host: str = _setting("127.0.0.1", str,
+                                 doc="address the raw sink's and speed layer's /metrics listen on (0.0.0.0 in containers)")
     ingest_metrics_port: int = _setting("9101", _non_negative_int, doc="raw sink /metrics port (0: off)")
 
     def __post_init__(self) -> None:

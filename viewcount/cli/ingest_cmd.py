@@ -39,7 +39,7 @@ def run(args, settings) -> int:
                         flush_records=settings.ingest_flush_records,
                         flush_age_s=settings.ingest_flush_age / 1000)
     metrics = SinkMetrics()
-    metrics.serve(settings.ingest_metrics_port)
+    metrics.serve(settings.ingest_metrics_port, settings.metrics_host)
     consumer = wiring.consumer(settings, group_id=settings.ingest_group, client_id="viewcount-raw-sink")
     producer = wiring.producer(settings, client_id="viewcount-raw-sink-dlq")
     sink = RawSink(config, consumer, producer, wiring.raw_store(settings), metrics)

@@ -32,7 +32,7 @@ def run_speed(args, settings) -> int:
     config = SpeedConfig(settings.topic, settings.rules,
                          StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
     metrics = SpeedMetrics()
-    metrics.serve(settings.speed_metrics_port)
+    metrics.serve(settings.speed_metrics_port, settings.metrics_host)
     store = wiring.serving_store(settings)
     store.ping()
     consumer = wiring.consumer(settings, group_id=settings.speed_group, client_id="viewcount-speed")
