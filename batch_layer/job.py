@@ -19,14 +19,13 @@ from datetime import datetime, timezone
 from batch_layer.exceptions import BatchError
 from batch_layer.spark_rules import classify
 from viewcount import __version__
-from viewcount.rawdata import QUARANTINE_ROOT, VIEWS_ROOT, parse_hour_dir
+from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, parse_hour_dir
 from viewcount.rules import Outcome, RuleSettings
 from viewcount.storage.base import FileStore
 from viewcount.timeutil import format_ms
 
 logger = logging.getLogger(__name__)
 
-BATCH_ROOT = "batch/v1"
 
 
 def new_version_id(watermark_ms: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from batch_layer.job import BATCH_ROOT
+from viewcount.rawdata import BATCH_ROOT
 from billing.exceptions import BillingError
 from billing.period import Period
 from viewcount.serving_store.base import ServingStore

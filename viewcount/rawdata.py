@@ -21,6 +21,7 @@ import pyarrow as pa
 
 VIEWS_ROOT = "views/v1"
 QUARANTINE_ROOT = "quarantine/v1"
+BATCH_ROOT = "batch/v1"          # batch versions: version={id}/video_hourly, video_totals, creator_daily
 
 _TS = pa.timestamp("ms", tz="UTC")
 _RECORD_FIELDS = [

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from audit.ledger import AuditLedger
-from batch_layer.job import BATCH_ROOT
+from viewcount.rawdata import BATCH_ROOT
 from viewcount import wiring
 from viewcount.settings import Settings
 from viewcount.storage.base import FileStore
