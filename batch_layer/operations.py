@@ -10,11 +10,12 @@ from datetime import date
 
 from audit.ledger import AuditLedger
 from batch_layer.exceptions import BatchError, ChecksFailed
-from batch_layer.job import BATCH_ROOT, BatchResult, run_batch, spark_session
+from batch_layer.job import BatchResult, run_batch, spark_session
 from batch_layer.publish import publish
 from batch_layer.replay import ReplayReport, replay_days
 from batch_layer.watermark import check_watermark, safe_watermark
 from viewcount import wiring
+from viewcount.rawdata import BATCH_ROOT, read_parquet_rows
 from viewcount.settings import Settings
 from viewcount.storage.base import FileStore
 from viewcount.storage.exceptions import NotFound
@@ -51,9 +52,6 @@ def recompute(settings: Settings, watermark_ms: int | None = None) -> BatchResul
 def load_result(store: FileStore, version: str) -> BatchResult:
     """A written version read back from its files (manifest, checks, Parquet views), to publish it
     in another process than the one that computed it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from expectations.runner import CheckReport
 
     base = f"{BATCH_ROOT}/version={version}"
@@ -64,12 +62,7 @@ def load_result(store: FileStore, version: str) -> BatchResult:
         raise BatchError(f"batch version {version} is incomplete or missing under {store.url}: {e}") from e
 
     def rows(view: str) -> list[dict]:
-        out: list[dict] = []
-        for info in store.walk(f"{base}/{view}"):
-            name = info.path.rsplit("/", 1)[-1]
-            if name.endswith(".parquet") and not name.startswith((".", "_")):
-                out += pq.read_table(pa.BufferReader(store.read(info.path))).to_pylist()
-        return out
+        return read_parquet_rows(store, f"{base}/{view}")
 
     hourly: dict[str, dict[int, int]] = {}
     for r in rows("video_hourly"):

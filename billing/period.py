@@ -55,6 +55,15 @@ class Period:
     def closes_at_ms(self, max_event_age_ms: int, max_clock_skew_ms: int) -> int:
         return hour_ceil(self.end_ms + max_event_age_ms + max_clock_skew_ms)
 
+    @classmethod
+    def latest_closed(cls, watermark_ms: int, max_event_age_ms: int, max_clock_skew_ms: int) -> Period:
+        """The latest month a batch watermark of ``watermark_ms`` has closed."""
+        moment = datetime.fromtimestamp(watermark_ms / 1000, tz=timezone.utc)
+        period = cls(moment.year, moment.month)
+        while period.closes_at_ms(max_event_age_ms, max_clock_skew_ms) > watermark_ms:
+            period = cls(period.year - (period.month == 1), (period.month - 2) % 12 + 1)
+        return period
+
     def require_closed(self, watermark_ms: int, max_event_age_ms: int, max_clock_skew_ms: int) -> None:
         closes = self.closes_at_ms(max_event_age_ms, max_clock_skew_ms)
         if watermark_ms < closes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from viewcount.rawdata import BATCH_ROOT
+from viewcount.rawdata import BATCH_ROOT, read_parquet_rows
 from billing.exceptions import BillingError
 from billing.period import Period
 from viewcount.serving_store.base import ServingStore
@@ -35,18 +35,6 @@ def published_pointer(serving: ServingStore) -> tuple[str, int]:
     return pointer
 
 
-def _parquet_rows(raw: FileStore, directory: str, columns: list[str]) -> list[dict]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows: list[dict] = []
-    for info in raw.walk(directory):
-        name = info.path.rsplit("/", 1)[-1]
-        if name.endswith(".parquet") and not name.startswith((".", "_")):
-            rows += pq.read_table(pa.BufferReader(raw.read(info.path)), columns=columns).to_pylist()
-    return rows
-
-
 def read_month_views(raw: FileStore, version: str, watermark_ms: int, period: Period) -> MonthViews:
     base = f"{BATCH_ROOT}/version={version}"
     try:
@@ -55,10 +43,10 @@ def read_month_views(raw: FileStore, version: str, watermark_ms: int, period: Pe
         raise BillingError(f"the published batch version {version} has no manifest under {raw.url}/{base}: "
                            f"is VIEWCOUNT_RAW_STORE the store it was computed on?") from e
     by_creator: dict[str, int] = {}
-    for row in _parquet_rows(raw, f"{base}/creator_daily", ["creator_id", "event_day", "views"]):
+    for row in read_parquet_rows(raw, f"{base}/creator_daily", ["creator_id", "event_day", "views"]):
         if period.contains_day(row["event_day"]):
             by_creator[row["creator_id"]] = by_creator.get(row["creator_id"], 0) + int(row["views"])
-    hourly_total = sum(int(r["views"]) for r in _parquet_rows(raw, f"{base}/video_hourly", ["event_hour", "views"])
+    hourly_total = sum(int(r["views"]) for r in read_parquet_rows(raw, f"{base}/video_hourly", ["event_hour", "views"])
                        if period.start_ms <= int(r["event_hour"]) < period.end_ms)
     return MonthViews(period, version, watermark_ms, manifest.get("raw_input_fingerprint", ""),
                       by_creator, hourly_total)

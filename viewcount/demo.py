@@ -75,16 +75,6 @@ def demo_settings(settings: Settings, namespace: str, out_dir: Path) -> Settings
         api_keys_file=str(out_dir / "api-keys.json"), rate_card=str(out_dir / "rates.toml"))
 
 
-def closed_month(settings: Settings, at_ms: int):
-    """The latest month the batch watermark at ``at_ms`` will have closed."""
-    from billing.period import Period
-
-    period = Period.parse(time.strftime("%Y-%m", time.gmtime(at_ms / 1000)))
-    while period.closes_at_ms(settings.max_event_age, settings.max_clock_skew) > at_ms:
-        period = Period(period.year - (period.month == 1), (period.month - 2) % 12 + 1)
-    return period
-
-
 class _Worker:
     """A sink on a thread; ``join`` re-raises what it raised."""
 
@@ -175,7 +165,9 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     took("topics")
 
     end_ms = now_ms()
-    period = closed_month(s, end_ms - HOUR_MS)
+    from billing.period import Period
+
+    period = Period.latest_closed(end_ms - HOUR_MS, s.max_event_age, s.max_clock_skew)
     start_ms = period.end_ms - 2 * DAY_MS
     step(3, f"generating {events:,} events (seed {seed}) from {format_ms(start_ms)} to now: the last two days of "
             f"{period} (a closed month, backfilled) up to the present")

@@ -13,7 +13,7 @@ from batch_layer.spark_rules import classify
 from batch_layer.watermark import check_watermark, safe_watermark
 from batch_layer.exceptions import WatermarkError
 from viewcount import wiring
-from viewcount.events import ViewEvent, parse_event
+from viewcount.events import ViewEvent
 from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
 from viewcount.timeutil import HOUR_MS, format_ms
 from tests.ingestion.conftest import rows

@@ -19,7 +19,6 @@ from batch_layer.publish import publish
 from batch_layer.watermark import safe_watermark
 from ingestion.dataset import range_files
 from viewcount import wiring
-from viewcount.timeutil import DAY_MS
 
 pytestmark = pytest.mark.integration
 

@@ -33,14 +33,6 @@ from viewcount.timeutil import HOUR_MS, now_ms
 pytestmark = pytest.mark.integration
 
 
-def latest_closed_month(watermark_ms: int, rules) -> Period:
-    today = date.fromtimestamp(watermark_ms / 1000)
-    period = Period(today.year, today.month)
-    while period.closes_at_ms(rules.max_event_age_ms, rules.max_clock_skew_ms) > watermark_ms:
-        period = Period(period.year - (period.month == 1), (period.month - 2) % 12 + 1)
-    return period
-
-
 def bill(settings, period: Period) -> subprocess.CompletedProcess:
     env = {**os.environ, **settings.to_env()}
     done = subprocess.run([sys.executable, "-m", "viewcount", "billing", "run", "--period", str(period)],
@@ -51,7 +43,8 @@ def bill(settings, period: Period) -> subprocess.CompletedProcess:
 
 def test_payouts_follow_the_batch_views_and_a_replay_becomes_exact_adjustments(make_scenario, spark, tmp_path,
                                                                                stack_settings):
-    period = latest_closed_month(now_ms() - HOUR_MS, stack_settings.rules)
+    rules = stack_settings.rules
+    period = Period.latest_closed(now_ms() - HOUR_MS, rules.max_event_age_ms, rules.max_clock_skew_ms)
     # Two days of traffic across the month's end: its last day and a half, and the next month's start.
     scenario = make_scenario(events=5000, days=2, end_ms=period.end_ms + 12 * HOUR_MS, seed=11)
     scenario.run_sink(flush_records=600)

@@ -36,3 +36,11 @@ def test_closes_at_the_hour_after_end_plus_age_plus_skew():
 def test_an_hour_aligned_close_is_not_pushed_further():
     p = Period.parse("2026-02")
     assert p.closes_at_ms(DAY, 0) == parse_rfc3339_ms("2026-03-02T00:00:00Z")
+
+
+@pytest.mark.parametrize("w, expected", [
+    ("2026-11-22T08:00:00Z", "2026-10"), ("2026-11-08T01:00:00Z", "2026-10"), ("2026-11-08T00:00:00Z", "2026-09"),
+    ("2027-01-10T00:00:00Z", "2026-12"), ("2027-01-05T00:00:00Z", "2026-11"),
+])
+def test_the_latest_closed_month_at_a_watermark(w, expected):
+    assert str(Period.latest_closed(parse_rfc3339_ms(w), 7 * DAY, 5 * MINUTE)) == expected

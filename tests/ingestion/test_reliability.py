@@ -14,7 +14,7 @@ import pytest
 from viewcount import wiring
 from viewcount.produce import produce_lines
 from tests.conftest import Background, wait_for
-from tests.ingestion.conftest import assert_exact, rows
+from tests.ingestion.conftest import assert_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
