@@ -120,6 +120,13 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
             raise ApiError(404, "not_found", "no such video")  # another creator's: not revealed
         return views
 
+    def readable_creator(request: Request, creator_id: str) -> Principal:
+        who = principal(request)
+        checked_id("creator_id", creator_id)
+        if not who.may_read(creator_id):
+            raise ApiError(404, "not_found", "no such creator")  # another creator's: not revealed
+        return who
+
     # --- CONTRACT §6 -----------------------------------------------------------------------------
     # Handlers return their JSON ready-made: the documents are plain dicts of str and int, and
     # validating them again on the way out cost more than the Redis read.
@@ -142,10 +149,7 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
     @app.get("/v1/creators/{creator_id}/views", summary="A creator's videos and total views",
              responses=_example(CREATOR_EXAMPLE))
     async def creator_views(creator_id: str, request: Request) -> JSONResponse:
-        who = principal(request)
-        checked_id("creator_id", creator_id)
-        if not who.may_read(creator_id):
-            raise ApiError(404, "not_found", "no such creator")
+        who = readable_creator(request, creator_id)
         c = await store.creator_views(creator_id, topic)
         if not c.videos and who.is_admin:
             raise ApiError(404, "not_found", "no such creator")
@@ -154,10 +158,7 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
     @app.get("/v1/creators/{creator_id}/payouts", summary="A creator's payouts and adjustments, from the audit ledger",
              responses=_example(PAYOUTS_EXAMPLE))
     async def creator_payouts(creator_id: str, request: Request) -> JSONResponse:
-        who = principal(request)
-        checked_id("creator_id", creator_id)
-        if not who.may_read(creator_id):
-            raise ApiError(404, "not_found", "no such creator")
+        readable_creator(request, creator_id)
         if payouts is None:
             raise ApiError(404, "not_found", "payouts are not served here")
         # The ledger is on a file store (local disk or WebHDFS): read it off the event loop.
