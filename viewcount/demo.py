@@ -1,7 +1,7 @@
 """The main job on the local stack, end to end.
 
 stack up → topics → a seeded stream reaching back into the last closed month (a backfill, sent
-with its original ingest times) → raw sink and speed layer running while it is produced → batch
+with its original ingest times) → produced → raw sink and speed layer run until caught up → batch
 recompute and publish → the HTTP API's answer for every video compared with truth.json →
 billing for the closed month compared with truth.json → audit verify.
 
@@ -95,35 +95,41 @@ class _Worker:
             raise self.error
 
 
-def _sinks(s: Settings, until_idle_s: float | None):
-    """The raw sink and the speed layer, built and running on threads."""
+def _sinks(s: Settings, until_idle_s: float | None, sink: bool = True, speed: bool = True):
+    """The raw sink and the speed layer (either may be left out), built and running on threads."""
     from ingestion.metrics import SinkMetrics
     from ingestion.sink import RawSink, SinkConfig
     from speed_layer.counter import SpeedConfig, SpeedCounter
     from speed_layer.metrics import SpeedMetrics
     from viewcount.serving_store.base import StateTtls
 
-    consumer, dlq = wiring.consumer(s, group_id=s.ingest_group), wiring.producer(s)
-    sink = RawSink(SinkConfig(s.topic, s.dlq_topic, s.ingest_flush_records, s.ingest_flush_age / 1000),
-                   consumer, dlq, wiring.raw_store(s), SinkMetrics())
-    speed_consumer = wiring.consumer(s, group_id=s.speed_group)
-    counter = SpeedCounter(SpeedConfig(s.topic, s.rules, StateTtls.for_rules(s.rules, s.speed_bucket_retention)),
-                           speed_consumer, wiring.serving_store(s), SpeedMetrics())
+    raw_sink = sink_worker = speed_worker = None
+    if sink:
+        consumer, dlq = wiring.consumer(s, group_id=s.ingest_group), wiring.producer(s)
+        raw_sink = RawSink(SinkConfig(s.topic, s.dlq_topic, s.ingest_flush_records, s.ingest_flush_age / 1000),
+                           consumer, dlq, wiring.raw_store(s), SinkMetrics())
 
-    def run_sink():
-        try:
-            sink.run(until_idle_s=until_idle_s)
-        finally:
-            consumer.close()
-            dlq.close()
+        def run_sink():
+            try:
+                raw_sink.run(until_idle_s=until_idle_s)
+            finally:
+                consumer.close()
+                dlq.close()
 
-    def run_speed():
-        try:
-            counter.run(until_idle_s=until_idle_s)
-        finally:
-            speed_consumer.close()
+        sink_worker = _Worker("raw-sink", run_sink)
+    if speed:
+        speed_consumer = wiring.consumer(s, group_id=s.speed_group)
+        counter = SpeedCounter(SpeedConfig(s.topic, s.rules, StateTtls.for_rules(s.rules, s.speed_bucket_retention)),
+                               speed_consumer, wiring.serving_store(s), SpeedMetrics())
 
-    return sink, _Worker("raw-sink", run_sink), _Worker("speed-layer", run_speed)
+        def run_speed():
+            try:
+                counter.run(until_idle_s=until_idle_s)
+            finally:
+                speed_consumer.close()
+
+        speed_worker = _Worker("speed-layer", run_speed)
+    return raw_sink, sink_worker, speed_worker
 
 
 def _get(url: str, token: str) -> dict:
@@ -175,8 +181,8 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     summary.lines, summary.outcomes, summary.views = traffic.lines, traffic.truth["outcomes"], traffic.truth["total_views"]
     took("generate")
 
-    step(4, f"producing {traffic.lines:,} lines while the raw sink ({s.raw_store}) and the speed layer run")
-    sink, sink_worker, speed_worker = _sinks(s, until_idle_s=5)
+    step(4, f"producing {traffic.lines:,} lines, then running the raw sink ({s.raw_store}) and the speed layer "
+            f"until both have caught up")
     producer = wiring.producer(s)
     try:
         with open(traffic.events_path, "rb") as stream:
@@ -186,13 +192,16 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     finally:
         producer.close()
     summary.produced = report.sent
-    say(f"      sent {report.sent:,} in {report.seconds:.1f}s ({report.rate:,.0f}/s), {len(report.failed)} refused; "
-        f"waiting for both sinks to catch up")
+    say(f"      sent {report.sent:,} in {report.seconds:.1f}s ({report.rate:,.0f}/s), {len(report.failed)} refused")
+    # One after the other: each joins its consumer group alone, which is quick and predictable.
+    sink, sink_worker, _ = _sinks(s, until_idle_s=2, speed=False)
     sink_worker.join()
-    speed_worker.join()
     summary.raw_valid = int(sink.metrics.records.labels("valid")._value.get())
     summary.raw_quarantined = int(sink.metrics.records.labels("invalid")._value.get())
     say(f"      raw store: {summary.raw_valid:,} rows in views/, {summary.raw_quarantined:,} in quarantine/")
+    _, _, speed_worker = _sinks(s, until_idle_s=2, sink=False)
+    speed_worker.join()
+    say("      speed layer caught up")
     took("produce_and_sinks")
 
     step(5, f"batch layer: Spark ({s.spark_master}) recompute below the safe watermark, checks, publish")

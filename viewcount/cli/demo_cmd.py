@@ -10,7 +10,7 @@ def register(commands) -> None:
     cmd = commands.add_parser(
         "demo", help="run the pipeline end to end on the local stack",
         description="Start the local stack, generate a seeded stream reaching back into the last closed month, "
-                    "run the raw sink and the speed layer while producing it, recompute and publish the batch "
+                    "produce it, run the raw sink and the speed layer until caught up, recompute and publish the batch "
                     "views, compare the API's answer for every video with truth.json, bill the closed month and "
                     "compare the payouts with truth.json, verify the audit ledger. Exit status 1 on any mismatch.")
     cmd.add_argument("--events", type=int, default=200_000, help="events to generate (default 200000)")
@@ -36,7 +36,7 @@ def run(args, settings) -> int:
             ("views by the rules (truth.json)", f"{summary.views:,}"), ("batch watermark", summary.batch_watermark),
             ("views from the batch layer", f"{summary.batch_views:,}"),
             ("views from the speed layer", f"{summary.speed_views:,}"),
-            ("freshness (s behind now)", f"{summary.freshness_s:.1f}"),
+            ("speed data as of (s before now)", f"{summary.freshness_s:.1f}"),
             ("videos checked through the API", f"{summary.videos_checked:,}"), ("mismatches", len(summary.mismatches)),
             ("billed month", summary.period), ("payouts", summary.payouts),
             ("payouts total (USD)", summary.payouts_total), ("payout mismatches", len(summary.payout_mismatches)),
