@@ -50,7 +50,9 @@ class BatchResult:
         return all(c.success for c in self.checks)
 
     def failed_checks(self) -> str:
-        return "; ".join(f"{c.name}: {c.describe_failures()}" for c in self.checks if not c.success)
+        from expectations.runner import describe_failed
+
+        return describe_failed(self.checks)
 
 
 def input_files(store: FileStore, watermark_ms: int) -> list[dict]:

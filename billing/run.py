@@ -108,10 +108,10 @@ class MonthlyBilling:
         # 5. Checks over the month as it will stand; a failure stops the run with nothing written.
         after = lines_of(fold.month_records, period) + [Line(e, 0) for e in planned]
         checks = run_checks(month, [line.entry for line in after], render_csv(period, after))
-        failed = [c for c in checks if not c.success]
-        if failed:
-            raise BillingChecksFailed("data checks failed, nothing written: "
-                                      + "; ".join(f"{c.name}: {c.describe_failures()}" for c in failed))
+        if not all(c.success for c in checks):
+            from expectations.runner import describe_failed
+
+            raise BillingChecksFailed(f"data checks failed, nothing written: {describe_failed(checks)}")
         self._say(f"[5/7] data checks passed: {', '.join(c.name for c in checks)}")
         outcome = BillingOutcome(period, version, watermark, planned)
         if not write:

@@ -55,6 +55,11 @@ class Checker:
         return report
 
 
+def describe_failed(reports: list[CheckReport]) -> str:
+    """The failed checks of a run in one line: ``name: expectation(column) unexpected=n; …``."""
+    return "; ".join(f"{r.name}: {r.describe_failures()}" for r in reports if not r.success)
+
+
 def write_reports(store, directory: str, reports: list[CheckReport]) -> str:
     path = f"{directory}/_checks.json"
     body = [{"name": r.name, "success": r.success, "results": r.results} for r in reports]
