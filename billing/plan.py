@@ -93,11 +93,16 @@ def _signed(text: str) -> Decimal:
     return -value if negative else value
 
 
+def is_entry_of(record: dict, period: Period) -> bool:
+    """Whether an audit record is a payout or adjustment of ``period``."""
+    return record.get("kind") in KINDS and record["payload"].get("period") == str(period)
+
+
 def paid_so_far(records: Iterable[dict], period: Period, into: dict[str, Paid] | None = None) -> dict[str, Paid]:
     """Fold payout and adjustment records of ``period`` into what each creator has been paid."""
     paid = {} if into is None else into
     for record in records:
-        if record.get("kind") not in KINDS or record["payload"].get("period") != str(period):
+        if not is_entry_of(record, period):
             continue
         e = entry_from_record(record)
         before = paid.get(e.creator_id)

@@ -13,7 +13,7 @@ from audit.ledger import MAX_RACE_RETRIES, AuditLedger
 from billing.checks import run_checks
 from billing.exceptions import BillingChecksFailed, BillingError, RateCardError, StaleBatchVersion
 from billing.period import Period
-from billing.plan import KINDS, Entry, Paid, paid_so_far, plan, plan_entry
+from billing.plan import Entry, Paid, is_entry_of, paid_so_far, plan, plan_entry
 from billing.ratecard import RateCard
 from billing.statement import Line, lines_of, render_csv, render_parquet, statement_base
 from billing.views import MonthViews, published_pointer, read_month_views
@@ -59,9 +59,9 @@ class _LedgerFold:
         self.head = record
         if record.get("kind") in PUBLISH_KINDS:
             self.published = record["payload"].get("version")
-        if record.get("kind") in KINDS and record["payload"].get("period") == str(self._period):
+        if is_entry_of(record, self._period):
             self.month_records.append(record)
-        paid_so_far([record], self._period, self.paid)
+            paid_so_far([record], self._period, self.paid)
 
     def require_published(self, version: str) -> None:
         if self.published is None:

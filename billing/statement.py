@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from billing.money import money_str, rate_str
 from billing.period import Period
-from billing.plan import KINDS, Entry, entry_from_record
+from billing.plan import Entry, entry_from_record, is_entry_of
 
 COLUMNS = ["creator_id", "period", "views", "rate_per_1000", "currency", "amount", "payout_id", "audit_seq"]
 TOTAL_LABEL = "(total)"  # parentheses cannot occur in a creator id, so the totals row is unambiguous
@@ -30,8 +30,7 @@ class Line:
 
 def lines_of(records: Iterable[dict], period: Period) -> list[Line]:
     """The period's payouts and adjustments, by creator and then in ledger order."""
-    out = [Line(entry_from_record(r), r["seq"]) for r in records
-           if r.get("kind") in KINDS and r["payload"].get("period") == str(period)]
+    out = [Line(entry_from_record(r), r["seq"]) for r in records if is_entry_of(r, period)]
     return sorted(out, key=lambda line: (line.entry.creator_id, line.audit_seq))
 
 

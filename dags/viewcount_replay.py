@@ -27,6 +27,7 @@ def viewcount_replay():
     @task
     def replay() -> dict:
         from batch_layer.operations import replay as run
+        from batch_layer.operations import replay_extra
         from batch_layer.replay import parse_day
 
         params = get_current_context()["params"]
@@ -34,7 +35,7 @@ def viewcount_replay():
         return {"from": report.from_day, "to": report.to_day, "dry_run": bool(params["dry_run"]),
                 "previous_version": report.previous_version,
                 "version": None if params["dry_run"] else report.result.version,
-                "net_views": sum(d.delta for d in report.diffs),
+                "net_views": sum(d.delta for d in report.diffs), "audit": replay_extra(report),
                 "diffs": [{"day": d.day, "video_id": d.video_id, "published": d.published,
                            "recomputed": d.recomputed, "delta": d.delta} for d in report.diffs],
                 "table": report.table()}
@@ -45,9 +46,7 @@ def viewcount_replay():
 
         if report["dry_run"]:
             return {"published": False, "version": report["previous_version"], "reason": "dry run"}
-        return publish_version(settings(), report["version"], kind="batch_replay",
-                               extra={"from": report["from"], "to": report["to"],
-                                      "changed_rows": len(report["diffs"]), "net_views": report["net_views"]})
+        return publish_version(settings(), report["version"], kind="batch_replay", extra=report["audit"])
 
     publish(replay())
 
