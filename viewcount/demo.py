@@ -272,7 +272,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
 def _keep_running(s: Settings, server, say: Callable[[str], None]) -> None:
     say(f"      API {server.url}  dashboard {server.url}/dashboard/  metrics {server.url}/metrics")
     say(f"      produce more with: VIEWCOUNT_TOPIC={s.topic} viewcount produce FILE")
-    _, sink_worker, speed_worker = _sinks(s, until_idle_s=None)
+    _sinks(s, until_idle_s=None)  # daemon threads: they end with the process
     try:
         server.wait()
     except KeyboardInterrupt:
