@@ -1,14 +1,13 @@
 """The raw sink: Kafka → immutable Parquet master dataset, exactly once per offset.
 
 Per partition, records are buffered by ingest hour and flushed as one range file when the
-buffer is big or old enough, when the hour changes, when the partition is revoked, and at
-shutdown. :meth:`RawSink.flush` is the commit protocol; the views file's rename commits a range.
+buffer is big or old enough, when the hour changes, and at shutdown; a revoked partition's buffer
+is dropped (its new owner reads it again). :meth:`RawSink.flush` is the commit protocol; the views file's rename commits a range.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from dataclasses import dataclass
 
@@ -16,11 +15,12 @@ from ingestion.chunk import Chunk
 from ingestion.dataset import resume_point, write_checkpoint
 from ingestion.metrics import SinkMetrics
 from viewcount.events import parse_event
-from viewcount.kafka.progress import caught_up
+from viewcount.kafka.runtime import GroupRuntime, RuntimeConfig
 from viewcount.kafka.seam import Record, RecordConsumer, RecordProducer
 from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path
 from viewcount.rules import advance_ingest_time
 from viewcount.storage.base import FileStore
+from viewcount.storage.exceptions import NotFound
 from viewcount.timeutil import hour_floor, now_ms
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ class _Partition:
 
 
 class RawSink:
+    """The raw sink's side of the consumer runtime (:class:`~viewcount.kafka.runtime.PartitionHandler`)."""
+
     def __init__(self, config: SinkConfig, consumer: RecordConsumer, dlq_producer: RecordProducer,
                  store: FileStore, metrics: SinkMetrics | None = None) -> None:
         self.config = config
@@ -55,64 +57,65 @@ class RawSink:
         self._store = store
         self.metrics = metrics or SinkMetrics()
         self._partitions: dict[int, _Partition] = {}
-        self._stopping = False
         self._last_idle_check = 0.0
+        self._runtime = GroupRuntime(
+            RuntimeConfig(config.topic, "raw sink", config.poll_timeout_s, config.max_poll_records),
+            consumer, self)
 
-    # --- group membership ---------------------------------------------------------------
+    def run(self, until_idle_s: float | None = None) -> None:
+        """Consume until stopped (SIGTERM/SIGINT) or, with ``until_idle_s``, until no record has
+        arrived for that long and every partition of the topic is flushed to its end offset."""
+        self._runtime.run(until_idle_s)
 
-    def _on_assign(self, partitions: list[int]) -> None:
+    def stop(self) -> None:
+        self._runtime.stop()
+
+    # --- group membership (on the polling thread, after the poll that reported it) ---------
+
+    def assigned(self, partitions: list[int]) -> dict[int, int | None]:
+        starts = {}
         for p in partitions:
             resume = resume_point(self._store, self.config.topic, p)
             self._partitions[p] = _Partition(resume.next_offset, resume.ingest_ms,
                                              flushed_offset=(resume.next_offset or 0) - 1)
-            # Group callbacks run on the client's network thread: seeks only, nothing that waits
-            # on Kafka. The store is read here so no record is taken before the resume point.
-            if resume.next_offset is None:
-                self._consumer.seek_to_beginning(p)
-            else:
-                self._consumer.seek(p, resume.next_offset)
+            starts[p] = resume.next_offset
             logger.info("assigned %s-%d: resuming at offset %s (ingest time %s)",
                         self.config.topic, p, resume.next_offset or "beginning", resume.ingest_ms)
+        return starts
 
-    def _on_revoke(self, partitions: list[int]) -> None:
+    def revoked(self, partitions: list[int]) -> None:
+        # Buffered records are dropped, not flushed: the partition may already be read by its new
+        # owner from the last committed file, and a late flush here would overlap its ranges.
         for p in partitions:
             state = self._partitions.pop(p, None)
             if state is not None and state.chunk is not None:
-                self.flush(p, state, commit_offsets=False)
-            logger.info("revoked %s-%d", self.config.topic, p)
+                logger.info("revoked %s-%d: dropped %d buffered records (offsets %d..%d), which its "
+                            "new owner reads again", self.config.topic, p, state.chunk.size,
+                            state.chunk.range.first, state.chunk.range.last)
 
-    # --- the loop ------------------------------------------------------------------------
+    # --- the loop's work ----------------------------------------------------------------------
 
-    def run(self, until_idle_s: float | None = None) -> None:
-        """Consume until stopped (SIGTERM/SIGINT) or, with ``until_idle_s``, until no record has
-        arrived for that long; then flush everything and return."""
-        self._install_signal_handlers()
-        self._consumer.subscribe(self.config.topic, on_assign=self._on_assign, on_revoke=self._on_revoke)
-        started = last_arrival = time.monotonic()
-        while not self._stopping:
-            batches = self._consumer.poll(self.config.poll_timeout_s, self.config.max_poll_records)
-            now = time.monotonic()
-            if batches:
-                last_arrival = now
-            for partition, records in batches.items():
-                self._accept(partition, records)
-            self._flush_due(now)
-            if now - self._last_idle_check >= IDLE_CHECK_S:
-                self._check_idle(now)
-            if (until_idle_s is not None and now - last_arrival >= until_idle_s
-                    and caught_up(self._consumer, self.config.topic, self._partitions, now - started)):
-                break
+    def handle(self, partition: int, records: list[Record]) -> None:
+        self._accept(partition, records)
+
+    def tick(self, now: float, received: bool) -> None:
+        self._flush_due(now)
+        if now - self._last_idle_check >= IDLE_CHECK_S:
+            self._check_idle(now)
+
+    def drain(self) -> None:
         self.flush_all()
         self._check_idle(time.monotonic())
 
-    def stop(self) -> None:
-        self._stopping = True
-
-    def _install_signal_handlers(self) -> None:
-        try:
-            signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        except ValueError:  # not the main thread (tests drive the sink from one)
-            pass
+    def stored_next_offsets(self, partitions: list[int]) -> dict[int, int]:
+        out = {}
+        for p in partitions:
+            try:
+                progress = FlushProgress.from_json(self._store.read(progress_path(self.config.topic, p)))
+            except NotFound:
+                continue
+            out[p] = progress.flushed_offset + 1
+        return out
 
     def _accept(self, partition: int, records: list[Record]) -> None:
         state = self._partitions.get(partition)
@@ -144,7 +147,7 @@ class RawSink:
 
     # --- the commit protocol -------------------------------------------------------------
 
-    def flush(self, partition: int, state: _Partition, commit_offsets: bool = True) -> None:
+    def flush(self, partition: int, state: _Partition) -> None:
         """Commit one buffered range of one partition. A crash at any step leaves either no
         views file (the range is consumed again from Kafka) or a complete one (it is skipped)."""
         chunk, started = state.chunk, time.monotonic()
@@ -178,10 +181,8 @@ class RawSink:
         write_checkpoint(self._store, rng, chunk.max_ingest_ms)
         state.chunk, state.flushed_offset = None, rng.last
         self._write_progress(partition, state, idle=False)
-        # 6. Kafka's committed offset, for lag monitoring only (not from a group callback,
-        #    where the client cannot wait on the broker).
-        if commit_offsets:
-            self._consumer.commit({partition: rng.last + 1})
+        # 6. Kafka's committed offset, for lag monitoring only.
+        self._consumer.commit({partition: rng.last + 1})
         self.metrics.flush_seconds.observe(time.monotonic() - started)
         logger.debug("committed %s (%d records) in %.3fs", rng.path(), chunk.size, time.monotonic() - started)
 

@@ -11,7 +11,6 @@ partition to what Redis holds. :meth:`SpeedCounter.apply` is the commit protocol
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections import deque
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from speed_layer.metrics import SpeedMetrics
 from viewcount import keys
 from viewcount.events import ViewEvent, parse_event
-from viewcount.kafka.progress import caught_up
+from viewcount.kafka.runtime import GroupRuntime, RuntimeConfig
 from viewcount.kafka.seam import Record, RecordConsumer
 from viewcount.rules import RuleSettings
 from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult
@@ -68,6 +67,7 @@ class SpeedCounter:
         self.metrics = metrics or SpeedMetrics()
         self._assigned: set[int] = set()
         self._in_flight: deque[tuple[int, Future]] = deque()
+        self._steps: ThreadPoolExecutor | None = None
         self._stopping = False
         self._last_lag_check = 0.0
         # Per partition, the last offset Redis confirmed applied (kept by the step worker), and
@@ -77,27 +77,37 @@ class SpeedCounter:
         self._resume_at: dict[int, int] = {}
         self._rewinds: dict[int, int] = {}
         self._rewinds_lock = threading.Lock()
+        self._runtime = GroupRuntime(
+            RuntimeConfig(config.topic, "speed layer", config.poll_timeout_s, config.max_poll_records),
+            consumer, self)
 
-    def _on_assign(self, partitions: list[int]) -> None:
-        applied = self._store.applied_offsets(self.config.topic)
+    # --- group membership (on the polling thread, after the poll that reported it) ---------
+
+    def assigned(self, partitions: list[int]) -> dict[int, int | None]:
+        applied = self._applied_offsets_when_reachable()
+        starts: dict[int, int | None] = {}
         for p in partitions:
-            self._seek_after(p, applied.get(p, -1))
             self._confirmed[p] = applied.get(p, -1)
             self._resume_at.pop(p, None)
+            starts[p] = applied[p] + 1 if applied.get(p, -1) >= 0 else None
             logger.info("assigned %s-%d: resuming after offset %s", self.config.topic, p, applied.get(p, "none"))
         self._assigned.update(partitions)
+        return starts
+
+    def revoked(self, partitions: list[int]) -> None:
+        # Steps already submitted land first; they are idempotent per offset, so one landing
+        # after the new owner has started is skipped by the step, never counted twice.
+        self._settle(keep=0, commit=False)
+        self._assigned.difference_update(partitions)
+        for p in partitions:
+            self._confirmed.pop(p, None)
+            self._resume_at.pop(p, None)
 
     def _seek_after(self, partition: int, applied: int) -> None:
         if applied >= 0:
             self._consumer.seek(partition, applied + 1)
         else:
             self._consumer.seek_to_beginning(partition)
-
-    def _on_revoke(self, partitions: list[int]) -> None:
-        # Steps already submitted land before the partitions move on.
-        if self._in_flight:
-            self._settle(keep=0, commit=False)
-        self._assigned.difference_update(partitions)
 
     def apply(self, partition: int, records: Sequence[Record]) -> StepResult:
         """Apply one partition's records from one poll: the commit protocol, in order. None when
@@ -137,42 +147,61 @@ class SpeedCounter:
         return result
 
     def run(self, until_idle_s: float | None = None) -> None:
-        """Poll, decode and step. Steps run on one worker thread, in submission order, so the
+        """Poll, decode and step until stopped (SIGTERM, :meth:`stop`) or, with ``until_idle_s``,
+        until no record has arrived for that long and Redis holds every partition of the topic
+        applied to its end offset. Steps run on one worker thread, in submission order, so the
         next batch is decoded while Redis executes the previous one; per partition the order of
         steps is the order of offsets."""
-        try:
-            signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        except ValueError:
-            pass
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="speed-step") as steps:
-            self._in_flight = deque()
-            self._consumer.subscribe(self.config.topic, on_assign=self._on_assign, on_revoke=self._on_revoke)
-            started = last_arrival = time.monotonic()
-            while not self._stopping:
-                batches = self._consumer.poll(self.config.poll_timeout_s, self.config.max_poll_records)
-                now = time.monotonic()
-                if batches:
-                    last_arrival = now
-                for partition, records in batches.items():
-                    if partition not in self._assigned:
-                        continue
-                    for i in range(0, len(records), MAX_RECORDS_PER_STEP):
-                        chunk = records[i:i + MAX_RECORDS_PER_STEP]
-                        prepared = [prepare(r) for r in chunk]                    # 1. on this thread
-                        future = steps.submit(self._step_with_retry, partition, chunk, prepared)
-                        self._in_flight.append((partition, future))
-                        self._settle(keep=MAX_STEPS_IN_FLIGHT)
-                self._settle(keep=0 if not batches else MAX_STEPS_IN_FLIGHT)
-                self._rewind()
-                if now - self._last_lag_check >= LAG_CHECK_S:
-                    self._record_lag(now)
-                    if not self._in_flight:
-                        self._verify_applied()
-                if (until_idle_s is not None and now - last_arrival >= until_idle_s and not self._in_flight
-                        and self._verify_applied()
-                        and caught_up(self._consumer, self.config.topic, self._assigned, now - started)):
-                    break
-            self._settle(keep=0)
+            self._steps, self._in_flight = steps, deque()
+            try:
+                self._runtime.run(until_idle_s)
+            finally:
+                self._steps = None
+
+    def handle(self, partition: int, records: list[Record]) -> None:
+        for i in range(0, len(records), MAX_RECORDS_PER_STEP):
+            chunk = records[i:i + MAX_RECORDS_PER_STEP]
+            prepared = [prepare(r) for r in chunk]                    # 1. on this thread
+            future = self._steps.submit(self._step_with_retry, partition, chunk, prepared)
+            self._in_flight.append((partition, future))
+            self._settle(keep=MAX_STEPS_IN_FLIGHT)
+
+    def tick(self, now: float, received: bool) -> None:
+        self._settle(keep=MAX_STEPS_IN_FLIGHT if received else 0)
+        self._rewind()
+        if now - self._last_lag_check >= LAG_CHECK_S:
+            self._record_lag(now)
+            if not self._in_flight:
+                self._verify_applied()
+
+    def drain(self) -> None:
+        """Every submitted step landed, and Redis still holds all it confirmed (else the
+        partitions are rewound and the gap is applied again before the topic counts as done)."""
+        self._settle(keep=0)
+        self._verify_applied()
+
+    def stored_next_offsets(self, partitions: list[int]) -> dict[int, int]:
+        try:
+            applied = self._store.applied_offsets(self.config.topic)
+        except ServingStoreError as e:
+            logger.warning("cannot read the applied offsets of %s (%s)", self.config.topic, e)
+            return {}
+        return {p: applied[p] + 1 for p in partitions if p in applied}
+
+    def _applied_offsets_when_reachable(self) -> dict[int, int]:
+        """Where to resume is only known from Redis: wait for it (a restart, a failover)."""
+        delay = 0.1
+        while True:
+            try:
+                return self._store.applied_offsets(self.config.topic)
+            except ServingStoreError as e:
+                if self._stopping:
+                    raise
+                logger.warning("serving store unavailable while reading where %s resumes (%s); "
+                               "retrying in %.1fs", self.config.topic, e, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _lost(self, partition: int, applied: int, expected: int) -> None:
         logger.error("Redis lost applied steps of %s-%d: it holds offsets through %d, %d had been "
@@ -244,6 +273,7 @@ class SpeedCounter:
 
     def stop(self) -> None:
         self._stopping = True
+        self._runtime.stop()
 
     def _record_lag(self, now: float) -> None:
         self._last_lag_check = now

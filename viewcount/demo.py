@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import threading
 import time
 import urllib.request
@@ -76,7 +77,7 @@ def demo_settings(settings: Settings, namespace: str, out_dir: Path) -> Settings
 
 
 class _Worker:
-    """A sink on a thread; ``join`` re-raises what it raised."""
+    """A thread whose error, if any, is raised again by :meth:`join`."""
 
     def __init__(self, name: str, target: Callable[[], object]) -> None:
         self.error: BaseException | None = None
@@ -95,41 +96,44 @@ class _Worker:
             raise self.error
 
 
-def _sinks(s: Settings, until_idle_s: float | None, sink: bool = True, speed: bool = True):
-    """The raw sink and the speed layer (either may be left out), built and running on threads."""
-    from ingestion.metrics import SinkMetrics
-    from ingestion.sink import RawSink, SinkConfig
-    from speed_layer.counter import SpeedConfig, SpeedCounter
-    from speed_layer.metrics import SpeedMetrics
-    from viewcount.serving_store.base import StateTtls
+class _Layers:
+    """The raw sink and the speed layer, each in its own consumer group, running at once on two
+    threads of this process; :meth:`stop` ends both cleanly (the sink flushes what it holds)."""
 
-    raw_sink = sink_worker = speed_worker = None
-    if sink:
+    def __init__(self, s: Settings, until_idle_s: float | None) -> None:
+        from ingestion.metrics import SinkMetrics
+        from ingestion.sink import RawSink, SinkConfig
+        from speed_layer.counter import SpeedConfig, SpeedCounter
+        from speed_layer.metrics import SpeedMetrics
+        from viewcount.serving_store.base import StateTtls
+
         consumer, dlq = wiring.consumer(s, group_id=s.ingest_group), wiring.producer(s)
-        raw_sink = RawSink(SinkConfig(s.topic, s.dlq_topic, s.ingest_flush_records, s.ingest_flush_age / 1000),
-                           consumer, dlq, wiring.raw_store(s), SinkMetrics())
-
-        def run_sink():
-            try:
-                raw_sink.run(until_idle_s=until_idle_s)
-            finally:
-                consumer.close()
-                dlq.close()
-
-        sink_worker = _Worker("raw-sink", run_sink)
-    if speed:
+        self.sink = RawSink(SinkConfig(s.topic, s.dlq_topic, s.ingest_flush_records, s.ingest_flush_age / 1000),
+                            consumer, dlq, wiring.raw_store(s), SinkMetrics())
         speed_consumer = wiring.consumer(s, group_id=s.speed_group)
-        counter = SpeedCounter(SpeedConfig(s.topic, s.rules, StateTtls.for_rules(s.rules, s.speed_bucket_retention)),
-                               speed_consumer, wiring.serving_store(s), SpeedMetrics())
+        self.counter = SpeedCounter(
+            SpeedConfig(s.topic, s.rules, StateTtls.for_rules(s.rules, s.speed_bucket_retention)),
+            speed_consumer, wiring.serving_store(s), SpeedMetrics())
+        self._workers = [
+            _Worker("raw-sink", lambda: _run_closing(self.sink.run, until_idle_s, consumer, dlq)),
+            _Worker("speed-layer", lambda: _run_closing(self.counter.run, until_idle_s, speed_consumer)),
+        ]
 
-        def run_speed():
-            try:
-                counter.run(until_idle_s=until_idle_s)
-            finally:
-                speed_consumer.close()
+    def stop(self) -> None:
+        self.sink.stop()
+        self.counter.stop()
 
-        speed_worker = _Worker("speed-layer", run_speed)
-    return raw_sink, sink_worker, speed_worker
+    def join(self) -> None:
+        for worker in self._workers:
+            worker.join()
+
+
+def _run_closing(run: Callable[[float | None], None], until_idle_s: float | None, *clients) -> None:
+    try:
+        run(until_idle_s)
+    finally:
+        for client in clients:
+            client.close()
 
 
 def _get(url: str, token: str) -> dict:
@@ -139,7 +143,9 @@ def _get(url: str, token: str) -> dict:
 
 
 def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Callable[[str], None] = print,
-             api_port: int = 0, keep_running: bool = False) -> DemoSummary:
+             api_port: int = 0, keep_running: bool = False,
+             on_summary: Callable[[DemoSummary], None] | None = None) -> DemoSummary:
+    """Run the main job; ``on_summary`` gets the result before ``keep_running`` serves on."""
     from serving_layer.auth import key_digest, new_api_key
     from serving_layer.server import ApiServer
 
@@ -193,15 +199,12 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
         producer.close()
     summary.produced = report.sent
     say(f"      sent {report.sent:,} in {report.seconds:.1f}s ({report.rate:,.0f}/s), {len(report.failed)} refused")
-    # One after the other: each joins its consumer group alone, which is quick and predictable.
-    sink, sink_worker, _ = _sinks(s, until_idle_s=2, speed=False)
-    sink_worker.join()
-    summary.raw_valid = int(sink.metrics.records.labels("valid")._value.get())
-    summary.raw_quarantined = int(sink.metrics.records.labels("invalid")._value.get())
-    say(f"      raw store: {summary.raw_valid:,} rows in views/, {summary.raw_quarantined:,} in quarantine/")
-    _, _, speed_worker = _sinks(s, until_idle_s=2, sink=False)
-    speed_worker.join()
-    say("      speed layer caught up")
+    layers = _Layers(s, until_idle_s=2)
+    layers.join()
+    summary.raw_valid = int(layers.sink.metrics.records.labels("valid")._value.get())
+    summary.raw_quarantined = int(layers.sink.metrics.records.labels("invalid")._value.get())
+    say(f"      raw store: {summary.raw_valid:,} rows in views/, {summary.raw_quarantined:,} in quarantine/; "
+        f"speed layer caught up")
     took("produce_and_sinks")
 
     step(5, f"batch layer: Spark ({s.spark_master}) recompute below the safe watermark, checks, publish")
@@ -262,6 +265,8 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
 
         step(9, "done" + (": the API, raw sink and speed layer keep running (Ctrl-C stops them)"
                           if keep_running else ""))
+        if on_summary is not None:
+            on_summary(summary)
         if keep_running:
             _keep_running(s, server, say)
     finally:
@@ -270,13 +275,24 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
 
 
 def _keep_running(s: Settings, server, say: Callable[[str], None]) -> None:
+    """Serve, count and store live traffic until Ctrl-C or SIGTERM; then stop the layers cleanly."""
     say(f"      API {server.url}  dashboard {server.url}/dashboard/  metrics {server.url}/metrics")
     say(f"      produce more with: VIEWCOUNT_TOPIC={s.topic} viewcount produce FILE")
-    _sinks(s, until_idle_s=None)  # daemon threads: they end with the process
+    layers = _Layers(s, until_idle_s=None)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.wait()
     except KeyboardInterrupt:
-        say("      stopping")
+        say("      stopping: the raw sink flushes what it holds, the speed layer settles its steps")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        layers.stop()
+        layers.join()
+        say("      stopped")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _free_port() -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,16 @@ def _key_prefix(text: str) -> str:
     return text
 
 
+def _group_instance_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{0,200}", text):
+        raise ValueError("expected at most 200 characters of [A-Za-z0-9._-] (empty: off)")
+    return text
+
+
+def _instance_id(hostname: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", hostname)[:200]
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -171,6 +182,11 @@ class Settings:
     kafka_bootstrap: str = _setting("127.0.0.1:19092", _bootstrap, doc="Kafka bootstrap servers")
     kafka_session_timeout: int = _setting("45s", parse_duration_ms, duration=True,
                                           doc="consumer group session timeout (how soon a dead member's partitions move)")
+    kafka_group_instance_id: str = _setting(
+        lambda: _instance_id(socket.gethostname()), _group_instance_id,
+        doc="static group membership: this process's stable id in its consumer groups (default: the "
+            "host name; empty: dynamic membership). A restarted member with the same id takes its "
+            "partitions back at once; two live members of one group need different ids")
     kafka_client: str = _setting("kafka-python", _choice("kafka-python", "confluent-kafka"),
                                  doc="Kafka client behind the seam")
     redis_url: str = _setting("redis://127.0.0.1:16379/0", _url("redis", "rediss"), secret=True,

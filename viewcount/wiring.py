@@ -37,7 +37,10 @@ def producer(settings: Settings, **overrides) -> RecordProducer:
 
 
 def consumer(settings: Settings, group_id: str | None = None, **overrides) -> RecordConsumer:
+    """A consumer; in a group (``group_id``) a static member with KAFKA_GROUP_INSTANCE_ID."""
     overrides.setdefault("session_timeout_ms", settings.kafka_session_timeout)
+    if group_id and settings.kafka_group_instance_id:
+        overrides.setdefault("group_instance_id", settings.kafka_group_instance_id)
     return _kafka(settings)[2](kafka_config(settings, group_id=group_id, **overrides))
 
 

@@ -26,11 +26,16 @@ def run(args, settings) -> int:
     if settings.log_level != "DEBUG":
         # The steps narrate the run; the layers' own progress and the deliberate conflicting
         # duplicates of generated traffic would drown them.
-        for name in ("ingestion", "speed_layer", "batch_layer", "billing", "viewcount.stack", "py4j",
+        for name in ("ingestion", "speed_layer", "batch_layer", "billing", "viewcount.stack", "viewcount.kafka", "py4j",
                      "serving_layer", "uvicorn"):
             logging.getLogger(name).setLevel(logging.ERROR)
     out = args.out or Path(settings.state_dir) / "demo"
-    summary = run_demo(settings, args.events, args.seed, out, api_port=args.port, keep_running=args.keep_running)
+    summary = run_demo(settings, args.events, args.seed, out, api_port=args.port, keep_running=args.keep_running,
+                       on_summary=lambda done: _print_summary(done, args.keep_running))
+    return 0 if summary.ok else 1
+
+
+def _print_summary(summary, keep_running: bool) -> None:
     rows = [("lines generated", f"{summary.lines:,}"), ("records produced", f"{summary.produced:,}"),
             ("raw rows (views/)", f"{summary.raw_valid:,}"), ("raw rows (quarantine/)", f"{summary.raw_quarantined:,}"),
             ("views by the rules (truth.json)", f"{summary.views:,}"), ("batch watermark", summary.batch_watermark),
@@ -57,10 +62,9 @@ def run(args, settings) -> int:
     print(f"run folder   {summary.out_dir} (truth.json, raw/, audit/, rates.toml)")
     print(f"statement    {summary.statement}")
     print(f"API          {summary.api_url}/v1/videos/VIDEO_ID/views" +
-          ("" if args.keep_running else " (stopped; --keep-running leaves it up)"))
+          ("" if keep_running else " (stopped; --keep-running leaves it up)"))
     print(f"dashboard    {summary.api_url}/dashboard/  creator {creator}, key {key}")
     print(f"metrics      {summary.api_url}/metrics")
     print(f"look up      VIEWCOUNT_REDIS_PREFIX={summary.namespace} viewcount views VIDEO_ID")
     print("result: " + ("every record stored once; every video's count and every payout equal the truth"
-                        if summary.ok else "MISMATCH"))
-    return 0 if summary.ok else 1
+                        if summary.ok else "MISMATCH"), flush=True)

@@ -25,6 +25,7 @@ class ConfluentConfig:
     bootstrap_servers: str
     client_id: str = "viewcount"
     group_id: str | None = None
+    group_instance_id: str | None = None   # static membership (KIP-345) when set
     session_timeout_ms: int = 45_000
     max_poll_records: int = 5000
     request_timeout_ms: int = 30_000
@@ -125,10 +126,12 @@ class ConfluentConsumer(RecordConsumer):
                 "enable.auto.commit": False, "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest", "isolation.level": "read_committed",
                 "enable.partition.eof": False, "session.timeout.ms": config.session_timeout_ms,
-                "heartbeat.interval.ms": min(3000, max(500, config.session_timeout_ms // 3))}
+                "heartbeat.interval.ms": min(3000, max(500, config.session_timeout_ms // 3)),
+                "partition.assignment.strategy": "cooperative-sticky"}
+        if config.group_id and config.group_instance_id:
+            conf["group.instance.id"] = config.group_instance_id
         self._consumer = Consumer(conf)
         self._topic: str | None = None
-        self._pending: dict[int, int] | None = None  # seeks requested inside an assign callback
 
     def _tp(self, partition: int, offset: int | None = None) -> Any:
         from confluent_kafka import TopicPartition
@@ -141,24 +144,41 @@ class ConfluentConsumer(RecordConsumer):
                   on_revoke: PartitionsCallback | None = None) -> None:
         self._topic = topic
 
+        # librdkafka calls these from inside consume(); cooperative-sticky hands over only the
+        # partitions that move, so the assignment changes incrementally.
         def assigned(consumer, partitions):
-            self._pending = {}
-            try:
-                if on_assign is not None:
-                    on_assign(sorted(tp.partition for tp in partitions))
-                for tp in partitions:
-                    if tp.partition in self._pending:
-                        tp.offset = self._pending[tp.partition]
-            finally:
-                self._pending = None
-            consumer.assign(partitions)
+            consumer.incremental_assign(partitions)
+            if on_assign is not None:
+                consumer.pause(partitions)
+                on_assign(sorted(tp.partition for tp in partitions))
 
         def revoked(consumer, partitions):
             if on_revoke is not None:
                 on_revoke(sorted(tp.partition for tp in partitions))
-            consumer.unassign()
+            consumer.incremental_unassign(partitions)
 
         self._consumer.subscribe([topic], on_assign=assigned, on_revoke=revoked, on_lost=revoked)
+
+    def start(self, partition: int, offset: int | None) -> None:
+        from confluent_kafka import OFFSET_BEGINNING
+
+        tp = self._tp(partition, OFFSET_BEGINNING if offset is None else offset)
+        self._seek(tp)
+        self._consumer.resume([self._tp(partition)])
+
+    def partitions(self) -> list[int]:
+        from confluent_kafka import KafkaException
+
+        if self._topic is None:
+            raise KafkaSeamError("consumer has no topic: call subscribe() or assign() first")
+        try:
+            metadata = self._consumer.list_topics(self._topic, timeout=self._config.request_timeout_ms / 1000)
+        except KafkaException as e:
+            raise _translate(e, f"partitions of {self._topic}") from e
+        found = metadata.topics.get(self._topic)
+        if found is None or found.error is not None or not found.partitions:
+            raise KafkaSeamError(f"topic {self._topic} has no partitions (does it exist?)")
+        return sorted(found.partitions)
 
     def assign(self, topic: str, partitions: Sequence[int]) -> None:
         from confluent_kafka import OFFSET_BEGINNING
@@ -182,9 +202,6 @@ class ConfluentConsumer(RecordConsumer):
         return out
 
     def seek(self, partition: int, offset: int) -> None:
-        if self._pending is not None:
-            self._pending[partition] = offset
-            return
         self._seek(self._tp(partition, offset))
 
     def seek_to_beginning(self, partition: int) -> None:
@@ -199,8 +216,8 @@ class ConfluentConsumer(RecordConsumer):
             self._consumer.seek(tp)
         except KafkaException:
             # Not fetching yet (just assigned): restart the partition at the offset instead.
-            assignment = [t for t in self._consumer.assignment() if t.partition != tp.partition]
-            self._consumer.assign(assignment + [tp])
+            self._consumer.incremental_unassign([self._tp(tp.partition)])
+            self._consumer.incremental_assign([tp])
 
     def position(self, partition: int) -> int:
         offset = self._consumer.position([self._tp(partition)])[0].offset

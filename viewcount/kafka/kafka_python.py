@@ -38,6 +38,7 @@ class KafkaPythonConfig:
     bootstrap_servers: str
     client_id: str = "viewcount"
     group_id: str | None = None
+    group_instance_id: str | None = None   # static membership (KIP-345) when set
     session_timeout_ms: int = 45_000
     max_poll_records: int = 5000
     fetch_max_bytes: int = 52_428_800
@@ -123,6 +124,7 @@ class KafkaPythonProducer(RecordProducer):
 class KafkaPythonConsumer(RecordConsumer):
     def __init__(self, config: KafkaPythonConfig) -> None:
         from kafka import KafkaConsumer
+        from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 
         self._config = config
         self._topic: str | None = None
@@ -131,6 +133,8 @@ class KafkaPythonConsumer(RecordConsumer):
                 bootstrap_servers=config.bootstrap_servers.split(","),
                 client_id=config.client_id,
                 group_id=config.group_id,
+                group_instance_id=config.group_instance_id if config.group_id else None,
+                partition_assignment_strategy=[CooperativeStickyAssignor],
                 isolation_level="read_committed",
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -155,9 +159,13 @@ class KafkaPythonConsumer(RecordConsumer):
                   on_revoke: PartitionsCallback | None = None) -> None:
         from kafka import ConsumerRebalanceListener
 
+        consumer = self._consumer
+
+        # kafka-python runs these on its network loop: record and pause only (no I/O).
         class _Listener(ConsumerRebalanceListener):
             def on_partitions_assigned(self, assigned):  # noqa: N802 - driver API
                 if on_assign is not None:
+                    consumer.pause(*assigned)
                     on_assign(sorted(tp.partition for tp in assigned))
 
             def on_partitions_revoked(self, revoked):  # noqa: N802 - driver API
@@ -172,6 +180,25 @@ class KafkaPythonConsumer(RecordConsumer):
         except Exception as e:  # the join below still works, only less promptly
             logger.warning("metadata for %s not loaded before joining: %s", topic, e)
         self._consumer.subscribe([topic], listener=_Listener())
+
+    def start(self, partition: int, offset: int | None) -> None:
+        tp = self._tp(partition)
+        if offset is None:
+            self._consumer.seek_to_beginning(tp)
+        else:
+            self._consumer.seek(tp, offset)
+        self._consumer.resume(tp)
+
+    def partitions(self) -> list[int]:
+        if self._topic is None:
+            raise KafkaSeamError("consumer has no topic: call subscribe() or assign() first")
+        try:
+            found = self._consumer.partitions_for_topic(self._topic)
+        except Exception as e:
+            raise _translate(e, f"partitions of {self._topic}") from e
+        if not found:
+            raise KafkaSeamError(f"topic {self._topic} has no partitions (does it exist?)")
+        return sorted(found)
 
     def assign(self, topic: str, partitions: Sequence[int]) -> None:
         self._topic = topic

@@ -62,9 +62,23 @@ class RecordConsumer(ABC):
     @abstractmethod
     def subscribe(self, topic: str, on_assign: PartitionsCallback | None = None,
                   on_revoke: PartitionsCallback | None = None) -> None:
-        """Join the consumer group. Callbacks run before any record of a newly assigned
-        partition is returned, so they may :meth:`seek`; they must not wait on the broker
-        (no offsets look-ups or commits: some clients run them on their network thread)."""
+        """Join the consumer group: cooperative-sticky assignment (only partitions that move are
+        revoked), static membership when the config names a ``group_instance_id``.
+
+        Callbacks may run on the client's network thread, where anything slow stops heartbeats:
+        they only record what changed. A partition given to ``on_assign`` delivers nothing until
+        :meth:`start` is called for it (the poll loop reads where to resume from its own store,
+        then starts it). Without ``on_assign``, partitions start where the group committed.
+        ``on_revoke`` also reports partitions lost when the member was evicted."""
+
+    @abstractmethod
+    def start(self, partition: int, offset: int | None) -> None:
+        """Begin delivering a newly assigned partition at ``offset`` (None: its first retained
+        record). Call from the polling thread, after the poll that assigned it."""
+
+    @abstractmethod
+    def partitions(self) -> list[int]:
+        """Every partition of the subscribed or assigned topic, owned or not."""
 
     @abstractmethod
     def assign(self, topic: str, partitions: Sequence[int]) -> None:
@@ -79,7 +93,7 @@ class RecordConsumer(ABC):
 
     @abstractmethod
     def seek_to_beginning(self, partition: int) -> None:
-        """Read ``partition`` from its first retained record (safe inside group callbacks)."""
+        """Read ``partition`` from its first retained record."""
 
     @abstractmethod
     def position(self, partition: int) -> int:

@@ -120,8 +120,11 @@ class TestSeamContract:
         assigned = []
         first = client.consumer(group_id=f"{topic}-g")
         first.subscribe(topic, on_assign=assigned.extend)
+        wait_for(lambda: first.poll(0.2) == {} and sorted(assigned) == [0, 1], 30, interval_s=0,
+                 what="the assignment")
+        for p in assigned:
+            first.start(p, None)
         got = drain(first, 10)
-        assert sorted(assigned) == [0, 1]
         first.commit({0: 3, 1: 4})
         assert client.admin().group_member_count(f"{topic}-g") == 1
         first.close()
@@ -132,15 +135,77 @@ class TestSeamContract:
         assert sorted((r.partition, r.offset) for r in resumed) == [(0, 3), (0, 4), (1, 4)]
         assert len(got) == 10
 
-    def test_seek_in_the_assignment_callback_wins_over_committed_offsets(self, client, make_topic):
-        topic = make_topic(partitions=1)
+    def test_an_assigned_partition_waits_for_start_which_wins_over_committed_offsets(
+            self, client, make_topic):
+        topic = make_topic(partitions=2)
         producer = client.producer()
-        for i in range(6):
-            producer.send(topic, b"%d" % i, partition=0)
+        for i in range(12):
+            producer.send(topic, b"%d" % i, partition=i % 2)
         producer.flush()
         consumer = client.consumer(group_id=f"{topic}-g")
-        consumer.subscribe(topic, on_assign=lambda parts: [consumer.seek(p, 4) for p in parts])
-        assert [r.offset for r in drain(consumer, 2)] == [4, 5]
+        assigned = []
+        consumer.subscribe(topic, on_assign=assigned.extend)
+        before_start = []
+        wait_for(lambda: before_start.extend(consumer.poll(0.2).values()) or sorted(assigned) == [0, 1],
+                 30, interval_s=0, what="the assignment")
+        assert before_start == []  # nothing is delivered before start()
+        consumer.start(0, 4)
+        consumer.start(1, None)
+        got = drain(consumer, 2 + 6)
+        assert sorted((r.partition, r.offset) for r in got) == [(0, 4), (0, 5)] + [(1, o) for o in range(6)]
+        assert consumer.partitions() == [0, 1]
+
+    def test_a_joining_member_takes_over_only_partitions_that_move(self, client, make_topic):
+        """Cooperative-sticky: the first member keeps what it is not asked to give up."""
+        topic = make_topic(partitions=4)
+        group = f"{topic}-g"
+        events = {"a": [], "b": []}
+        first, second = client.consumer(group_id=group), client.consumer(group_id=group)
+        owned = {"a": set(), "b": set()}
+
+        def track(name):
+            def assigned(parts):
+                events[name].append(("assigned", parts))
+                owned[name].update(parts)
+
+            def revoked(parts):
+                events[name].append(("revoked", parts))
+                owned[name].difference_update(parts)
+            return assigned, revoked
+
+        on_assign, on_revoke = track("a")
+        first.subscribe(topic, on_assign=on_assign, on_revoke=on_revoke)
+        wait_for(lambda: first.poll(0.2) is not None and owned["a"] == {0, 1, 2, 3}, 30, interval_s=0,
+                 what="the first member to own every partition")
+        on_assign, on_revoke = track("b")
+        second.subscribe(topic, on_assign=on_assign, on_revoke=on_revoke)
+
+        def balanced():
+            first.poll(0.1)
+            second.poll(0.1)
+            return len(owned["a"]) == 2 and len(owned["b"]) == 2 and owned["a"] | owned["b"] == {0, 1, 2, 3}
+
+        wait_for(balanced, 60, interval_s=0, what="two members with two partitions each")
+        revoked_from_first = [p for kind, parts in events["a"] if kind == "revoked" for p in parts]
+        assert sorted(revoked_from_first) == sorted(owned["b"])  # only what moved was revoked
+
+    def test_a_restarted_static_member_takes_its_partitions_back_at_once(self, client, make_topic):
+        """A static member that goes away without leaving (a crash) is replaced by its successor
+        with the same instance id at once, not after the session timeout."""
+        topic = make_topic(partitions=2)
+        group = f"{topic}-g"
+        assigned = []
+        first = client.consumer(group_id=group, group_instance_id="host-a", session_timeout_ms=45_000)
+        first.subscribe(topic, on_assign=assigned.extend)
+        wait_for(lambda: first.poll(0.2) is not None and sorted(assigned) == [0, 1], 30, interval_s=0,
+                 what="the first assignment")
+        first.close()  # a static member does not leave the group: as after kill -9
+        assigned.clear()
+        again = client.consumer(group_id=group, group_instance_id="host-a", session_timeout_ms=45_000)
+        again.subscribe(topic, on_assign=assigned.extend)
+        # Well inside the 45 s session timeout that a new dynamic member would wait out.
+        wait_for(lambda: again.poll(0.2) is not None and sorted(assigned) == [0, 1], 15, interval_s=0,
+                 what="the restarted member's assignment")
 
     def test_a_record_over_the_size_limit_is_refused_at_once(self, client, make_topic):
         topic = make_topic(partitions=1)
