@@ -112,15 +112,15 @@ def main() -> None:
         s = settings.replace(kafka_client="confluent-kafka", redis_prefix="fresh")
         counter, consumer = counter_for(s, "bench-fresh", "bench-fresh")
         samples: list[int] = []
-        apply = counter.apply
+        step = counter._step
 
-        def timed_apply(partition, records):
-            result = apply(partition, records)
+        def timed_step(partition, records, prepared):
+            result = step(partition, records, prepared)
             done = now_ms()
             samples.extend(done - r.timestamp_ms for r in records)
             return result
 
-        counter.apply = timed_apply
+        counter._step = timed_step  # every atomic step of the run loop goes through it
         load = multiprocessing.Process(target=steady_producer, args=(s.to_env(), "bench-fresh", args.rate, args.seconds))
         load.start()
         counter.run(until_idle_s=2.0)

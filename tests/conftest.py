@@ -109,6 +109,63 @@ class Background:
             raise self.error
 
 
+def force_rebalances(settings: Settings, group: str, cycles: int,
+                     before_each: Callable[[int], object] = lambda i: None) -> int:
+    """Join ``group`` with a throwaway dynamic member and leave again, ``cycles`` times: each join
+    and each leave is a rebalance of the group. Returns how many were forced."""
+    from viewcount import wiring
+
+    for i in range(cycles):
+        before_each(i)
+        assigned: list[int] = []
+        member = wiring.consumer(settings.replace(kafka_group_instance_id=""), group_id=group,
+                                 client_id="rebalancer")
+        try:
+            member.subscribe(settings.topic, on_assign=assigned.extend)
+            wait_for(lambda: member.poll(0.2) == {} and assigned, 120, interval_s=0,
+                     what=f"the extra member's assignment in rebalance {2 * i + 1}")
+        finally:
+            member.close()  # a dynamic member leaves the group at once
+    return 2 * cycles
+
+
+def produce_traffic(settings: Settings, lines: list[bytes]) -> None:
+    """Send generated lines to the settings' topic, each stamped with its own ingest time."""
+    from viewcount import wiring
+    from viewcount.generate import INGEST_TIME_FIELD
+    from viewcount.produce import produce_lines
+
+    producer = wiring.producer(settings)
+    try:
+        report = produce_lines(lines, producer, settings.topic, INGEST_TIME_FIELD)
+    finally:
+        producer.close()
+    assert report.sent == len(lines) and not report.failed
+
+
+def run_through_rebalances(settings: Settings, group: str, members: list, closes: list[Callable[[], object]],
+                           lines: list[bytes], done: Callable[[], bool], cycles: int = 10) -> int:
+    """Run the layer ``members`` (``run``/``stop``) of ``group`` on threads while ``lines`` arrive
+    in ``cycles`` slices, one before each forced join and leave; wait for ``done``, then stop
+    them. Returns how many rebalances were forced."""
+    runners = [Background(member.run) for member in members]
+    size = -(-len(lines) // cycles)
+    slices = [lines[i:i + size] for i in range(0, len(lines), size)]
+    try:
+        forced = force_rebalances(settings, group, cycles, before_each=lambda i: produce_traffic(settings, slices[i]))
+        wait_for(done, 300, interval_s=0.5, what="every record processed")
+    finally:
+        for member in members:
+            member.stop()
+        try:
+            for runner in runners:
+                runner.join(120)
+        finally:
+            for close in closes:
+                close()
+    return forced
+
+
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory) -> Settings:
     return settings_for(tmp_path_factory.mktemp("stack"))

@@ -1,10 +1,22 @@
 """`viewcount demo` end to end on the session's stack."""
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
 
 import pytest
+
+from viewcount import wiring
+from viewcount.produce import produce_lines
+from viewcount.rawdata import read_parquet_rows
+from viewcount.storage.local import LocalFileStore, LocalStoreConfig
+from viewcount.timeutil import format_ms, now_ms
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,3 +42,56 @@ def test_demo_runs_and_every_count_equals_the_truth(stack_settings, stack, tmp_p
     again = subprocess.run([sys.executable, "-m", "viewcount", "demo", "--events", "2000", "--out", str(tmp_path)],
                            capture_output=True, env=env, timeout=600)
     assert again.returncode == 0, again.stdout.decode()[-2000:]
+
+
+def test_keep_running_counts_live_views_and_stops_cleanly_on_ctrl_c(stack_settings, stack, tmp_path):
+    """After the run, the API, the raw sink and the speed layer (two consumer groups in one
+    process) stay up: a view produced now is counted and stored; Ctrl-C flushes and exits 0."""
+    token = "keep-running-admin"
+    env = {**os.environ, **stack_settings.to_env(), "VIEWCOUNT_ADMIN_TOKEN": token}
+    proc = subprocess.Popen([sys.executable, "-m", "viewcount", "demo", "--events", "1500", "--out", str(tmp_path),
+                             "--keep-running"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(line.decode() for line in proc.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any(line.startswith("result:") for line in lines) or proc.poll() is not None, 600,
+                 interval_s=0.5, what="the demo's summary")
+        assert proc.poll() is None, "".join(lines)[-3000:]
+        assert "every video's count and every payout equal the truth" in "".join(lines)
+        namespace = next(line.split("VIEWCOUNT_REDIS_PREFIX=")[1].split()[0] for line in lines
+                         if "VIEWCOUNT_REDIS_PREFIX=" in line)
+        api = next(line.split()[1] for line in lines if line.startswith("API ")).split("/v1/")[0]
+        run_folder = next(line.split()[2] for line in lines if line.startswith("run folder"))
+
+        live = {"event_id": "live-1", "video_id": "live_video", "creator_id": "creator_live", "viewer_id": "v1",
+                "event_time": format_ms(now_ms()), "watch_ms": 45_000}
+        settings = stack_settings.replace(topic=f"{stack_settings.topic}.{namespace}")
+        producer = wiring.producer(settings)
+        try:
+            report = produce_lines([json.dumps(live).encode()], producer, settings.topic)
+        finally:
+            producer.close()
+        assert report.sent == 1
+
+        def counted():
+            request = urllib.request.Request(f"{api}/v1/videos/live_video/views",
+                                             headers={"Authorization": f"Bearer {token}"})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return json.loads(response.read())["views"] == 1
+            except urllib.error.HTTPError as e:
+                assert e.code == 404, e.read()
+                return False
+
+        wait_for(counted, 60, interval_s=0.2, what="the live view in the API")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0, "".join(lines)[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(10)
+    assert any("stopped" in line for line in lines[-5:]), "".join(lines)[-2000:]
+    # The raw sink flushed the live record on the way out.
+    store = LocalFileStore(LocalStoreConfig(root=f"{run_folder}/raw"))
+    assert {"video_id": "live_video"} in read_parquet_rows(store, "views/v1", columns=["video_id"])

@@ -15,13 +15,13 @@ import pytest
 from ingestion.metrics import SinkMetrics
 from ingestion.sink import RawSink, SinkConfig
 from viewcount import wiring
-from viewcount.generate import INGEST_TIME_FIELD, generate
+from viewcount.generate import generate
 from viewcount.kafka.seam import TopicSpec
-from viewcount.produce import produce_lines
 from viewcount.rawdata import QUARANTINE_ROOT, VIEWS_ROOT
 from viewcount.settings import Settings
 from viewcount.storage.base import FileStore
 from viewcount.timeutil import DAY_MS, now_ms
+from tests.conftest import produce_traffic
 
 
 @dataclass
@@ -31,11 +31,18 @@ class Scenario:
     lines: list[bytes]
     truth: dict | None
 
-    def sink(self, flush_records: int = 2000, flush_age_s: float = 30.0) -> tuple[RawSink, callable]:
-        consumer = wiring.consumer(self.settings, group_id=f"sink-{self.settings.topic}")
-        producer = wiring.producer(self.settings)
-        config = SinkConfig(self.settings.topic, self.settings.dlq_topic, flush_records, flush_age_s)
-        sink = RawSink(config, consumer, producer, self.store, SinkMetrics())
+    @property
+    def group(self) -> str:
+        return f"sink-{self.settings.topic}"
+
+    def sink(self, flush_records: int = 2000, flush_age_s: float = 30.0, store: FileStore | None = None,
+             instance: str | None = None) -> tuple[RawSink, callable]:
+        """A sink in the scenario's group; ``instance`` names it as a static member."""
+        settings = self.settings if instance is None else self.settings.replace(kafka_group_instance_id=instance)
+        consumer = wiring.consumer(settings, group_id=self.group)
+        producer = wiring.producer(settings)
+        config = SinkConfig(settings.topic, settings.dlq_topic, flush_records, flush_age_s)
+        sink = RawSink(config, consumer, producer, store or self.store, SinkMetrics())
 
         def close():
             consumer.close()
@@ -50,6 +57,9 @@ class Scenario:
         finally:
             close()
         return sink
+
+    def produce(self, lines: list[bytes]) -> None:
+        produce_traffic(self.settings, lines)
 
 
 def read_area(store: FileStore, root: str) -> pa.Table | None:
@@ -70,7 +80,8 @@ def make_scenario(stack, stack_settings, tmp_path) -> Callable[..., Scenario]:
     admin = wiring.topic_admin(stack_settings)
 
     def make(events: int | None = None, lines: list[bytes] | None = None, store: str = "local",
-             partitions: int = 3, seed: int = 5, days: float = 1.0, end_ms: int | None = None) -> Scenario:
+             partitions: int = 3, seed: int = 5, days: float = 1.0, end_ms: int | None = None,
+             produce: bool = True) -> Scenario:
         name = f"raw-{uuid.uuid4().hex[:10]}"
         if store == "local":
             raw_url = (tmp_path / name).as_uri()
@@ -88,13 +99,10 @@ def make_scenario(stack, stack_settings, tmp_path) -> Callable[..., Scenario]:
                                settings.rules, settings.as_public_dict())
             lines = traffic.events_path.read_bytes().split(b"\n")[:-1]
             truth = traffic.truth
-        producer = wiring.producer(settings)
-        try:
-            report = produce_lines(lines, producer, name, INGEST_TIME_FIELD)
-        finally:
-            producer.close()
-        assert report.sent == len(lines) and not report.failed
-        return Scenario(settings, wiring.raw_store(settings), lines, truth)
+        scenario = Scenario(settings, wiring.raw_store(settings), lines, truth)
+        if produce:  # else the test sends the lines itself
+            scenario.produce(lines)
+        return scenario
 
     yield make
     admin.close()

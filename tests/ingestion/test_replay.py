@@ -77,6 +77,15 @@ def test_replay_refuses_offsets_the_sink_has_not_committed(make_scenario):
 
 
 @pytest.mark.integration
+def test_replay_refuses_a_partition_without_flush_progress(make_scenario):
+    scenario = make_scenario(lines=[b'{"video_id": "v1"}'], partitions=1)
+    done = replay(scenario, "--partition", "0", "--from-offset", "0")
+    assert done.returncode == 1
+    assert b"has no flush progress" in done.stderr and b"viewcount ingest" in done.stderr
+    assert not list(scenario.store.walk("views/v1"))
+
+
+@pytest.mark.integration
 def test_replay_from_a_time(make_scenario):
     scenario = make_scenario(events=1500, days=0.3)
     scenario.run_sink(flush_records=200)

@@ -13,28 +13,34 @@ import pytest
 from speed_layer.counter import SpeedConfig, SpeedCounter
 from speed_layer.metrics import SpeedMetrics
 from viewcount import wiring
-from viewcount.generate import INGEST_TIME_FIELD, generate
+from viewcount.generate import generate
 from viewcount.kafka.seam import TopicSpec
-from viewcount.produce import produce_lines
-from viewcount.serving_store.base import StateTtls
+from viewcount.serving_store.base import ServingStore, StateTtls
 from viewcount.settings import Settings
 from viewcount.timeutil import DAY_MS, now_ms
+from tests.conftest import produce_traffic
 
 
 @dataclass
 class SpeedScenario:
     settings: Settings        # own topic, own key prefix, own consumer group
     truth: dict
+    lines: list[bytes]
 
     @property
     def group(self) -> str:
         return self.settings.speed_group
 
-    def counter(self) -> tuple[SpeedCounter, callable]:
-        consumer = wiring.consumer(self.settings, group_id=self.group)
-        config = SpeedConfig(self.settings.topic, self.settings.rules,
-                             StateTtls.for_rules(self.settings.rules, self.settings.speed_bucket_retention))
-        return SpeedCounter(config, consumer, wiring.serving_store(self.settings), SpeedMetrics()), consumer.close
+    def counter(self, store: ServingStore | None = None, instance: str | None = None) -> tuple[SpeedCounter, callable]:
+        """A counter in the scenario's group; ``instance`` names it as a static member."""
+        settings = self.settings if instance is None else self.settings.replace(kafka_group_instance_id=instance)
+        consumer = wiring.consumer(settings, group_id=self.group)
+        config = SpeedConfig(settings.topic, settings.rules,
+                             StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
+        return SpeedCounter(config, consumer, store or wiring.serving_store(settings), SpeedMetrics()), consumer.close
+
+    def produce(self, lines: list[bytes]) -> None:
+        produce_traffic(self.settings, lines)
 
     def run(self, until_idle_s: float = 2.0) -> SpeedCounter:
         counter, close = self.counter()
@@ -44,8 +50,10 @@ class SpeedScenario:
             close()
         return counter
 
-    def process(self, *args: str) -> subprocess.Popen:
+    def process(self, *args: str, instance: str | None = None) -> subprocess.Popen:
         env = {**os.environ, **self.settings.to_env(), "VIEWCOUNT_SPEED_METRICS_PORT": "0"}
+        if instance is not None:
+            env["VIEWCOUNT_KAFKA_GROUP_INSTANCE_ID"] = instance
         return subprocess.Popen([sys.executable, "-m", "viewcount", "speed", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -64,7 +72,9 @@ class SpeedScenario:
 def make_speed_scenario(stack, stack_settings, tmp_path):
     admin = wiring.topic_admin(stack_settings)
 
-    def make(events: int, partitions: int = 3, days: float = 1.0, seed: int = 9, **overrides) -> SpeedScenario:
+    def make(events: int, partitions: int = 3, days: float = 1.0, seed: int = 9, produce: bool = True,
+             **overrides) -> SpeedScenario:
+        """``produce=False``: the traffic is generated but left to the test to send."""
         name = f"speed-{uuid.uuid4().hex[:10]}"
         settings = stack_settings.replace(topic=name, dlq_topic=f"{name}.dlq", redis_prefix=name,
                                           speed_group=f"{name}-g", topic_partitions=partitions, **overrides)
@@ -72,14 +82,10 @@ def make_speed_scenario(stack, stack_settings, tmp_path):
         end = now_ms()
         traffic = generate(events, seed, tmp_path / name, end - int(days * DAY_MS), end, settings.rules,
                            settings.as_public_dict())
-        producer = wiring.producer(settings)
-        try:
-            with open(traffic.events_path, "rb") as f:
-                report = produce_lines((line.rstrip(b"\n") for line in f), producer, name, INGEST_TIME_FIELD)
-        finally:
-            producer.close()
-        assert report.sent == traffic.lines
-        return SpeedScenario(settings, traffic.truth)
+        scenario = SpeedScenario(settings, traffic.truth, traffic.events_path.read_bytes().split(b"\n")[:-1])
+        if produce:
+            scenario.produce(scenario.lines)
+        return scenario
 
     yield make
     admin.close()

@@ -14,7 +14,8 @@ def register(commands) -> None:
         description="Run the raw sink: consume the views topic and write the master dataset under "
                     "RAW_STORE, one Parquet file per partition, ingest hour and offset range.")
     cmd.add_argument("--until-idle", type=float, metavar="SECONDS",
-                     help="exit 0 once no record has arrived for this long and all is committed")
+                     help="exit 0 once no record has arrived for this long and every partition of the "
+                          "topic is flushed to its end offset (also partitions other members hold)")
     cmd.set_defaults(run=run)
     actions = cmd.add_subparsers(dest="action", metavar="ACTION")
     replay = actions.add_parser(

@@ -15,7 +15,8 @@ def register(commands) -> None:
         description="Consume the views topic and count views into Redis: deduplicated, capped, one "
                     "atomic step per poll batch and partition.")
     speed.add_argument("--until-idle", type=float, metavar="SECONDS",
-                       help="exit 0 once caught up and no record has arrived for this long")
+                       help="exit 0 once no record has arrived for this long and Redis holds every partition "
+                            "of the topic applied to its end offset (also partitions other members hold)")
     speed.set_defaults(run=run_speed)
     views = commands.add_parser("views", help="print a video's merged count as the API returns it (JSON)")
     views.add_argument("video_id", metavar="VIDEO_ID")

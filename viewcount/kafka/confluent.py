@@ -126,7 +126,8 @@ class ConfluentConsumer(RecordConsumer):
                 "enable.auto.commit": False, "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest", "isolation.level": "read_committed",
                 "enable.partition.eof": False, "session.timeout.ms": config.session_timeout_ms,
-                "heartbeat.interval.ms": min(3000, max(500, config.session_timeout_ms // 3)),
+                # Members learn of a rebalance from a heartbeat's answer: every second.
+                "heartbeat.interval.ms": min(1000, max(300, config.session_timeout_ms // 3)),
                 "partition.assignment.strategy": "cooperative-sticky"}
         if config.group_id and config.group_instance_id:
             conf["group.instance.id"] = config.group_instance_id
@@ -155,7 +156,10 @@ class ConfluentConsumer(RecordConsumer):
         def revoked(consumer, partitions):
             if on_revoke is not None:
                 on_revoke(sorted(tp.partition for tp in partitions))
-            consumer.incremental_unassign(partitions)
+            held = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+            leaving = [tp for tp in partitions if (tp.topic, tp.partition) in held]
+            if leaving:
+                consumer.incremental_unassign(leaving)
 
         self._consumer.subscribe([topic], on_assign=assigned, on_revoke=revoked, on_lost=revoked)
 
@@ -214,7 +218,10 @@ class ConfluentConsumer(RecordConsumer):
 
         try:
             self._consumer.seek(tp)
-        except KafkaException:
+        except KafkaException as e:
+            held = any(t.topic == tp.topic and t.partition == tp.partition for t in self._consumer.assignment())
+            if not held:
+                raise _translate(e, f"seek {tp.topic}-{tp.partition}: not assigned to this consumer") from e
             # Not fetching yet (just assigned): restart the partition at the offset instead.
             self._consumer.incremental_unassign([self._tp(tp.partition)])
             self._consumer.incremental_assign([tp])
@@ -256,7 +263,9 @@ class ConfluentConsumer(RecordConsumer):
         if not offsets:
             return
         try:
-            self._consumer.commit(offsets=[self._tp(p, o) for p, o in offsets.items()], asynchronous=False)
+            # Asynchronous: a commit waits on the group coordinator, which is away while a broker
+            # restarts; the poll loop must not. Offsets in Kafka are for lag monitoring only.
+            self._consumer.commit(offsets=[self._tp(p, o) for p, o in offsets.items()], asynchronous=True)
         except KafkaException as e:
             logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), e)
 

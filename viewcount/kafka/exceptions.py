@@ -8,7 +8,7 @@ class KafkaSeamError(ViewcountError):
 
 
 class KafkaUnavailable(KafkaSeamError):
-    """No broker answered at the bootstrap address."""
+    """No broker answered, or the answer was a retriable error: trying again later may work."""
 
 
 class ProduceError(KafkaSeamError):

@@ -61,6 +61,8 @@ def _translate(error: Exception, what: str) -> KafkaSeamError:
         return RecordTooLarge(f"{what}: record too large ({error})")
     if isinstance(error, KafkaTimeoutError) and "bootstrap" in str(error):
         return KafkaUnavailable(f"{what}: no Kafka broker answered ({error})")
+    if getattr(error, "retriable", False):  # a broker restarting, a leader moving
+        return KafkaUnavailable(f"{what}: {type(error).__name__}: {error}")
     return KafkaSeamError(f"{what}: {type(error).__name__}: {error}")
 
 
@@ -143,7 +145,9 @@ class KafkaPythonConsumer(RecordConsumer):
                 max_partition_fetch_bytes=config.max_partition_fetch_bytes,
                 request_timeout_ms=config.request_timeout_ms,
                 session_timeout_ms=config.session_timeout_ms,
-                heartbeat_interval_ms=min(3000, max(500, config.session_timeout_ms // 3)),
+                # Members learn of a rebalance from a heartbeat's answer: every second, so a
+                # joining or restarted member is assigned promptly.
+                heartbeat_interval_ms=min(1000, max(300, config.session_timeout_ms // 3)),
             )
         except Exception as e:
             raise _translate(e, f"cannot connect consumer to {config.bootstrap_servers}") from e
@@ -263,10 +267,16 @@ class KafkaPythonConsumer(RecordConsumer):
 
         if not offsets:
             return
+        def failed(committed, result):
+            if isinstance(result, Exception):
+                logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), result)
+
         try:
-            self._consumer.commit({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()})
+            # Asynchronous: a commit waits on the group coordinator, which is away while a broker
+            # restarts; the poll loop must not. Offsets in Kafka are for lag monitoring only.
+            self._consumer.commit_async({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()},
+                                        callback=failed)
         except KafkaError as e:
-            # Offsets in Kafka are for lag monitoring only; the stores hold the truth.
             logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), e)
 
     def close(self) -> None:

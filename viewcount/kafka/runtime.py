@@ -23,11 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from viewcount.kafka.exceptions import KafkaUnavailable
 from viewcount.kafka.seam import Record, RecordConsumer
 
 logger = logging.getLogger(__name__)
 
-DONE_CHECK_S = 1.0   # how often an idle member compares the store with the topic's end offsets
+UNREACHABLE_BACKOFF_S = 0.5
 
 
 class PartitionHandler(Protocol):
@@ -61,6 +62,7 @@ class RuntimeConfig:
     layer: str                     # for log lines: "raw sink", "speed layer"
     poll_timeout_s: float = 0.5
     max_poll_records: int = 5000
+    done_check_s: float = 1.0      # how often an idle member compares its store with the end offsets
 
 
 class _MembershipChanges:
@@ -108,6 +110,7 @@ class GroupRuntime:
         self._owned: set[int] = set()
         self._stopping = False
         self._waiting_logged = False
+        self._unreachable_since: float | None = None
 
     @property
     def owned(self) -> frozenset[int]:
@@ -125,7 +128,7 @@ class GroupRuntime:
                                  on_revoke=self._changes.revoked)
         last_arrival = last_done_check = time.monotonic()
         while not self._stopping:
-            batches = self._consumer.poll(self.config.poll_timeout_s, self.config.max_poll_records)
+            batches = self._while_reachable(self._poll, default={})
             self._apply_membership_changes()
             now = time.monotonic()
             if batches:
@@ -133,13 +136,33 @@ class GroupRuntime:
             for partition, records in batches.items():
                 if partition in self._owned:  # a partition revoked during the poll is not ours
                     self._handler.handle(partition, records)
-            self._handler.tick(now, bool(batches))
+            self._while_reachable(lambda: self._handler.tick(now, bool(batches)))
             if (until_idle_s is not None and now - last_arrival >= until_idle_s
-                    and now - last_done_check >= DONE_CHECK_S):
+                    and now - last_done_check >= self.config.done_check_s):
                 last_done_check = now
-                if self._topic_done():
+                if self._while_reachable(self._topic_done, default=False):
                     break
         self._handler.drain()
+
+    def _poll(self) -> dict[int, list[Record]]:
+        batches = self._consumer.poll(self.config.poll_timeout_s, self.config.max_poll_records)
+        if self._unreachable_since is not None:
+            logger.info("%s: Kafka reachable again after %.1fs", self.config.layer,
+                        time.monotonic() - self._unreachable_since)
+            self._unreachable_since = None
+        return batches
+
+    def _while_reachable(self, call, default=None):
+        """Run ``call``; when Kafka is unreachable for a moment (a broker restarting, a leader
+        moving), log it once per outage, back off and let the loop try again."""
+        try:
+            return call()
+        except KafkaUnavailable as e:
+            if self._unreachable_since is None:
+                self._unreachable_since = time.monotonic()
+                logger.warning("%s: Kafka unreachable (%s); retrying", self.config.layer, e)
+            time.sleep(UNREACHABLE_BACKOFF_S)
+            return default
 
     def _install_signal_handler(self) -> None:
         try:
@@ -148,22 +171,30 @@ class GroupRuntime:
             pass
 
     def _apply_membership_changes(self) -> None:
-        """Revocations first, then assignments, in the order the client reported them."""
+        """What the callbacks reported during the last poll, settled in one go: partitions that
+        were revoked at any point are revoked (even if given back since: another member may have
+        processed them meanwhile), then partitions owned at the end are started. A partition
+        assigned and revoked again within the poll is never started."""
+        owned_after: dict[int, bool] = {}
+        revoked: set[int] = set()
         for kind, partitions in self._changes.take():
-            if kind == "revoked":
-                gone = [p for p in partitions if p in self._owned]
-                self._owned.difference_update(partitions)
-                if gone:
-                    self._handler.revoked(gone)
-                    logger.info("%s: %s partitions %s revoked", self.config.layer, self.config.topic, gone)
-            else:
-                starts = self._handler.assigned(partitions)
-                for p in partitions:
-                    self._consumer.start(p, starts.get(p))
-                self._owned.update(partitions)
-                logger.info("%s: %s partitions %s assigned, starting at %s", self.config.layer,
-                            self.config.topic, partitions,
-                            {p: ("beginning" if starts.get(p) is None else starts[p]) for p in partitions})
+            for p in partitions:
+                owned_after[p] = kind == "assigned"
+                if kind == "revoked":
+                    revoked.add(p)
+        gone = sorted(p for p in self._owned if p in revoked)
+        if gone:
+            self._owned.difference_update(gone)
+            self._handler.revoked(gone)
+            logger.info("%s: %s partitions %s revoked", self.config.layer, self.config.topic, gone)
+        new = sorted(p for p, owned in owned_after.items() if owned and p not in self._owned)
+        if new:
+            starts = self._handler.assigned(new)
+            for p in new:
+                self._consumer.start(p, starts.get(p))
+            self._owned.update(new)
+            logger.info("%s: %s partitions %s assigned, starting at %s", self.config.layer, self.config.topic,
+                        new, {p: ("beginning" if starts.get(p) is None else starts[p]) for p in new})
 
     def _topic_done(self) -> bool:
         """Every partition of the topic processed to its end offset, by the layer's own store."""

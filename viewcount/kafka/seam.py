@@ -113,7 +113,8 @@ class RecordConsumer(ABC):
 
     @abstractmethod
     def commit(self, offsets: Mapping[int, int]) -> None:
-        """Record in Kafka ``partition → next offset`` (for lag monitoring)."""
+        """Record in Kafka ``partition → next offset`` (for lag monitoring). Asynchronous: it never
+        waits on the broker; a failure is logged, and :meth:`close` sends what is still pending."""
 
     @abstractmethod
     def close(self) -> None: ...
