@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from viewcount.kafka.confluent import ConfluentAdmin, ConfluentConfig, ConfluentConsumer, ConfluentProducer
 from viewcount.kafka.kafka_python import (
     KafkaPythonAdmin,
     KafkaPythonConfig,
@@ -20,11 +21,9 @@ from viewcount.storage.webhdfs import WebHdfsFileStore, WebHdfsStoreConfig
 
 def _kafka(settings: Settings):
     """(config class, producer, consumer, admin) of the client KAFKA_CLIENT names."""
-    if settings.kafka_client == "confluent-kafka":
-        from viewcount.kafka.confluent import ConfluentAdmin, ConfluentConfig, ConfluentConsumer, ConfluentProducer
-
-        return ConfluentConfig, ConfluentProducer, ConfluentConsumer, ConfluentAdmin
-    return KafkaPythonConfig, KafkaPythonProducer, KafkaPythonConsumer, KafkaPythonAdmin
+    if settings.kafka_client == "kafka-python":
+        return KafkaPythonConfig, KafkaPythonProducer, KafkaPythonConsumer, KafkaPythonAdmin
+    return ConfluentConfig, ConfluentProducer, ConfluentConsumer, ConfluentAdmin
 
 
 def kafka_config(settings: Settings, **overrides):

@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         # The Kafka driver narrates every connection attempt; its failures reach the user as
         # viewcount's own one-line errors, so its log shows only when debugging.
         if settings.log_level != "DEBUG":
-            logging.getLogger("kafka").setLevel(logging.CRITICAL)
+            for driver in ("kafka", "viewcount.kafka.librdkafka"):
+                logging.getLogger(driver).setLevel(logging.CRITICAL)
         return int(args.run(args, settings) or 0)
     except ViewcountError as e:
         print(f"viewcount {args.command}: error: {e}", file=sys.stderr)

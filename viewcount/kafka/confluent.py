@@ -16,6 +16,8 @@ from viewcount.kafka.seam import (
 from viewcount.typed_config import typed_config
 
 logger = logging.getLogger(__name__)
+# librdkafka's own log (every connection attempt); the CLI shows it only when debugging.
+driver_log = logging.getLogger("viewcount.kafka.librdkafka")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class ConfluentConfig:
 
     def common(self) -> dict[str, Any]:
         return {"bootstrap.servers": self.bootstrap_servers, "client.id": self.client_id,
-                "socket.timeout.ms": self.request_timeout_ms, "logger": logger}
+                "socket.timeout.ms": self.request_timeout_ms, "logger": driver_log}
 
 
 def _translate(error: Exception, what: str) -> KafkaSeamError:
@@ -74,13 +76,21 @@ class _CallbackDelivery(Delivery):
 
 class ConfluentProducer(RecordProducer):
     def __init__(self, config: ConfluentConfig) -> None:
-        from confluent_kafka import Producer
+        from confluent_kafka import KafkaException, Producer
 
         conf = {**config.common(), "enable.idempotence": True, "acks": "all",
                 "linger.ms": config.linger_ms, "message.max.bytes": config.max_request_size + 512,
-                "compression.type": config.compression_type or "none"}
+                "compression.type": config.compression_type or "none",
+                "message.timeout.ms": 120_000}  # as kafka-python's delivery timeout
         self._max_bytes = config.max_request_size
         self._producer = Producer(conf)
+        # librdkafka retries an unreachable bootstrap forever, quietly: ask once, as kafka-python
+        # does when it starts, so a wrong address is one clear error, not a hang.
+        try:
+            self._producer.list_topics(timeout=config.request_timeout_ms / 1000)
+        except KafkaException as e:
+            raise KafkaUnavailable(f"cannot connect producer to {config.bootstrap_servers}: "
+                                   f"no Kafka broker answered ({e})") from e
 
     def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
              timestamp_ms: int | None = None, partition: int | None = None,
