@@ -47,11 +47,17 @@ class ConfluentConfig:
 def _translate(error: Exception, what: str) -> KafkaSeamError:
     from confluent_kafka import KafkaError, KafkaException
 
-    code = error.args[0].code() if isinstance(error, KafkaException) and error.args else None
+    detail = error.args[0] if isinstance(error, KafkaException) and error.args else None
+    code = detail.code() if isinstance(detail, KafkaError) else None
     if code == KafkaError.MSG_SIZE_TOO_LARGE:
         return RecordTooLarge(f"{what}: record too large")
     if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
         return KafkaUnavailable(f"{what}: no Kafka broker answered ({error})")
+    # While a broker restarts, its partitions have no leader in the client's metadata for a moment.
+    passing = (KafkaError._UNKNOWN_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION,
+               KafkaError._WAIT_COORD, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE)
+    if code in passing or (isinstance(detail, KafkaError) and detail.retriable()):
+        return KafkaUnavailable(f"{what}: {error}")
     return KafkaSeamError(f"{what}: {error}")
 
 
@@ -190,7 +196,9 @@ class ConfluentConsumer(RecordConsumer):
         except KafkaException as e:
             raise _translate(e, f"partitions of {self._topic}") from e
         found = metadata.topics.get(self._topic)
-        if found is None or found.error is not None or not found.partitions:
+        if found is not None and found.error is not None:
+            raise _translate(KafkaException(found.error), f"partitions of {self._topic}")
+        if found is None or not found.partitions:
             raise KafkaSeamError(f"topic {self._topic} has no partitions (does it exist?)")
         return sorted(found.partitions)
 
