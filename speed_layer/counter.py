@@ -68,7 +68,6 @@ class SpeedCounter:
         self._assigned: set[int] = set()
         self._in_flight: deque[tuple[int, Future]] = deque()
         self._steps: ThreadPoolExecutor | None = None
-        self._stopping = False
         self._last_lag_check = 0.0
         # Per partition, the last offset Redis confirmed applied (kept by the step worker), and
         # where Redis was found to have lost steps: the worker skips steps past that gap until
@@ -196,7 +195,7 @@ class SpeedCounter:
             try:
                 return self._store.applied_offsets(self.config.topic)
             except ServingStoreError as e:
-                if self._stopping:
+                if self._runtime.stopping:
                     raise
                 logger.warning("serving store unavailable while reading where %s resumes (%s); "
                                "retrying in %.1fs", self.config.topic, e, delay)
@@ -264,7 +263,7 @@ class SpeedCounter:
             try:
                 return self._step(partition, records, prepared)
             except ServingStoreError as e:
-                if self._stopping:
+                if self._runtime.stopping:
                     raise
                 logger.warning("serving store unavailable at %s-%d offset %d (%s); retrying in %.1fs",
                                self.config.topic, partition, records[0].offset, e, delay)
@@ -272,7 +271,6 @@ class SpeedCounter:
                 delay = min(delay * 2, 5.0)
 
     def stop(self) -> None:
-        self._stopping = True
         self._runtime.stop()
 
     def _record_lag(self, now: float) -> None:

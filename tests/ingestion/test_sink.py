@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import urllib.request
 
@@ -168,4 +172,35 @@ def test_revoked_partitions_are_flushed_and_taken_over_exactly(make_scenario):
     second.run(until_idle_s=4)
     runner.join(60)
     close_second()
+    assert_exact(scenario)
+
+
+def test_ctrl_c_stops_the_sink_after_flushing_what_it_holds(make_scenario):
+    """The last ingest hour's records are still buffered (the flush age is an hour away) when
+    SIGINT arrives: they are written before the process exits 0."""
+    scenario = make_scenario(events=600, days=0.1, partitions=2)
+    port = free_ports(1)[0]
+    env = {**os.environ, **scenario.settings.to_env(), "VIEWCOUNT_INGEST_METRICS_PORT": str(port),
+           "VIEWCOUNT_INGEST_FLUSH_AGE": "1h", "VIEWCOUNT_INGEST_GROUP": f"sink-{scenario.settings.topic}"}
+    proc = subprocess.Popen([sys.executable, "-m", "viewcount", "ingest"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def consumed_to_the_end() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+                text = response.read().decode()
+        except OSError:
+            return False
+        lags = [line for line in text.splitlines() if line.startswith("viewcount_ingest_consumer_lag{")]
+        return len(lags) == 2 and all(line.endswith(" 0.0") for line in lags)
+
+    try:
+        wait_for(consumed_to_the_end, 90, interval_s=0.2, what="the sink to consume every record")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert b"raw sink stopped" in out
     assert_exact(scenario)

@@ -112,15 +112,16 @@ class GroupRuntime:
         self._waiting_logged = False
         self._unreachable_since: float | None = None
 
-    @property
-    def owned(self) -> frozenset[int]:
-        return frozenset(self._owned)
-
     def stop(self) -> None:
         self._stopping = True
 
+    @property
+    def stopping(self) -> bool:
+        """Stop was asked (a signal, :meth:`stop`): waits for a store that is away should end."""
+        return self._stopping
+
     def run(self, until_idle_s: float | None = None) -> None:
-        """Poll and hand records to the handler until stopped (SIGTERM, :meth:`stop`) or, with
+        """Poll and hand records to the handler until stopped (SIGTERM, Ctrl-C, :meth:`stop`) or, with
         ``until_idle_s``, until no record has arrived for that long and the whole topic is
         processed; then drain."""
         self._install_signal_handler()
@@ -165,10 +166,18 @@ class GroupRuntime:
             return default
 
     def _install_signal_handler(self) -> None:
+        """SIGTERM and Ctrl-C end the loop the same way: stop polling, drain, return."""
         try:
-            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, self._on_signal)
         except ValueError:  # not the main thread (tests and the demo drive layers from one)
             pass
+
+    def _on_signal(self, signum, frame) -> None:
+        if self._stopping:  # a second one: give up draining
+            raise KeyboardInterrupt
+        logger.info("%s: signal %d, stopping after draining what it holds", self.config.layer, signum)
+        self.stop()
 
     def _apply_membership_changes(self) -> None:
         """What the callbacks reported during the last poll, settled in one go: partitions that
