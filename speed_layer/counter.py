@@ -190,15 +190,20 @@ class SpeedCounter:
 
     def _applied_offsets_when_reachable(self) -> dict[int, int]:
         """Where to resume is only known from Redis: wait for it (a restart, a failover)."""
+        return self._while_store_away(f"while reading where {self.config.topic} resumes",
+                                      lambda: self._store.applied_offsets(self.config.topic))
+
+    def _while_store_away(self, where: str, call):
+        """Redis away (restart, failover): call again with backoff until it answers, or until the
+        loop is stopping."""
         delay = 0.1
         while True:
             try:
-                return self._store.applied_offsets(self.config.topic)
+                return call()
             except ServingStoreError as e:
                 if self._runtime.stopping:
                     raise
-                logger.warning("serving store unavailable while reading where %s resumes (%s); "
-                               "retrying in %.1fs", self.config.topic, e, delay)
+                logger.warning("serving store unavailable %s (%s); retrying in %.1fs", where, e, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -258,17 +263,8 @@ class SpeedCounter:
                          prepared: list[PreparedRecord]) -> StepResult | None:
         """Redis away (restart, failover): wait and apply the same records again. The step is
         idempotent per offset, so a step that did land before the error is skipped."""
-        delay = 0.1
-        while True:
-            try:
-                return self._step(partition, records, prepared)
-            except ServingStoreError as e:
-                if self._runtime.stopping:
-                    raise
-                logger.warning("serving store unavailable at %s-%d offset %d (%s); retrying in %.1fs",
-                               self.config.topic, partition, records[0].offset, e, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        return self._while_store_away(f"at {self.config.topic}-{partition} offset {records[0].offset}",
+                                      lambda: self._step(partition, records, prepared))
 
     def stop(self) -> None:
         self._runtime.stop()
