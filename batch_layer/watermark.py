@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 
 from batch_layer.exceptions import WatermarkError
-from viewcount.rawdata import FlushProgress, progress_path
+from viewcount.rawdata import read_progress
 from viewcount.storage.base import FileStore
-from viewcount.storage.exceptions import NotFound
 from viewcount.timeutil import format_ms, hour_floor
 
 
@@ -21,11 +20,11 @@ def safe_watermark(store: FileStore, topic: str, partitions: list[int]) -> int:
     limits = []
     for p in partitions:
         try:
-            progress = FlushProgress.from_json(store.read(progress_path(topic, p)))
-        except NotFound as e:
-            raise WatermarkError(f"partition {p} of {topic} has no flush progress yet: run `viewcount ingest`") from e
+            progress = read_progress(store, topic, p)
         except (ValueError, TypeError, json.JSONDecodeError) as e:
             raise WatermarkError(f"unreadable flush progress of {topic}-{p}: {e}") from e
+        if progress is None:
+            raise WatermarkError(f"partition {p} of {topic} has no flush progress yet: run `viewcount ingest`")
         limits.append(max(progress.complete_before_ms, progress.idle_since_ms or 0))
     if not limits:
         raise WatermarkError(f"{topic} has no partitions")

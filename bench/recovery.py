@@ -28,8 +28,7 @@ from viewcount import wiring
 from viewcount.generate import INGEST_TIME_FIELD, generate
 from viewcount.kafka.seam import TopicSpec
 from viewcount.produce import produce_lines
-from viewcount.rawdata import FlushProgress, progress_path
-from viewcount.storage.exceptions import NotFound
+from viewcount.rawdata import read_progress
 from viewcount.timeutil import DAY_MS, now_ms
 
 CLIENTS = ("kafka-python", "confluent-kafka")
@@ -40,13 +39,8 @@ def stored(settings, layer: str, partitions: list[int]) -> int:
     """Records the layer's own store says are processed, over every partition."""
     if layer == "speed layer":
         return sum(o + 1 for o in wiring.serving_store(settings).applied_offsets(settings.topic).values())
-    store, total = wiring.raw_store(settings), 0
-    for p in partitions:
-        try:
-            total += FlushProgress.from_json(store.read(progress_path(settings.topic, p))).flushed_offset + 1
-        except NotFound:
-            pass
-    return total
+    found = (read_progress(wiring.raw_store(settings), settings.topic, p) for p in partitions)
+    return sum(progress.flushed_offset + 1 for progress in found if progress is not None)
 
 
 def start(settings, layer: str) -> subprocess.Popen:

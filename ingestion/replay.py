@@ -17,10 +17,9 @@ from ingestion.dataset import range_files, read_checkpoint
 from ingestion.exceptions import ReplayError
 from viewcount.events import InvalidEvent, parse_event
 from viewcount.kafka.seam import RecordConsumer
-from viewcount.rawdata import QUARANTINE_ROOT, RangeFile, progress_path
+from viewcount.rawdata import QUARANTINE_ROOT, RangeFile, read_progress
 from viewcount.rules import advance_ingest_time
 from viewcount.storage.base import FileStore
-from viewcount.storage.exceptions import NotFound
 from viewcount.timeutil import hour_floor
 
 logger = logging.getLogger(__name__)
@@ -56,11 +55,9 @@ def replay_partition(store: FileStore, consumer: RecordConsumer, topic: str, par
                      from_offset: int | None = None, from_time_ms: int | None = None,
                      to_offset: int | None = None,
                      progress: Callable[[int], None] | None = None) -> ReplayReport:
-    try:
-        store.read(progress_path(topic, partition))
-    except NotFound as e:
+    if read_progress(store, topic, partition) is None:
         raise ReplayError(f"{topic}-{partition} has no flush progress in the raw store: the raw sink has not "
-                          f"flushed this partition yet (run `viewcount ingest` first)") from e
+                          f"flushed this partition yet (run `viewcount ingest` first)")
     views = range_files(store, topic, partition)
     if not views:
         raise ReplayError(f"nothing committed for {topic}-{partition} yet: run `viewcount ingest`")

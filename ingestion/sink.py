@@ -17,10 +17,9 @@ from ingestion.metrics import SinkMetrics
 from viewcount.events import parse_event
 from viewcount.kafka.runtime import GroupRuntime, RuntimeConfig
 from viewcount.kafka.seam import Record, RecordConsumer, RecordProducer
-from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path
+from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path, read_progress
 from viewcount.rules import advance_ingest_time
 from viewcount.storage.base import FileStore
-from viewcount.storage.exceptions import NotFound
 from viewcount.timeutil import hour_floor, now_ms
 
 logger = logging.getLogger(__name__)
@@ -95,9 +94,6 @@ class RawSink:
 
     # --- the loop's work ----------------------------------------------------------------------
 
-    def handle(self, partition: int, records: list[Record]) -> None:
-        self._accept(partition, records)
-
     def tick(self, now: float, received: bool) -> None:
         self._flush_due(now)
         if now - self._last_idle_check >= IDLE_CHECK_S:
@@ -108,16 +104,10 @@ class RawSink:
         self._check_idle(time.monotonic())
 
     def stored_next_offsets(self, partitions: list[int]) -> dict[int, int]:
-        out = {}
-        for p in partitions:
-            try:
-                progress = FlushProgress.from_json(self._store.read(progress_path(self.config.topic, p)))
-            except NotFound:
-                continue
-            out[p] = progress.flushed_offset + 1
-        return out
+        found = {p: read_progress(self._store, self.config.topic, p) for p in partitions}
+        return {p: progress.flushed_offset + 1 for p, progress in found.items() if progress is not None}
 
-    def _accept(self, partition: int, records: list[Record]) -> None:
+    def handle(self, partition: int, records: list[Record]) -> None:
         state = self._partitions.get(partition)
         if state is None:
             return  # revoked meanwhile; its new owner reads these

@@ -14,8 +14,7 @@ import pytest
 
 from viewcount import wiring
 from viewcount.produce import produce_lines
-from viewcount.rawdata import FlushProgress, progress_path
-from viewcount.storage.exceptions import NotFound
+from viewcount.rawdata import read_progress
 from viewcount.storage.local import LocalFileStore, LocalStoreConfig
 from tests.conftest import Background, run_through_rebalances, wait_for
 from tests.ingestion.conftest import assert_exact
@@ -114,10 +113,5 @@ def test_two_members_one_slow_through_twenty_rebalances_store_every_record_once(
 
 def flushed(scenario) -> int:
     """Records every partition's flush progress says are in files."""
-    total = 0
-    for p in range(scenario.settings.topic_partitions):
-        try:
-            total += FlushProgress.from_json(scenario.store.read(progress_path(scenario.settings.topic, p))).flushed_offset + 1
-        except NotFound:
-            pass
-    return total
+    found = (read_progress(scenario.store, scenario.settings.topic, p) for p in range(scenario.settings.topic_partitions))
+    return sum(progress.flushed_offset + 1 for progress in found if progress is not None)
