@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from viewcount.kafka.exceptions import KafkaSeamError, KafkaUnavailable, ProduceError, RecordTooLarge, TopicError
+from viewcount.kafka.exceptions import FENCED_HINT, KafkaSeamError, KafkaUnavailable, ProduceError, RecordTooLarge, TopicError
 from viewcount.kafka.seam import (
     Delivery, Headers, PartitionsCallback, Record, RecordConsumer, RecordProducer, TopicAdmin, TopicSpec,
 )
@@ -51,6 +51,9 @@ def _translate(error: Exception, what: str) -> KafkaSeamError:
     code = detail.code() if isinstance(detail, KafkaError) else None
     if code == KafkaError.MSG_SIZE_TOO_LARGE:
         return RecordTooLarge(f"{what}: record too large")
+    # A fenced static member: librdkafka reports it as its generic fatal error, naming the cause.
+    if code == KafkaError.FENCED_INSTANCE_ID or (code == KafkaError._FATAL and "fenced" in str(detail).lower()):
+        return KafkaSeamError(f"{what}: {FENCED_HINT}")
     if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
         return KafkaUnavailable(f"{what}: no Kafka broker answered ({error})")
     # While a broker restarts, its partitions have no leader in the client's metadata for a moment.
@@ -209,13 +212,15 @@ class ConfluentConsumer(RecordConsumer):
         self._consumer.assign([self._tp(p, OFFSET_BEGINNING) for p in partitions])
 
     def poll(self, timeout_s: float, max_records: int | None = None) -> dict[int, list[Record]]:
+        from confluent_kafka import KafkaError, KafkaException
+
         messages = self._consumer.consume(max_records or self._config.max_poll_records, timeout_s)
         out: dict[int, list[Record]] = {}
         for m in messages:
             err = m.error()
             if err is not None:
-                if err.fatal():
-                    raise KafkaSeamError(f"poll {self._topic}: {err.str()}")
+                if err.fatal() or err.code() == KafkaError._FATAL:
+                    raise _translate(KafkaException(err), f"poll {self._topic}")
                 logger.warning("poll %s: %s", self._topic, err.str())
                 continue
             out.setdefault(m.partition(), []).append(

@@ -11,6 +11,10 @@ class KafkaUnavailable(KafkaSeamError):
     """No broker answered, or the answer was a retriable error: trying again later may work."""
 
 
+FENCED_HINT = ("another live member of the consumer group has this process's group instance id; give "
+               "each member its own VIEWCOUNT_KAFKA_GROUP_INSTANCE_ID")
+
+
 class ProduceError(KafkaSeamError):
     """A record could not be delivered."""
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from viewcount.kafka.exceptions import (
+    FENCED_HINT,
     KafkaSeamError,
     KafkaUnavailable,
     ProduceError,
@@ -55,8 +56,10 @@ class KafkaPythonConfig:
 
 
 def _translate(error: Exception, what: str) -> KafkaSeamError:
-    from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+    from kafka.errors import FencedInstanceIdError, KafkaTimeoutError, MessageSizeTooLargeError
 
+    if isinstance(error, FencedInstanceIdError):
+        return KafkaSeamError(f"{what}: {FENCED_HINT}")
     if isinstance(error, MessageSizeTooLargeError):
         return RecordTooLarge(f"{what}: record too large ({error})")
     if isinstance(error, KafkaTimeoutError) and "bootstrap" in str(error):

@@ -30,6 +30,19 @@ def test_confluent_errors(code, expected):
     assert str(translated).startswith("poll t")
 
 
+def test_a_fenced_static_member_is_told_what_to_change():
+    from confluent_kafka import KafkaError, KafkaException
+    from kafka.errors import FencedInstanceIdError
+
+    as_librdkafka_reports_it = KafkaError(KafkaError._FATAL, "Fatal error: Broker: Static consumer fenced by other "
+                                                             "consumer with same group.instance.id")
+    for translated in (confluent._translate(KafkaException(KafkaError(KafkaError.FENCED_INSTANCE_ID)), "poll t"),
+                       confluent._translate(KafkaException(as_librdkafka_reports_it), "poll t"),
+                       kafka_python._translate(FencedInstanceIdError("x"), "poll t")):
+        assert not isinstance(translated, KafkaUnavailable)
+        assert "VIEWCOUNT_KAFKA_GROUP_INSTANCE_ID" in str(translated)
+
+
 @pytest.mark.parametrize("name, expected", [
     ("KafkaConnectionError", KafkaUnavailable),       # ECONNREFUSED while a broker restarts
     ("NodeNotReadyError", KafkaUnavailable),
