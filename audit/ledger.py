@@ -17,8 +17,8 @@ from typing import Any
 
 from audit.canonical import canonical_bytes, record_hash
 from audit.exceptions import AuditError, HeadMoved, LedgerCorrupt
-from viewcount.storage.base import FileStore
-from viewcount.storage.exceptions import AlreadyExists
+from adapters.files.base import FileStore
+from adapters.files.exceptions import AlreadyExists
 
 logger = logging.getLogger(__name__)
 

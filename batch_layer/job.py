@@ -21,7 +21,7 @@ from batch_layer.spark_rules import classify
 from viewcount import __version__
 from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, parse_hour_dir
 from viewcount.rules import Outcome, RuleSettings
-from viewcount.storage.base import FileStore
+from adapters.files.base import FileStore
 from viewcount.timeutil import format_ms
 
 logger = logging.getLogger(__name__)

@@ -6,13 +6,13 @@ from audit.ledger import AuditLedger
 from batch_layer.exceptions import ChecksFailed
 from batch_layer.job import BatchResult
 from viewcount import __version__
-from viewcount.serving_store.base import ServingStore
+from batch_layer.views_store import BatchViewStore
 from viewcount.timeutil import format_ms
 
 GRACE_S = 3600  # readers mid-request on the previous version finish long before this
 
 
-def publish(result: BatchResult, store: ServingStore, ledger: AuditLedger, actor: str | None = None,
+def publish(result: BatchResult, store: BatchViewStore, ledger: AuditLedger, actor: str | None = None,
             kind: str = "batch_publish", extra: dict | None = None) -> dict:
     """Publish a version whose data checks passed; a failed one never reaches readers."""
     if not result.checks_passed:

@@ -16,8 +16,8 @@ from datetime import date, datetime, timezone
 from batch_layer.exceptions import BatchError
 from batch_layer.job import BATCH_ROOT, BatchResult, new_version_id, run_batch, write_manifest, write_version
 from viewcount.rules import RuleSettings
-from viewcount.serving_store.base import ServingStore
-from viewcount.storage.base import FileStore
+from batch_layer.views_store import BatchViewStore
+from adapters.files.base import FileStore
 from viewcount.timeutil import DAY_MS, format_ms
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _published_hourly(spark, store: FileStore, version: str) -> tuple[dict, dict
     return hourly, owners, daily
 
 
-def replay_days(spark, raw: FileStore, serving: ServingStore, rules: RuleSettings, topic: str,
+def replay_days(spark, raw: FileStore, serving: BatchViewStore, rules: RuleSettings, topic: str,
                 from_day: date, to_day: date, dry_run: bool, say: Callable[[str], None] = print,
                 max_invalid_share: float = 0.05) -> ReplayReport:
     if to_day < from_day:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 from batch_layer.exceptions import WatermarkError
-from viewcount.rawdata import read_progress
-from viewcount.storage.base import FileStore
+from adapters.files.rawdata import read_progress
+from adapters.files.base import FileStore
 from viewcount.timeutil import format_ms, hour_floor
 
 

@@ -37,12 +37,12 @@ from batch_layer.job import aggregate, run_batch, spark_session, write_version
 from batch_layer.spark_rules import classify
 from ingestion.chunk import Chunk
 from viewcount.events import parse_event
-from viewcount.generate import INGEST_TIME_FIELD, traffic_lines
-from viewcount.kafka.seam import Record
-from viewcount.produce import as_object, field_time_ms, key_of
+from devtools.generate import INGEST_TIME_FIELD, traffic_lines
+from adapters.kafka.seam import Record
+from ingestion.produce import as_object, field_time_ms, key_of
 from viewcount.rawdata import QUARANTINE_ROOT, VIEWS_ROOT
 from viewcount.rules import Outcome, RuleSettings, advance_ingest_time
-from viewcount.storage.local import LocalFileStore, LocalStoreConfig
+from adapters.files.local import LocalFileStore, LocalStoreConfig
 from viewcount.timeutil import DAY_MS, HOUR_MS, hour_floor, now_ms
 
 TOPIC = "bench.views"

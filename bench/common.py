@@ -14,8 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import settings_for  # noqa: E402  (one port-picking rule for tests and benches)
-from viewcount.stack.manager import Stack  # noqa: E402
+from devtools.sandbox import settings_for  # noqa: E402  (one port-picking rule for tests and benches)
+from devtools.stack.manager import Stack  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 

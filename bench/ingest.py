@@ -23,12 +23,12 @@ from common import private_stack, summarize, write_result
 from ingestion.chunk import Chunk
 from ingestion.metrics import SinkMetrics
 from ingestion.sink import RawSink, SinkConfig
-from viewcount import wiring
+from app import wiring
 from viewcount.events import parse_event
-from viewcount.generate import INGEST_TIME_FIELD, generate
-from viewcount.kafka.seam import TopicSpec
-from viewcount.produce import produce_lines
-from viewcount.storage.local import LocalFileStore, LocalStoreConfig
+from devtools.generate import INGEST_TIME_FIELD, generate
+from adapters.kafka.seam import TopicSpec
+from ingestion.produce import produce_lines
+from adapters.files.local import LocalFileStore, LocalStoreConfig
 from viewcount.timeutil import DAY_MS, hour_floor, now_ms
 
 IDLE_S = 1.0

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from common import private_stack, summarize, write_result
 
-from viewcount import wiring
-from viewcount.generate import INGEST_TIME_FIELD, generate
-from viewcount.kafka.seam import TopicSpec
-from viewcount.produce import produce_lines
+from app import wiring
+from devtools.generate import INGEST_TIME_FIELD, generate
+from adapters.kafka.seam import TopicSpec
+from ingestion.produce import produce_lines
 from viewcount.timeutil import DAY_MS, now_ms
 
 

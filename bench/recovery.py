@@ -24,11 +24,11 @@ from pathlib import Path
 
 from common import private_stack, summarize, write_result
 
-from viewcount import wiring
-from viewcount.generate import INGEST_TIME_FIELD, generate
-from viewcount.kafka.seam import TopicSpec
-from viewcount.produce import produce_lines
-from viewcount.rawdata import read_progress
+from app import wiring
+from devtools.generate import INGEST_TIME_FIELD, generate
+from adapters.kafka.seam import TopicSpec
+from ingestion.produce import produce_lines
+from adapters.files.rawdata import read_progress
 from viewcount.timeutil import DAY_MS, now_ms
 
 CLIENTS = ("kafka-python", "confluent-kafka")
@@ -38,7 +38,7 @@ LAYERS = {"raw sink": "ingest", "speed layer": "speed"}
 def stored(settings, layer: str, partitions: list[int]) -> int:
     """Records the layer's own store says are processed, over every partition."""
     if layer == "speed layer":
-        return sum(o + 1 for o in wiring.serving_store(settings).applied_offsets(settings.topic).values())
+        return sum(o + 1 for o in wiring.count_store(settings).applied_offsets(settings.topic).values())
     found = (read_progress(wiring.raw_store(settings), settings.topic, p) for p in partitions)
     return sum(progress.flushed_offset + 1 for progress in found if progress is not None)
 
@@ -46,7 +46,7 @@ def stored(settings, layer: str, partitions: list[int]) -> int:
 def start(settings, layer: str) -> subprocess.Popen:
     env = {**os.environ, **settings.to_env(), "VIEWCOUNT_INGEST_METRICS_PORT": "0",
            "VIEWCOUNT_SPEED_METRICS_PORT": "0", "VIEWCOUNT_INGEST_FLUSH_AGE": "1s"}
-    return subprocess.Popen([sys.executable, "-m", "viewcount", LAYERS[layer]], env=env,
+    return subprocess.Popen([sys.executable, "-m", "app", LAYERS[layer]], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -33,14 +33,14 @@ from collections import defaultdict
 from common import ROOT, private_stack, summarize, write_result
 
 from speed_layer.counter import prepare
-from viewcount import wiring
-from viewcount.generate import INGEST_TIME_FIELD, traffic_lines
-from viewcount.kafka.seam import Record
-from viewcount.produce import as_object, field_time_ms, key_of
+from app import wiring
+from devtools.generate import INGEST_TIME_FIELD, traffic_lines
+from adapters.kafka.seam import Record
+from ingestion.produce import as_object, field_time_ms, key_of
 from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
-from viewcount.serving_store.base import StateTtls
+from speed_layer.store import StateTtls
 from viewcount.timeutil import DAY_MS, hour_floor, now_ms
-from tests.conftest import free_ports, wait_for
+from devtools.sandbox import free_ports, wait_for
 
 TOKEN = "bench-admin-token"
 TOPIC = "bench.views"
@@ -60,7 +60,7 @@ def fill(settings, events: int) -> list[str]:
         p = zlib.crc32(key or b"") % partitions
         records.append(Record(TOPIC, p, offsets[p], field_time_ms(obj, INGEST_TIME_FIELD) or end, key, line))
         offsets[p] += 1
-    store = wiring.serving_store(settings)
+    store = wiring.count_store(settings)
     ttls = StateTtls.for_rules(rules, 3 * DAY_MS)
     by_partition = defaultdict(list)
     for r in records:
@@ -76,7 +76,7 @@ def fill(settings, events: int) -> list[str]:
     hourly = defaultdict(dict)
     for (video, hour), n in below.hourly.items():
         hourly[video][hour] = n
-    store.publish_batch("bench", watermark, {v: (n, below.owners[v]) for v, n in below.videos.items()},
+    wiring.batch_views(settings).publish_batch("bench", watermark, {v: (n, below.owners[v]) for v, n in below.videos.items()},
                         dict(hourly), grace_s=60)
     everything = tally(decisions)
     return [video for video, n in everything.videos.items() for _ in range(n)]
@@ -177,7 +177,7 @@ def main() -> None:
         paths = [f"/v1/videos/{rng.choice(views)}/views".encode() for _ in range(20_000)]
         port = free_ports(1)[0]
         env = {**os.environ, **settings.to_env(), "VIEWCOUNT_SERVE_PORT": str(port), "VIEWCOUNT_LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen([sys.executable, "-m", "viewcount", "serve"], env=env, cwd=ROOT,
+        server = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env, cwd=ROOT,
                                   stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: _ready(port), 60, what="the API to start")

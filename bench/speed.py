@@ -27,11 +27,11 @@ from common import private_stack, summarize, write_result
 
 from speed_layer.counter import SpeedConfig, SpeedCounter
 from speed_layer.metrics import SpeedMetrics
-from viewcount import wiring
-from viewcount.generate import INGEST_TIME_FIELD, generate
-from viewcount.kafka.seam import TopicSpec
-from viewcount.produce import produce_lines
-from viewcount.serving_store.base import StateTtls
+from app import wiring
+from devtools.generate import INGEST_TIME_FIELD, generate
+from adapters.kafka.seam import TopicSpec
+from ingestion.produce import produce_lines
+from speed_layer.store import StateTtls
 from viewcount.timeutil import DAY_MS, now_ms
 
 IDLE_S = 1.0
@@ -41,7 +41,7 @@ CLIENTS = ("kafka-python", "confluent-kafka")
 def counter_for(settings, topic, group):
     consumer = wiring.consumer(settings, group_id=group)
     config = SpeedConfig(topic, settings.rules, StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
-    return SpeedCounter(config, consumer, wiring.serving_store(settings), SpeedMetrics()), consumer
+    return SpeedCounter(config, consumer, wiring.count_store(settings), SpeedMetrics()), consumer
 
 
 def steady_producer(settings_env: dict, topic: str, rate: int, seconds: float) -> None:

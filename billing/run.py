@@ -16,11 +16,10 @@ from billing.period import Period
 from billing.plan import Entry, Paid, is_entry_of, paid_so_far, plan, plan_entry
 from billing.ratecard import RateCard
 from billing.statement import Line, lines_of, render_csv, render_parquet, statement_base
-from billing.views import MonthViews, published_pointer, read_month_views
+from billing.views import MonthViews, PublishedPointer, published_pointer, read_month_views
 from viewcount import __version__
 from viewcount.rules import RuleSettings
-from viewcount.serving_store.base import ServingStore
-from viewcount.storage.base import FileStore
+from adapters.files.base import FileStore
 from viewcount.timeutil import format_ms
 
 logger = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ class _LedgerFold:
 
 
 class MonthlyBilling:
-    def __init__(self, serving: ServingStore, raw: FileStore, audit_store: FileStore, ledger: AuditLedger,
+    def __init__(self, serving: PublishedPointer, raw: FileStore, audit_store: FileStore, ledger: AuditLedger,
                  rate_card: RateCard, rules: RuleSettings, actor: str | None = None,
                  say: Callable[[str], None] = lambda line: None) -> None:
         self._serving, self._raw, self._audit_store, self._ledger = serving, raw, audit_store, ledger

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Protocol
 
-from viewcount.rawdata import BATCH_ROOT, read_parquet_rows
+from adapters.files.rawdata import read_parquet_rows
+from viewcount.rawdata import BATCH_ROOT
 from billing.exceptions import BillingError
 from billing.period import Period
-from viewcount.serving_store.base import ServingStore
-from viewcount.storage.base import FileStore
-from viewcount.storage.exceptions import NotFound
+from adapters.files.base import FileStore
+from adapters.files.exceptions import NotFound
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,13 @@ class MonthViews:
     hourly_total: int               # the same month summed over (video, event hour) instead
 
 
-def published_pointer(serving: ServingStore) -> tuple[str, int]:
+class PublishedPointer(Protocol):
+    """Where billing learns which batch version is published (the batch layer's view store)."""
+
+    def batch_pointer(self) -> tuple[str, int] | None: ...
+
+
+def published_pointer(serving: PublishedPointer) -> tuple[str, int]:
     pointer = serving.batch_pointer()
     if pointer is None:
         raise BillingError("no batch version is published yet: run `viewcount batch run` first")

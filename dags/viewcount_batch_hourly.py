@@ -11,7 +11,7 @@ from datetime import datetime
 
 from airflow.sdk import dag, get_current_context, task
 
-from viewcount.dag_support import DEFAULT_ARGS, settings
+from app.dag_support import DEFAULT_ARGS, settings
 
 
 def _end_ms() -> int:
@@ -24,26 +24,26 @@ def _end_ms() -> int:
 def viewcount_batch_hourly():
     @task.sensor(mode="reschedule", poke_interval=60, timeout=6 * 3600)
     def wait_for_flush() -> bool:
-        from batch_layer.operations import safe_watermark_now
+        from app.batch_operations import safe_watermark_now
 
         return safe_watermark_now(settings()) >= _end_ms()
 
     @task
     def recompute() -> str:
-        from batch_layer.operations import recompute as run
+        from app.batch_operations import recompute as run
 
         return run(settings(), _end_ms()).version
 
     @task
     def expectations(version: str) -> str:
-        from batch_layer.operations import require_checks_passed
+        from app.batch_operations import require_checks_passed
 
         require_checks_passed(settings(), version)
         return version
 
     @task
     def publish(version: str) -> dict:
-        from batch_layer.operations import publish_version
+        from app.batch_operations import publish_version
 
         return publish_version(settings(), version)
 

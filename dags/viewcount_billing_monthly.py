@@ -12,7 +12,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from viewcount.dag_support import DEFAULT_ARGS, settings
+from app.dag_support import DEFAULT_ARGS, settings
 
 
 @dag(dag_id="viewcount_billing_monthly", schedule="@monthly", start_date=datetime(2026, 1, 1), catchup=False,
@@ -33,7 +33,7 @@ def viewcount_billing_monthly():
     def wait_until_closed(period: str) -> bool:
         import logging
 
-        from billing.operations import month_closed
+        from app.billing_operations import month_closed
         from billing.period import Period
 
         closed, why = month_closed(settings(), Period.parse(period))
@@ -42,21 +42,21 @@ def viewcount_billing_monthly():
 
     @task
     def checks(period: str) -> dict:
-        from billing.operations import monthly_billing, summary
+        from app.billing_operations import monthly_billing, summary
         from billing.period import Period
 
         return summary(monthly_billing(settings()).run(Period.parse(period), write=False))
 
     @task
     def bill(period: str) -> dict:
-        from billing.operations import monthly_billing, summary
+        from app.billing_operations import monthly_billing, summary
         from billing.period import Period
 
         return summary(monthly_billing(settings()).run(Period.parse(period)))
 
     @task
     def statement(done: dict) -> dict:
-        from billing.operations import read_statement
+        from app.billing_operations import read_statement
 
         return read_statement(settings(), done["statement"])
 

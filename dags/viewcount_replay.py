@@ -12,7 +12,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from viewcount.dag_support import DEFAULT_ARGS, settings
+from app.dag_support import DEFAULT_ARGS, settings
 
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -26,8 +26,8 @@ DAY = r"^\d{4}-\d{2}-\d{2}$"
 def viewcount_replay():
     @task
     def replay() -> dict:
-        from batch_layer.operations import replay as run
-        from batch_layer.operations import replay_extra
+        from app.batch_operations import replay as run
+        from batch_layer.versions import replay_extra
         from batch_layer.replay import parse_day
 
         params = get_current_context()["params"]
@@ -42,7 +42,7 @@ def viewcount_replay():
 
     @task
     def publish(report: dict) -> dict:
-        from batch_layer.operations import publish_version
+        from app.batch_operations import publish_version
 
         if report["dry_run"]:
             return {"published": False, "version": report["previous_version"], "reason": "dry run"}

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from viewcount.events import InvalidEvent, ViewEvent
-from viewcount.kafka.seam import Record
+from adapters.kafka.seam import Record
 from viewcount.rawdata import QUARANTINE_SCHEMA, VIEWS_SCHEMA, RangeFile
 
 METADATA_KEY = b"viewcount"

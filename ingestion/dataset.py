@@ -10,8 +10,8 @@ from ingestion.chunk import file_metadata
 from viewcount.rawdata import (
     QUARANTINE_ROOT, VIEWS_ROOT, RangeFile, checkpoint_path, parse_hour_dir, parse_name,
 )
-from viewcount.storage.base import FileStore
-from viewcount.storage.exceptions import NotFound
+from adapters.files.base import FileStore
+from adapters.files.exceptions import NotFound
 
 logger = logging.getLogger(__name__)
 

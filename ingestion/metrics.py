@@ -25,6 +25,10 @@ class SinkMetrics:
         self.dead_letters = Counter("viewcount_ingest_dead_letters_total",
                                     "Invalid records sent to the dead-letter topic", registry=r)
 
+    def records_written(self, outcome: str) -> int:
+        """Records written so far with ``outcome`` (``valid`` or ``invalid``)."""
+        return int(self.registry.get_sample_value("viewcount_ingest_records_total", {"outcome": outcome}) or 0)
+
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         if port:
             start_http_server(port, addr=host, registry=self.registry)

@@ -16,10 +16,11 @@ from ingestion.chunk import Chunk, file_metadata
 from ingestion.dataset import range_files, read_checkpoint
 from ingestion.exceptions import ReplayError
 from viewcount.events import InvalidEvent, parse_event
-from viewcount.kafka.seam import RecordConsumer
-from viewcount.rawdata import QUARANTINE_ROOT, RangeFile, read_progress
+from adapters.kafka.seam import RecordConsumer
+from adapters.files.rawdata import read_progress
+from viewcount.rawdata import QUARANTINE_ROOT, RangeFile
 from viewcount.rules import advance_ingest_time
-from viewcount.storage.base import FileStore
+from adapters.files.base import FileStore
 from viewcount.timeutil import hour_floor
 
 logger = logging.getLogger(__name__)

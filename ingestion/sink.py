@@ -15,11 +15,12 @@ from ingestion.chunk import Chunk
 from ingestion.dataset import resume_point, write_checkpoint
 from ingestion.metrics import SinkMetrics
 from viewcount.events import parse_event
-from viewcount.kafka.runtime import GroupRuntime, RuntimeConfig
-from viewcount.kafka.seam import Record, RecordConsumer, RecordProducer
-from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path, read_progress
+from adapters.kafka.runtime import GroupRuntime, RuntimeConfig
+from adapters.kafka.seam import Record, RecordConsumer, RecordProducer
+from adapters.files.rawdata import read_progress
+from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path
 from viewcount.rules import advance_ingest_time
-from viewcount.storage.base import FileStore
+from adapters.files.base import FileStore
 from viewcount.timeutil import hour_floor, now_ms
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class _Partition:
 
 
 class RawSink:
-    """The raw sink's side of the consumer runtime (:class:`~viewcount.kafka.runtime.PartitionHandler`)."""
+    """The raw sink's side of the consumer runtime (:class:`~adapters.kafka.runtime.PartitionHandler`)."""
 
     def __init__(self, config: SinkConfig, consumer: RecordConsumer, dlq_producer: RecordProducer,
                  store: FileStore, metrics: SinkMetrics | None = None) -> None:

@@ -2,5 +2,5 @@
 speed buckets at or after it (CONTRACT §6), and the creator dashboard.
 
 :mod:`.auth` (admin token, creator API keys), :mod:`.ratelimit` (per key), :mod:`.app` (the
-routes, built from injected parts), :mod:`.metrics`; :mod:`viewcount.wiring` assembles them.
+routes, built from injected parts), :mod:`.metrics`; :mod:`app.wiring` assembles them.
 """

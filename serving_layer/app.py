@@ -1,4 +1,4 @@
-"""The HTTP API of CONTRACT §6, built from injected parts (see :func:`viewcount.wiring.api_app`).
+"""The HTTP API of CONTRACT §6, built from injected parts (see :func:`app.wiring.api_app`).
 
 Every answer about a video comes from one atomic read of the serving store (pointer → version →
 speed buckets at or after W), so ``views == batch_views + speed_views`` holds in every answer,
@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from billing.payouts import PayoutBook
+from adapters.redis.exceptions import ServingStoreError
 from serving_layer.access import AccessMiddleware
 from serving_layer.auth import Authenticator, Principal
 from serving_layer.documents import creator_document, hourly_document, video_document
@@ -34,9 +34,8 @@ from serving_layer.metrics import ServeMetrics
 from serving_layer.ratelimit import RateLimiter
 from viewcount import __version__
 from viewcount.events import valid_id
-from viewcount.serving_store.base import ServingReader
-from viewcount.serving_store.exceptions import ServingStoreError
-from viewcount.storage.exceptions import StoreError
+from serving_layer.views import PayoutSource, ServingReader
+from adapters.files.exceptions import StoreError
 from viewcount.timeutil import format_ms, parse_rfc3339_ms
 
 DASHBOARD = Path(__file__).with_name("dashboard")
@@ -55,7 +54,7 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
 
 
 def create_app(store: ServingReader, authenticator: Authenticator, limiter: RateLimiter | None,
-               topic: str, metrics: ServeMetrics | None = None, payouts: PayoutBook | None = None) -> FastAPI:
+               topic: str, metrics: ServeMetrics | None = None, payouts: PayoutSource | None = None) -> FastAPI:
     metrics = metrics or ServeMetrics()
 
     @asynccontextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from viewcount.serving_store.base import CreatorViews, VideoViews
+from serving_layer.views import CreatorViews, VideoViews
 from viewcount.timeutil import format_hour, format_ms
 
 

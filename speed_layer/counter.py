@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from speed_layer.metrics import SpeedMetrics
 from viewcount import keys
 from viewcount.events import ViewEvent, parse_event
-from viewcount.kafka.runtime import GroupRuntime, RuntimeConfig
-from viewcount.kafka.seam import Record, RecordConsumer
+from adapters.kafka.runtime import GroupRuntime, RuntimeConfig
+from adapters.kafka.seam import Record, RecordConsumer
 from viewcount.rules import RuleSettings
-from viewcount.serving_store.base import PreparedRecord, ServingStore, StateTtls, StepResult
-from viewcount.serving_store.exceptions import ServingStoreError, StateLost
+from adapters.redis.exceptions import ServingStoreError
+from speed_layer.exceptions import StateLost
+from speed_layer.store import CountStore, StateTtls, StepRecord, StepResult
 from viewcount.timeutil import hour_floor, now_ms
 
 logger = logging.getLogger(__name__)
@@ -35,17 +36,17 @@ MAX_STEPS_IN_FLIGHT = 2      # decoded batches waiting for Redis; bounds memory 
 LAG_CHECK_S = 5.0
 
 
-def prepare(record: Record) -> PreparedRecord:
+def prepare(record: Record) -> StepRecord:
     """Step 1 (validity) and the digests the atomic step needs: pure, no I/O."""
     event = parse_event(record.value)
     if not isinstance(event, ViewEvent):
-        return (record.offset, record.timestamp_ms, 0, "", "", "", "", "", 0, 0)
-    return (
-        record.offset, record.timestamp_ms, 1,
-        keys.dedup_digest(event.video_id, event.event_id),
-        event.fingerprint(), event.video_id, event.creator_id,
-        keys.cap_digest(event.video_id, event.viewer_id, hour_floor(event.event_time_ms)),
-        event.event_time_ms, event.watch_ms,
+        return StepRecord.invalid(record.offset, record.timestamp_ms)
+    return StepRecord(
+        offset=record.offset, timestamp_ms=record.timestamp_ms, valid=1,
+        dedup_digest=keys.dedup_digest(event.video_id, event.event_id),
+        fingerprint=event.fingerprint(), video_id=event.video_id, creator_id=event.creator_id,
+        cap_digest=keys.cap_digest(event.video_id, event.viewer_id, hour_floor(event.event_time_ms)),
+        event_time_ms=event.event_time_ms, watch_ms=event.watch_ms,
     )
 
 
@@ -59,7 +60,7 @@ class SpeedConfig:
 
 
 class SpeedCounter:
-    def __init__(self, config: SpeedConfig, consumer: RecordConsumer, store: ServingStore,
+    def __init__(self, config: SpeedConfig, consumer: RecordConsumer, store: CountStore,
                  metrics: SpeedMetrics | None = None) -> None:
         self.config = config
         self._consumer = consumer
@@ -117,7 +118,7 @@ class SpeedCounter:
         return self._step(partition, records, prepared)
 
     def _step(self, partition: int, records: Sequence[Record],
-              prepared: list[PreparedRecord]) -> StepResult | None:
+              prepared: list[StepRecord]) -> StepResult | None:
         # 2. Records past a gap Redis lost wait until the rewind delivers the gap first.
         resume_at = self._resume_at.get(partition)
         if resume_at is not None:
@@ -260,7 +261,7 @@ class SpeedCounter:
             self._consumer.commit(done)
 
     def _step_with_retry(self, partition: int, records: Sequence[Record],
-                         prepared: list[PreparedRecord]) -> StepResult | None:
+                         prepared: list[StepRecord]) -> StepResult | None:
         """Redis away (restart, failover): wait and apply the same records again. The step is
         idempotent per offset, so a step that did land before the error is skipped."""
         return self._while_store_away(f"at {self.config.topic}-{partition} offset {records[0].offset}",

@@ -27,6 +27,11 @@ class SpeedMetrics:
         self.lag = Gauge("viewcount_speed_consumer_lag", "Records behind the log end, by partition",
                          ["partition"], registry=r)
 
+    def records_applied(self) -> dict[Outcome, int]:
+        """Records applied so far, by outcome."""
+        return {o: int(self.registry.get_sample_value("viewcount_speed_records_total", {"outcome": o.value}) or 0)
+                for o in Outcome}
+
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         if port:
             start_http_server(port, addr=host, registry=self.registry)

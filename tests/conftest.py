@@ -7,113 +7,49 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
-import socket
-import threading
-import time
 import uuid
+from dataclasses import dataclass
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from viewcount.settings import Settings
-from viewcount.stack.manager import CORE, HDFS, Stack
+from app.background import Background
+from devtools.sandbox import settings_for, wait_for
+from devtools.stack.manager import CORE, HDFS, Stack
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports free right now; consecutive blocks are not needed, so ask the kernel."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+@dataclass(frozen=True)
+class RedisStores:
+    """The three stores on one Redis connection, as the layers see them: the speed layer's
+    counts, the batch layer's published views and the serving layer's merged read."""
+
+    counts: object
+    batch: object
+    views: object
 
 
-def free_port_block(size: int) -> int:
-    """A base port such that base..base+size-1 are free (the DataNode uses a block)."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 60000)
-        if all(_free(p) for p in range(base, base + size)):
-            return base
-    raise RuntimeError("no free port block")
+def redis_stores(settings: Settings | None = None, client=None, prefix: str | None = None) -> RedisStores:
+    """On ``settings``' Redis, or on ``client`` under ``prefix``."""
+    from adapters.redis.connection import RedisConfig, RedisConnection
+    from batch_layer.redis_views import RedisBatchViews
+    from serving_layer.redis_reader import RedisViewReader
+    from speed_layer.redis_store import RedisCountStore
 
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def settings_for(state_dir: Path, **overrides) -> Settings:
-    kafka, controller, redis_port, nn_rpc, nn_http = free_ports(5)
-    env = {
-        "VIEWCOUNT_STATE_DIR": str(state_dir),
-        "VIEWCOUNT_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
-        "VIEWCOUNT_KAFKA_CONTROLLER_PORT": str(controller),
-        "VIEWCOUNT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "VIEWCOUNT_HDFS_NAMENODE": f"hdfs://127.0.0.1:{nn_rpc}",
-        "VIEWCOUNT_WEBHDFS_URL": f"http://127.0.0.1:{nn_http}",
-        "VIEWCOUNT_HDFS_DATANODE_PORT_BASE": str(free_port_block(4)),
-        "VIEWCOUNT_RAW_STORE": (state_dir / "raw").as_uri(),
-        "VIEWCOUNT_AUDIT_STORE": (state_dir / "audit").as_uri(),
-    }
-    env.update({f"VIEWCOUNT_{k.upper()}": str(v) for k, v in overrides.items()})
-    return Settings.from_env(env)
-
-
-def wait_for(check: Callable[[], object], timeout_s: float = 30.0, interval_s: float = 0.1,
-             what: str = "condition"):
-    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(interval_s)
-
-
-class Background:
-    """Run ``target`` on a thread; ``join`` re-raises what it raised, so a worker that dies is a
-    test error with its traceback, not a silent short count."""
-
-    def __init__(self, target: Callable[..., object], **kwargs) -> None:
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(target, kwargs), daemon=True)
-        self._thread.start()
-
-    def _run(self, target, kwargs) -> None:
-        try:
-            target(**kwargs)
-        except BaseException as e:  # handed to the test thread by join()
-            self.error = e
-
-    def join(self, timeout_s: float) -> None:
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            raise AssertionError(f"still running after {timeout_s:.0f}s")
-        if self.error is not None:
-            raise self.error
+    config = (RedisConfig(url=settings.redis_url, prefix=prefix or settings.redis_prefix) if settings is not None
+              else RedisConfig(url="redis://unused", prefix=prefix))
+    connection = RedisConnection(config, client=client)
+    return RedisStores(RedisCountStore(connection), RedisBatchViews(connection), RedisViewReader(connection))
 
 
 def force_rebalances(settings: Settings, group: str, cycles: int,
                      before_each: Callable[[int], object] = lambda i: None) -> int:
     """Join ``group`` with a throwaway dynamic member and leave again, ``cycles`` times: each join
     and each leave is a rebalance of the group. Returns how many were forced."""
-    from viewcount import wiring
+    from app import wiring
 
     for i in range(cycles):
         before_each(i)
@@ -131,9 +67,9 @@ def force_rebalances(settings: Settings, group: str, cycles: int,
 
 def produce_traffic(settings: Settings, lines: list[bytes]) -> None:
     """Send generated lines to the settings' topic, each stamped with its own ingest time."""
-    from viewcount import wiring
-    from viewcount.generate import INGEST_TIME_FIELD
-    from viewcount.produce import produce_lines
+    from app import wiring
+    from devtools.generate import INGEST_TIME_FIELD
+    from ingestion.produce import produce_lines
 
     producer = wiring.producer(settings)
     try:
@@ -203,8 +139,8 @@ _topic_numbers = itertools.count()
 @pytest.fixture
 def make_topic(stack, stack_settings) -> Callable[..., str]:
     """Create a fresh topic for one test: ``make_topic(partitions=3)`` → its name."""
-    from viewcount import wiring
-    from viewcount.kafka.seam import TopicSpec
+    from app import wiring
+    from adapters.kafka.seam import TopicSpec
 
     admin = wiring.topic_admin(stack_settings)
 

@@ -76,6 +76,16 @@ def batch_creator_key(prefix: str, version: str, creator_id: str) -> bytes:
     return f"{prefix}:bv:{version}:c:{creator_id}".encode()
 
 
+def batch_version_pattern(prefix: str, version: str) -> str:
+    """SCAN pattern of every key of one batch version (to expire a version readers left)."""
+    return f"{prefix}:bv:{version}:*"
+
+
+def pointer_from_reply(raw: list) -> tuple[str, int] | None:
+    """(version, watermark ms) from ``HMGET {p}:bp version watermark_ms``; None before a publish."""
+    return None if raw[0] is None else (raw[0].decode(), int(raw[1]))
+
+
 def bucket_key(prefix: str, video_id: str, ingest_hour_ms: int) -> bytes:
     return f"{prefix}:sb:{video_id}:{ingest_hour_ms}".encode()
 

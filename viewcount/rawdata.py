@@ -113,26 +113,3 @@ class FlushProgress:
     @classmethod
     def from_json(cls, data: bytes) -> FlushProgress:
         return cls(**json.loads(data))
-
-
-def read_progress(store, topic: str, partition: int) -> FlushProgress | None:
-    """A partition's flush progress from a file store; None when the sink never flushed it."""
-    from viewcount.storage.exceptions import NotFound
-
-    try:
-        return FlushProgress.from_json(store.read(progress_path(topic, partition)))
-    except NotFound:
-        return None
-
-
-def read_parquet_rows(store, directory: str, columns: list[str] | None = None) -> list[dict]:
-    """Every row of the Parquet files below ``directory`` of a file store (Spark's output folders:
-    hidden and ``_``-prefixed files skipped)."""
-    import pyarrow.parquet as pq
-
-    rows: list[dict] = []
-    for info in store.walk(directory):
-        name = info.path.rsplit("/", 1)[-1]
-        if name.endswith(".parquet") and not name.startswith((".", "_")):
-            rows += pq.read_table(pa.BufferReader(store.read(info.path)), columns=columns).to_pylist()
-    return rows

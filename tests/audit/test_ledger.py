@@ -15,8 +15,8 @@ import pytest
 from audit.canonical import canonical_bytes, record_hash
 from audit.exceptions import AuditError, LedgerCorrupt
 from audit.ledger import GENESIS, AuditLedger, record_path
-from viewcount import wiring
-from tests.conftest import settings_for
+from app import wiring
+from devtools.sandbox import settings_for
 
 
 @pytest.fixture(params=["local", pytest.param("hdfs", marks=[pytest.mark.hdfs, pytest.mark.integration])])
@@ -87,7 +87,7 @@ class TestLedgerContract:
 
 
 def _append_many(root: str, n: int) -> None:
-    from viewcount.storage.local import LocalFileStore, LocalStoreConfig
+    from adapters.files.local import LocalFileStore, LocalStoreConfig
 
     ledger = AuditLedger(LocalFileStore(LocalStoreConfig(root)))
     for i in range(n):
@@ -100,7 +100,7 @@ def test_concurrent_processes_get_one_chain(tmp_path):
         p.start()
     for p in procs:
         p.join(60)
-    from viewcount.storage.local import LocalFileStore, LocalStoreConfig
+    from adapters.files.local import LocalFileStore, LocalStoreConfig
 
     assert AuditLedger(LocalFileStore(LocalStoreConfig(str(tmp_path)))).verify().records == 40
 
@@ -111,10 +111,10 @@ def test_audit_verify_command(tmp_path):
     for i in range(3):
         ledger.append("payout", {"i": i}, {}, actor="t")
     env = {**os.environ, **settings.to_env()}
-    done = subprocess.run([sys.executable, "-m", "viewcount", "audit", "verify"], capture_output=True, env=env)
+    done = subprocess.run([sys.executable, "-m", "app", "audit", "verify"], capture_output=True, env=env)
     assert done.returncode == 0 and b"intact: 3 records" in done.stdout
     path = tmp_path / "audit" / record_path(2)
     path.write_bytes(path.read_bytes().replace(b'"i":1', b'"i":7'))
-    done = subprocess.run([sys.executable, "-m", "viewcount", "audit", "verify"], capture_output=True, env=env)
+    done = subprocess.run([sys.executable, "-m", "app", "audit", "verify"], capture_output=True, env=env)
     assert done.returncode == 1
     assert b"record 2" in done.stderr and done.stderr.count(b"\n") == 1

@@ -12,10 +12,11 @@ from batch_layer.job import run_batch
 from batch_layer.spark_rules import classify
 from batch_layer.watermark import check_watermark, safe_watermark
 from batch_layer.exceptions import WatermarkError
-from viewcount import wiring
+from app import wiring
 from viewcount.events import ViewEvent
 from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
 from viewcount.timeutil import HOUR_MS, format_ms
+from tests.conftest import redis_stores
 from tests.ingestion.conftest import rows
 from tests.viewcount.test_rules import SMALL, T0, value
 
@@ -88,7 +89,7 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
 
     from serving_layer.app import create_app
     from serving_layer.auth import Authenticator
-    from viewcount.serving_store.base import StateTtls
+    from speed_layer.store import StateTtls
 
     if store == "hdfs":
         request.getfixturevalue("hdfs")
@@ -122,19 +123,19 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
     assert result.outcomes == dict(expected.outcomes)
 
     consumer = wiring.consumer(settings, group_id=f"speed-{settings.redis_prefix}")
-    store = wiring.serving_store(settings)
+    stores = redis_stores(settings)
     counter = SpeedCounter(SpeedConfig(settings.topic, settings.rules, StateTtls.for_rules(settings.rules, 86_400_000)),
-                           consumer, store, SpeedMetrics())
+                           consumer, stores.counts, SpeedMetrics())
     try:
         counter.run(until_idle_s=2)
     finally:
         consumer.close()
     ledger = AuditLedger(wiring.file_store(settings, settings.audit_store))
-    record = publish(result, store, ledger, actor="test")
+    record = publish(result, stores.batch, ledger, actor="test")
     assert record["kind"] == "batch_publish" and ledger.verify().records >= 1
-    assert store.batch_pointer() == (result.version, watermark)
+    assert stores.batch.batch_pointer() == (result.version, watermark)
     for video, truth in scenario.truth["videos"].items():
-        merged = store.video_views(video)
+        merged = stores.views.video_views(video)
         assert merged.views == merged.batch_views + merged.speed_views == truth["views"], video
         assert merged.hourly == {int(datetime.strptime(h, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() * 1000): n
                                  for h, n in truth["hourly"].items()}
@@ -168,7 +169,7 @@ def test_a_version_that_fails_a_data_check_is_not_published(make_scenario, spark
     assert {c.name for c in good.checks} == {"raw_schema", "raw_batch", "batch_views", "reconcile"}
     strict = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic, max_invalid_share=0.001)
     assert not strict.checks_passed and "raw_batch" in strict.failed_checks()
-    store = wiring.serving_store(settings)
+    store = wiring.batch_views(settings)
     ledger = AuditLedger(wiring.file_store(settings, settings.audit_store))
     with pytest.raises(ChecksFailed, match="expect_column_values_to_be_between"):
         publish(strict, store, ledger)
@@ -181,34 +182,32 @@ def test_readers_never_see_a_mix_of_versions_while_publishing(make_scenario, spa
     flips back and forth must always see one version's numbers whole."""
     import threading
 
-    from viewcount.serving_store.base import StateTtls  # noqa: F401  (speed layer stays empty here)
-
     scenario = make_scenario(events=2000, days=0.2)
     scenario.run_sink()
     settings = scenario.settings.replace(redis_prefix=f"m{uuid.uuid4().hex[:8]}")
-    store = wiring.serving_store(settings)
+    stores = redis_stores(settings)
     watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
     videos = [f"vid_{i:06d}" for i in range(30)]
     version_a = {v: (10, "c1") for v in videos}
     version_b = {v: (20, "c2") for v in videos}
     hourly_a = {v: {watermark - HOUR_MS: 10} for v in videos}
     hourly_b = {v: {watermark - HOUR_MS: 5, watermark - 2 * HOUR_MS: 15} for v in videos}
-    store.publish_batch("va", watermark, version_a, hourly_a, 3600)
+    stores.batch.publish_batch("va", watermark, version_a, hourly_a, 3600)
     seen, stop = [], threading.Event()
 
     def read():
         while not stop.is_set():
             for v in videos:
-                got = store.video_views(v)
+                got = stores.views.video_views(v)
                 seen.append((got.batch_version, got.batch_views, got.creator_id, sum(got.hourly.values())))
 
     reader = threading.Thread(target=read)
     reader.start()
     for i in range(20):
         if i % 2:
-            store.publish_batch("va", watermark, version_a, hourly_a, 3600)
+            stores.batch.publish_batch("va", watermark, version_a, hourly_a, 3600)
         else:
-            store.publish_batch("vb", watermark, version_b, hourly_b, 3600)
+            stores.batch.publish_batch("vb", watermark, version_b, hourly_b, 3600)
     stop.set()
     reader.join()
     assert seen and set(seen) <= {("va", 10, "c1", 10), ("vb", 20, "c2", 20)}

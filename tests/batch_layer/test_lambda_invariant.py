@@ -16,7 +16,7 @@ from batch_layer.job import aggregate
 from batch_layer.spark_rules import classify
 from viewcount.events import ViewEvent
 from viewcount.rules import Outcome, apply_rules, tally
-from viewcount.serving_store.redis_store import RedisServingStore, RedisStoreConfig
+from tests.conftest import redis_stores
 from viewcount.timeutil import HOUR_MS, hour_floor
 from tests.speed_layer.test_parity import run_through_redis
 from tests.viewcount.test_rules import SMALL, T0, streams
@@ -65,15 +65,14 @@ def test_batch_before_w_plus_speed_from_w_equals_the_rules(spark, redis_client, 
     boundaries = sorted({hour_floor(T0)} | {hour_floor(d.ingest_ms) + HOUR_MS for d in decisions})
     watermark = data.draw(st.sampled_from(boundaries), label="W")
 
-    store = RedisServingStore(RedisStoreConfig(url="redis://unused", prefix=f"li{uuid.uuid4().hex[:10]}"),
-                              client=redis_client)
-    run_through_redis(store, records, [5])
+    stores = redis_stores(client=redis_client, prefix=f"li{uuid.uuid4().hex[:10]}")
+    run_through_redis(stores.counts, records, [5])
     totals, hourly = batch_views(spark, decisions, records, watermark)
-    store.publish_batch("v1", watermark, totals, hourly, grace_s=60)
+    stores.batch.publish_batch("v1", watermark, totals, hourly, grace_s=60)
 
     expected = tally(decisions)
     for video in {d.event.video_id for d in decisions if isinstance(d.event, ViewEvent)}:
-        merged = store.video_views(video)
+        merged = stores.views.video_views(video)
         assert merged.views == expected.videos.get(video, 0), video
         assert merged.hourly == {h: n for (v, h), n in expected.hourly.items() if v == video}, video
         if expected.videos.get(video):

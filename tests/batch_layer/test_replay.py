@@ -7,6 +7,8 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -18,7 +20,9 @@ from batch_layer.job import run_batch
 from batch_layer.publish import publish
 from batch_layer.watermark import safe_watermark
 from ingestion.dataset import range_files
-from viewcount import wiring
+from app import wiring
+from tests.conftest import RedisStores, redis_stores
+from viewcount.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -38,22 +42,45 @@ def by_day(hourly: dict[str, dict[int, int]]) -> Counter:
 
 def cli(settings, *args):
     env = {**os.environ, **settings.to_env()}
-    return subprocess.run([sys.executable, "-m", "viewcount", "batch", "replay", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "app", "batch", "replay", *args], capture_output=True,
                           env=env, timeout=900)
 
 
-def test_replay_dry_run_then_publish_only_moves_days_in_range(make_scenario, spark):
-    scenario = make_scenario(events=6000, days=3)
-    scenario.run_sink(flush_records=800)
-    settings = scenario.settings.replace(redis_prefix=f"r{uuid.uuid4().hex[:8]}",
-                                         audit_store=scenario.settings.raw_store + "-audit",
-                                         batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
-    watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
-    published = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic,
-                          max_invalid_share=settings.batch_max_invalid_share)
-    serving = wiring.serving_store(settings)
-    ledger = AuditLedger(wiring.file_store(settings, settings.audit_store))
-    publish(published, serving, ledger, actor="test")
+@dataclass
+class Baseline:
+    """A scenario sunk to the raw store, recomputed and published: what a replay starts from."""
+
+    scenario: object
+    settings: Settings
+    watermark: int
+    published: object
+    stores: RedisStores
+    ledger: AuditLedger
+
+
+@pytest.fixture
+def make_baseline(make_scenario, spark) -> Callable[..., Baseline]:
+    def make(events: int, days: float) -> Baseline:
+        scenario = make_scenario(events=events, days=days)
+        scenario.run_sink(flush_records=800)
+        settings = scenario.settings.replace(redis_prefix=f"r{uuid.uuid4().hex[:8]}",
+                                             audit_store=scenario.settings.raw_store + "-audit",
+                                             batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
+        watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
+        published = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic,
+                              max_invalid_share=settings.batch_max_invalid_share)
+        stores = redis_stores(settings)
+        ledger = AuditLedger(wiring.file_store(settings, settings.audit_store))
+        publish(published, stores.batch, ledger, actor="test")
+        return Baseline(scenario, settings, watermark, published, stores, ledger)
+
+    return make
+
+
+def test_replay_dry_run_then_publish_only_moves_days_in_range(make_baseline, spark):
+    base = make_baseline(events=6000, days=3)
+    scenario, settings, watermark, published, ledger = (base.scenario, base.settings, base.watermark,
+                                                        base.published, base.ledger)
     before = by_day(published.hourly)
 
     # Lose raw data: one views file from the middle of the traffic.
@@ -67,11 +94,11 @@ def test_replay_dry_run_then_publish_only_moves_days_in_range(make_scenario, spa
     dry = cli(settings, "--from", target, "--to", target, "--dry-run")
     assert dry.returncode == 0, dry.stderr.decode()[-3000:]
     assert b"dry run" in dry.stdout
-    assert serving.batch_pointer() == (published.version, watermark) and len(ledger.records()) == 1
+    assert base.stores.batch.batch_pointer() == (published.version, watermark) and len(ledger.records()) == 1
 
     done = cli(settings, "--from", target, "--to", target)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
-    version, w = serving.batch_pointer()
+    version, w = base.stores.batch.batch_pointer()
     assert version != published.version and w == watermark
     records = ledger.records()
     assert records[-1]["kind"] == "batch_replay" and records[-1]["payload"]["from"] == target
@@ -82,7 +109,7 @@ def test_replay_dry_run_then_publish_only_moves_days_in_range(make_scenario, spa
     expected.update({k: n for k, n in by_day(fresh.hourly).items() if k[0] == target})
     got = Counter()
     for video in {v for _, v in before} | set(fresh.hourly):
-        views = serving.video_views(video)
+        views = base.stores.views.video_views(video)
         assert views.batch_views == sum(n for (d, v), n in expected.items() if v == video)
         for hour, n in views.hourly.items():
             if hour < watermark:
@@ -103,23 +130,15 @@ def test_replay_needs_a_published_version_and_sane_dates(make_scenario):
     assert done.returncode == 1 and b"YYYY-MM-DD" in done.stderr
 
 
-def test_replay_with_no_change_publishes_the_same_numbers(make_scenario, spark):
-    scenario = make_scenario(events=2500, days=2)
-    scenario.run_sink(flush_records=800)
-    settings = scenario.settings.replace(redis_prefix=f"s{uuid.uuid4().hex[:8]}",
-                                         audit_store=scenario.settings.raw_store + "-audit",
-                                         batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
-    watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
-    published = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic,
-                          max_invalid_share=settings.batch_max_invalid_share)
-    serving = wiring.serving_store(settings)
-    publish(published, serving, AuditLedger(wiring.file_store(settings, settings.audit_store)), actor="t")
-    before = {v: serving.video_views(v) for v in published.totals}
+def test_replay_with_no_change_publishes_the_same_numbers(make_baseline):
+    base = make_baseline(events=2500, days=2)
+    settings, published, stores = base.settings, base.published, base.stores
+    before = {v: stores.views.video_views(v) for v in published.totals}
     days = sorted({d for d, _ in by_day(published.hourly)})
     done = cli(settings, "--from", days[0], "--to", days[-1])
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     assert b"no difference" in done.stdout
-    assert serving.batch_pointer()[0] != published.version
+    assert stores.batch.batch_pointer()[0] != published.version
     for video, views in before.items():
-        after = serving.video_views(video)
+        after = stores.views.video_views(video)
         assert (after.batch_views, after.hourly, after.creator_id) == (views.batch_views, views.hourly, views.creator_id)

@@ -17,7 +17,7 @@ from audit.ledger import AuditLedger
 from billing.period import Period
 from billing.ratecard import load_rate_card
 from billing.run import MonthlyBilling
-from viewcount import wiring
+from app import wiring
 from viewcount.settings import Settings
 
 
@@ -34,7 +34,7 @@ def main(barrier_dir: str, parties: str) -> None:
     settings = Settings.from_env()
     audit = wiring.file_store(settings, settings.audit_store)
     say = lambda line: rendezvous(Path(barrier_dir), int(parties)) if line.startswith("[5/7]") else None  # noqa: E731
-    billing = MonthlyBilling(wiring.serving_store(settings), wiring.raw_store(settings), audit, AuditLedger(audit),
+    billing = MonthlyBilling(wiring.batch_views(settings), wiring.raw_store(settings), audit, AuditLedger(audit),
                              load_rate_card(settings.rate_card), settings.rules, say=say)
     outcome = billing.run(Period.parse("2026-10"))
     print(json.dumps({"written": len(outcome.written), "statement": outcome.statement_csv}))

@@ -18,9 +18,9 @@ import pytest
 
 from audit.ledger import AuditLedger
 from viewcount.rawdata import BATCH_ROOT
-from viewcount import wiring
+from app import wiring
 from viewcount.settings import Settings
-from viewcount.storage.base import FileStore
+from adapters.files.base import FileStore
 from viewcount.timeutil import parse_rfc3339_ms
 
 RATE_CARD = b'currency = "USD"\ndefault_rate_per_1000 = "2.50"\n[creators.creator_42]\nrate_per_1000 = "4.00"\n'
@@ -80,7 +80,7 @@ class Books:
 
     def cli(self, *args: str, env: dict[str, str] | None = None, wait: bool = True):
         full_env = {**os.environ, **self.settings.to_env(), **(env or {})}
-        command = [sys.executable, "-m", "viewcount", *args]
+        command = [sys.executable, "-m", "app", *args]
         if not wait:
             return subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=300)
@@ -105,7 +105,7 @@ def make_books(stack, stack_settings, tmp_path) -> Callable[..., Books]:
                                           rate_card=str(card))
         audit = wiring.file_store(settings, audit_url)
         return Books(settings, wiring.raw_store(settings), audit, AuditLedger(audit),
-                     wiring.serving_store(settings))
+                     wiring.batch_views(settings))
 
     return make
 

@@ -27,7 +27,7 @@ from ingestion.dataset import range_files
 from tests.batch_layer.test_replay import SMALL_SAMPLE_INVALID_SHARE
 from tests.billing.conftest import RATE_CARD
 from tests.ingestion.conftest import make_scenario  # noqa: F401  (the raw-sink scenario factory)
-from viewcount import wiring
+from app import wiring
 from viewcount.timeutil import HOUR_MS, now_ms
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 def bill(settings, period: Period) -> subprocess.CompletedProcess:
     env = {**os.environ, **settings.to_env()}
-    done = subprocess.run([sys.executable, "-m", "viewcount", "billing", "run", "--period", str(period)],
+    done = subprocess.run([sys.executable, "-m", "app", "billing", "run", "--period", str(period)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -53,7 +53,7 @@ def test_payouts_follow_the_batch_views_and_a_replay_becomes_exact_adjustments(m
     settings = scenario.settings.replace(redis_prefix=f"e{uuid.uuid4().hex[:8]}", rate_card=str(card),
                                          audit_store=scenario.settings.raw_store + "-audit",
                                          batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
-    serving, audit = wiring.serving_store(settings), wiring.file_store(settings, settings.audit_store)
+    serving, audit = wiring.batch_views(settings), wiring.file_store(settings, settings.audit_store)
     ledger = AuditLedger(audit)
     watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
     result = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic,

@@ -13,13 +13,13 @@ import pytest
 
 from audit.ledger import AuditLedger
 from batch_layer.job import run_batch
-from batch_layer.operations import load_result
+from batch_layer.versions import load_result
 from batch_layer.replay import replay_days
 from batch_layer.watermark import safe_watermark
 from ingestion.dataset import range_files
 from tests.batch_layer.test_replay import SMALL_SAMPLE_INVALID_SHARE
 from tests.ingestion.conftest import make_scenario  # noqa: F401  (the raw-sink scenario factory)
-from viewcount import wiring
+from app import wiring
 from viewcount.timeutil import format_ms
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ def test_hourly_batch_then_replay_dry_and_real(make_scenario, run_dag, spark):
     settings = scenario.settings.replace(redis_prefix=f"d{uuid.uuid4().hex[:8]}",
                                          audit_store=scenario.settings.raw_store + "-audit",
                                          batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
-    serving, ledger = wiring.serving_store(settings), AuditLedger(wiring.file_store(settings, settings.audit_store))
+    serving, ledger = wiring.batch_views(settings), AuditLedger(wiring.file_store(settings, settings.audit_store))
     watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
 
     # 1. The hourly DAG at the interval ending at W publishes what the batch job computes at W.

@@ -34,7 +34,7 @@ def test_a_manual_run_for_a_past_month_writes_the_statement_the_cli_writes(make_
 
 
 def test_the_sensor_condition_is_the_contracts_closed_month(make_books):
-    from billing.operations import month_closed
+    from app.billing_operations import month_closed
     from billing.period import Period
 
     books = make_books()

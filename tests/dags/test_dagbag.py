@@ -79,7 +79,7 @@ def test_the_flow_of_each_dag(bag):
 
 
 def test_the_failure_callback_logs_the_task(caplog):
-    from viewcount.dag_support import on_task_failure
+    from app.dag_support import on_task_failure
 
     class Ti:
         dag_id, task_id, try_number = "viewcount_replay", "replay", 2

@@ -14,12 +14,12 @@ import pytest
 
 from ingestion.metrics import SinkMetrics
 from ingestion.sink import RawSink, SinkConfig
-from viewcount import wiring
-from viewcount.generate import generate
-from viewcount.kafka.seam import TopicSpec
+from app import wiring
+from devtools.generate import generate
+from adapters.kafka.seam import TopicSpec
 from viewcount.rawdata import QUARANTINE_ROOT, VIEWS_ROOT
 from viewcount.settings import Settings
-from viewcount.storage.base import FileStore
+from adapters.files.base import FileStore
 from viewcount.timeutil import DAY_MS, now_ms
 from tests.conftest import produce_traffic
 

@@ -7,9 +7,9 @@ import json
 from ingestion.chunk import Chunk, file_metadata
 from ingestion.dataset import range_files, resume_point, write_checkpoint
 from viewcount.events import parse_event
-from viewcount.kafka.seam import Record
+from adapters.kafka.seam import Record
 from viewcount.rawdata import QUARANTINE_ROOT, RangeFile, checkpoint_path, parse_name
-from viewcount.storage.local import LocalFileStore, LocalStoreConfig
+from adapters.files.local import LocalFileStore, LocalStoreConfig
 from viewcount.timeutil import HOUR_MS
 
 T = "video.views.v1"

@@ -12,11 +12,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from viewcount import wiring
-from viewcount.produce import produce_lines
-from viewcount.rawdata import read_progress
-from viewcount.storage.local import LocalFileStore, LocalStoreConfig
-from tests.conftest import Background, run_through_rebalances, wait_for
+from app import wiring
+from ingestion.produce import produce_lines
+from adapters.files.rawdata import read_progress
+from adapters.files.local import LocalFileStore, LocalStoreConfig
+from app.background import Background
+from devtools.sandbox import wait_for
+from tests.conftest import run_through_rebalances
 from tests.ingestion.conftest import assert_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -27,7 +29,7 @@ def sink_process(scenario, *args, client: str = "kafka-python", instance: str = 
            "VIEWCOUNT_INGEST_FLUSH_RECORDS": "700", "VIEWCOUNT_INGEST_METRICS_PORT": "0",
            "VIEWCOUNT_KAFKA_CLIENT": client, "VIEWCOUNT_KAFKA_GROUP_INSTANCE_ID": instance,
            "VIEWCOUNT_INGEST_GROUP": f"sink-{scenario.settings.topic}"}
-    return subprocess.Popen([sys.executable, "-m", "viewcount", "ingest", *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "app", "ingest", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

@@ -32,7 +32,7 @@ def test_gaps_are_the_offsets_no_file_covers(files, start, end, gaps):
 
 def replay(scenario, *args):
     env = {**os.environ, **scenario.settings.to_env()}
-    return subprocess.run([sys.executable, "-m", "viewcount", "ingest", "replay", *args],
+    return subprocess.run([sys.executable, "-m", "app", "ingest", "replay", *args],
                           capture_output=True, env=env, timeout=300)
 
 

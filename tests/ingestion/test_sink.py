@@ -13,11 +13,11 @@ import urllib.request
 import pytest
 
 from ingestion.chunk import file_metadata
-from viewcount import wiring
+from app import wiring
 from viewcount.events import parse_event
 from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path
 from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
-from tests.conftest import free_ports, wait_for
+from devtools.sandbox import free_ports, wait_for
 from tests.ingestion.conftest import assert_exact, rows
 
 pytestmark = pytest.mark.integration
@@ -101,7 +101,7 @@ def test_a_restart_resumes_after_the_files_and_carries_the_ingest_time(make_scen
     more = [json.dumps({"event_id": f"late{i}", "video_id": "vid_000001", "creator_id": "c", "viewer_id": "u",
                         "event_time": "2020-01-01T00:00:00Z", "watch_ms": 40000,
                         "ingest_time": "2020-01-01T00:00:00Z"}).encode() for i in range(5)]
-    from viewcount.produce import produce_lines
+    from ingestion.produce import produce_lines
 
     producer = wiring.producer(scenario.settings)
     produce_lines(more, producer, scenario.settings.topic, "ingest_time")
@@ -154,21 +154,21 @@ def test_files_carry_their_range_and_are_never_rewritten(make_scenario):
     assert {f.path: scenario.store.read(f.path) for f in after} == before
 
 
-def test_revoked_partitions_are_flushed_and_taken_over_exactly(make_scenario):
+def test_revoked_partitions_are_taken_over_exactly(make_scenario):
     scenario = make_scenario(events=4000)
-    first, close_first = scenario.sink(flush_records=250, flush_age_s=60)
+    first, close_first = scenario.sink(flush_records=250, flush_age_s=60, instance="member-1")
 
     def run_first():
         try:
             first.run(until_idle_s=8)
         finally:
-            close_first()  # leave the group, as the CLI does, so the other member is not kept waiting
+            close_first()
 
     runner = threading.Thread(target=run_first)
     runner.start()
     wait_for(lambda: any(s.chunk is not None or s.flushed_offset >= 0 for s in list(first._partitions.values())),
              30, what="the first sink to start")
-    second, close_second = scenario.sink(flush_records=250, flush_age_s=60)
+    second, close_second = scenario.sink(flush_records=250, flush_age_s=60, instance="member-2")
     second.run(until_idle_s=4)
     runner.join(60)
     close_second()
@@ -182,7 +182,7 @@ def test_ctrl_c_stops_the_sink_after_flushing_what_it_holds(make_scenario):
     port = free_ports(1)[0]
     env = {**os.environ, **scenario.settings.to_env(), "VIEWCOUNT_INGEST_METRICS_PORT": str(port),
            "VIEWCOUNT_INGEST_FLUSH_AGE": "1h", "VIEWCOUNT_INGEST_GROUP": f"sink-{scenario.settings.topic}"}
-    proc = subprocess.Popen([sys.executable, "-m", "viewcount", "ingest"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "app", "ingest"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def consumed_to_the_end() -> bool:

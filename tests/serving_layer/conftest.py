@@ -12,7 +12,7 @@ from serving_layer.auth import Authenticator, key_digest
 from serving_layer.metrics import ServeMetrics
 from serving_layer.ratelimit import RateLimiter
 from tests.speed_layer.conftest import make_speed_scenario  # noqa: F401  (the traffic factory)
-from viewcount import wiring
+from app import wiring
 
 ADMIN_TOKEN = "admin-test-token"
 

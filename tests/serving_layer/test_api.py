@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from serving_layer.ratelimit import RateLimiter
-from viewcount import wiring
+from app import wiring
 from tests.serving_layer.conftest import ADMIN_TOKEN
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import pytest
 
 from serving_layer.app import create_app
 from serving_layer.auth import Authenticator, key_digest
-from viewcount import wiring
-from tests.conftest import free_ports, wait_for
+from app import wiring
+from devtools.sandbox import free_ports, wait_for
 from tests.serving_layer.conftest import ADMIN_TOKEN
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from billing.run import MonthlyBilling
 from serving_layer.app import create_app
 from serving_layer.auth import Authenticator, key_digest
 from tests.billing.conftest import RATE_CARD, make_books  # noqa: F401  (the billing scenario factory)
-from viewcount import wiring
+from app import wiring
 
 pytestmark = pytest.mark.integration
 

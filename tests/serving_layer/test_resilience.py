@@ -7,11 +7,12 @@ from collections import defaultdict
 
 import pytest
 
-from viewcount import wiring
-from viewcount.kafka.seam import Record
+from app import wiring
+from adapters.kafka.seam import Record
 from viewcount.rules import SourceRecord, apply_rules, tally
 from viewcount.timeutil import HOUR_MS, hour_floor
-from tests.conftest import Background, wait_for
+from app.background import Background
+from devtools.sandbox import wait_for
 from tests.serving_layer.conftest import ADMIN_TOKEN
 
 pytestmark = pytest.mark.integration
@@ -69,7 +70,7 @@ def test_answers_stay_exact_while_batch_versions_flip_in_a_loop(make_api, counte
             hourly[video][hour] = views
         totals = {v: (views, below.owners[v]) for v, views in below.videos.items()}
         versions.append((f"loop{n}", watermark, totals, dict(hourly)))
-    store = wiring.serving_store(counted.settings)
+    store = wiring.batch_views(counted.settings)
     stop = threading.Event()
 
     def publish_in_a_loop():

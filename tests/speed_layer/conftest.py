@@ -12,10 +12,10 @@ import pytest
 
 from speed_layer.counter import SpeedConfig, SpeedCounter
 from speed_layer.metrics import SpeedMetrics
-from viewcount import wiring
-from viewcount.generate import generate
-from viewcount.kafka.seam import TopicSpec
-from viewcount.serving_store.base import ServingStore, StateTtls
+from app import wiring
+from devtools.generate import generate
+from adapters.kafka.seam import TopicSpec
+from speed_layer.store import CountStore, StateTtls
 from viewcount.settings import Settings
 from viewcount.timeutil import DAY_MS, now_ms
 from tests.conftest import produce_traffic
@@ -31,13 +31,13 @@ class SpeedScenario:
     def group(self) -> str:
         return self.settings.speed_group
 
-    def counter(self, store: ServingStore | None = None, instance: str | None = None) -> tuple[SpeedCounter, callable]:
+    def counter(self, store: CountStore | None = None, instance: str | None = None) -> tuple[SpeedCounter, callable]:
         """A counter in the scenario's group; ``instance`` names it as a static member."""
         settings = self.settings if instance is None else self.settings.replace(kafka_group_instance_id=instance)
         consumer = wiring.consumer(settings, group_id=self.group)
         config = SpeedConfig(settings.topic, settings.rules,
                              StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
-        return SpeedCounter(config, consumer, store or wiring.serving_store(settings), SpeedMetrics()), consumer.close
+        return SpeedCounter(config, consumer, store or wiring.count_store(settings), SpeedMetrics()), consumer.close
 
     def produce(self, lines: list[bytes]) -> None:
         produce_traffic(self.settings, lines)
@@ -54,12 +54,12 @@ class SpeedScenario:
         env = {**os.environ, **self.settings.to_env(), "VIEWCOUNT_SPEED_METRICS_PORT": "0"}
         if instance is not None:
             env["VIEWCOUNT_KAFKA_GROUP_INSTANCE_ID"] = instance
-        return subprocess.Popen([sys.executable, "-m", "viewcount", "speed", *args], env=env,
+        return subprocess.Popen([sys.executable, "-m", "app", "speed", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def mismatches(self) -> dict[str, tuple[int, int]]:
         """video → (speed layer, truth) for every video where they differ."""
-        store = wiring.serving_store(self.settings)
+        store = wiring.view_reader(self.settings)
         out = {}
         for video, expected in self.truth["videos"].items():
             got = store.video_views(video)

@@ -31,7 +31,7 @@ def test_views_command_prints_the_merged_answer(make_speed_scenario):
     scenario.run()
     env = {**os.environ, **scenario.settings.to_env()}
     video, expected = max(scenario.truth["videos"].items(), key=lambda kv: kv[1]["views"])
-    done = subprocess.run([sys.executable, "-m", "viewcount", "views", video, "--hourly"],
+    done = subprocess.run([sys.executable, "-m", "app", "views", video, "--hourly"],
                           capture_output=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
@@ -40,7 +40,7 @@ def test_views_command_prints_the_merged_answer(make_speed_scenario):
     assert answer["batch_watermark"] is None and answer["as_of"].endswith("Z")
     assert {h["hour"]: h["views"] for h in answer["hours"]} == expected["hourly"]
     for bad, message in (("no_such_video", b"unknown video"), ("../etc", b"must match")):
-        done = subprocess.run([sys.executable, "-m", "viewcount", "views", bad], capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "app", "views", bad], capture_output=True,
                               env=env, timeout=60)
         assert done.returncode == 1 and message in done.stderr
 
@@ -55,7 +55,7 @@ def test_conflicting_duplicates_are_counted_in_the_metrics(make_speed_scenario):
 def test_metrics_endpoint(make_speed_scenario):
     import urllib.request
 
-    from tests.conftest import free_ports
+    from devtools.sandbox import free_ports
 
     scenario = make_speed_scenario(events=1000)
     counter, close = scenario.counter()

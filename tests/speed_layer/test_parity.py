@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from speed_layer.counter import prepare
 from viewcount import keys
-from viewcount.kafka.seam import Record
+from adapters.kafka.seam import Record
 from viewcount.rules import Outcome, apply_rules, tally
-from viewcount.serving_store.base import StateTtls
-from viewcount.serving_store.redis_store import RedisServingStore, RedisStoreConfig
+from speed_layer.store import StateTtls
+from tests.conftest import redis_stores
 from viewcount.timeutil import hour_floor
 from tests.viewcount.test_rules import SMALL, streams
 
@@ -52,18 +52,18 @@ def test_redis_step_equals_the_rules(redis_client, records, batch_sizes, replay)
         renumbered.append(type(r)(r.partition, counters[r.partition], r.timestamp_ms, r.value))
         counters[r.partition] += 1
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    store = RedisServingStore(RedisStoreConfig(url="redis://unused", prefix=prefix), client=redis_client)
+    stores = redis_stores(client=redis_client, prefix=prefix)
 
-    totals = run_through_redis(store, renumbered, batch_sizes)
+    totals = run_through_redis(stores.counts, renumbered, batch_sizes)
     if replay:  # a crash replays applied records: they must be skipped
-        assert run_through_redis(store, renumbered, batch_sizes[::-1]) == Counter()
+        assert run_through_redis(stores.counts, renumbered, batch_sizes[::-1]) == Counter()
 
     decisions = list(apply_rules(renumbered, SMALL))
     expected = tally(decisions)
     assert totals == Counter({Outcome(o): n for o, n in expected.outcomes.items()})
     videos = {d.event.video_id for d in decisions if d.event is not None}
     for video in videos:
-        views = store.video_views(video)
+        views = stores.views.video_views(video)
         assert views.speed_views == expected.videos.get(video, 0)
         assert views.hourly == {h: n for (v, h), n in expected.hourly.items() if v == video}
         if expected.videos.get(video):
@@ -74,11 +74,11 @@ def test_redis_step_equals_the_rules(redis_client, records, batch_sizes, replay)
 
 def test_what_the_step_writes_is_where_the_key_functions_say(redis_client):
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    store = RedisServingStore(RedisStoreConfig(url="redis://unused", prefix=prefix), client=redis_client)
+    stores = redis_stores(client=redis_client, prefix=prefix)
     value = (b'{"event_id": "e1", "video_id": "vid_1", "creator_id": "c_1", "viewer_id": "u_1", '
              b'"event_time": "2026-11-21T10:15:00Z", "watch_ms": 40000}')
     ts = 1_795_256_130_000
-    result = store.apply("views", 3, [prepare(Record("views", 3, 41, ts, None, value))], SMALL,
+    result = stores.counts.apply("views", 3, [prepare(Record("views", 3, 41, ts, None, value))], SMALL,
                          StateTtls(3600, 3600, 3600))
     assert result.outcomes[Outcome.COUNTED] == 1 and result.last_offset == 41
     event_hour = hour_floor(1_795_256_100_000)

@@ -9,15 +9,18 @@ import time
 import pytest
 import redis
 
-from viewcount import wiring
-from viewcount.serving_store.redis_store import RedisServingStore, RedisStoreConfig
-from tests.conftest import Background, run_through_rebalances, wait_for
+from app import wiring
+from adapters.redis.connection import RedisConfig, RedisConnection
+from speed_layer.redis_store import RedisCountStore
+from app.background import Background
+from devtools.sandbox import wait_for
+from tests.conftest import run_through_rebalances
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def applied(scenario) -> int:
-    offsets = wiring.serving_store(scenario.settings).applied_offsets(scenario.settings.topic)
+    offsets = wiring.count_store(scenario.settings).applied_offsets(scenario.settings.topic)
     return sum(o + 1 for o in offsets.values())
 
 
@@ -120,7 +123,7 @@ def test_two_processes_and_a_rebalance_in_the_middle_are_exact(make_speed_scenar
     assert scenario.mismatches() == {}
 
 
-class SlowStore(RedisServingStore):
+class SlowStore(RedisCountStore):
     """Every atomic step takes 2 s longer: a far-away Redis, a disk stalling under AOF."""
 
     steps = 0
@@ -134,7 +137,8 @@ class SlowStore(RedisServingStore):
 @pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
 def test_two_members_one_slow_through_twenty_rebalances_count_every_view_once(make_speed_scenario, client):
     scenario = make_speed_scenario(events=20_000, days=0.5, partitions=4, produce=False, kafka_client=client)
-    slow_store = SlowStore(RedisStoreConfig(url=scenario.settings.redis_url, prefix=scenario.settings.redis_prefix))
+    slow_store = SlowStore(RedisConnection(RedisConfig(url=scenario.settings.redis_url,
+                                                        prefix=scenario.settings.redis_prefix)))
     fast, close_fast = scenario.counter(instance="member-fast")
     slow, close_slow = scenario.counter(store=slow_store, instance="member-slow")
     forced = run_through_rebalances(scenario.settings, scenario.group, [fast, slow], [close_fast, close_slow],

@@ -24,6 +24,9 @@ def test_batch_keys():
     assert keys.batch_video_key("vc", "v20261122T0100", "vid_1") == b"vc:bv:v20261122T0100:v:vid_1"
     assert keys.batch_hourly_key("vc", "v20261122T0100", "vid_1") == b"vc:bv:v20261122T0100:h:vid_1"
     assert keys.batch_creator_key("vc", "v20261122T0100", "c_9") == b"vc:bv:v20261122T0100:c:c_9"
+    assert keys.batch_version_pattern("vc", "v20261122T0100") == "vc:bv:v20261122T0100:*"
+    assert keys.pointer_from_reply([None, None]) is None
+    assert keys.pointer_from_reply([b"v20261122T0100", b"1795255200000"]) == ("v20261122T0100", 1795255200000)
 
 
 def test_digests_have_a_fixed_size_and_separate_their_parts():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from viewcount.cli import main
+from app.cli import main
 from viewcount.errors import SettingsError
 from viewcount.settings import Settings, format_duration_ms, parse_duration_ms
 

@@ -1,0 +1,115 @@
+"""The file store on HDFS, through WebHDFS (the ``hdfs`` package)."""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from adapters.files.base import FileInfo, FileStore, clean_path, config_from_mapping, temporary_name
+from adapters.files.exceptions import AlreadyExists, NotFound, StoreError, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebHdfsStoreConfig:
+    url: str            # hdfs://namenode:port/root: what Spark reads
+    webhdfs_url: str    # http://namenode:http-port: what Python talks to
+    user: str = "viewcount"
+    timeout_s: float = 30.0
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> WebHdfsStoreConfig:
+        return config_from_mapping(cls, values)
+
+
+class WebHdfsFileStore(FileStore):
+    def __init__(self, config: WebHdfsStoreConfig) -> None:
+        from hdfs import InsecureClient
+
+        self._config = config
+        self.root = urlsplit(config.url).path.rstrip("/") or "/"
+        self._client = InsecureClient(config.webhdfs_url, user=config.user, timeout=config.timeout_s)
+
+    @property
+    def url(self) -> str:
+        return self._config.url.rstrip("/")
+
+    def _abs(self, path: str) -> str:
+        return posixpath.join(self.root, clean_path(path)) if path else self.root
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        from hdfs.util import HdfsError
+        from requests.exceptions import RequestException
+
+        try:
+            return fn(*args, **kwargs)
+        except HdfsError as e:
+            text = str(e)
+            if "does not exist" in text or "not found" in text or "FileNotFound" in text:
+                raise NotFound(f"{what}: {text}") from e
+            if "already exists" in text or "Unable to rename" in text:
+                raise AlreadyExists(f"{what}: {text}") from e
+            raise StoreError(f"{what}: {text}") from e
+        except RequestException as e:
+            raise StoreUnavailable(f"{what}: WebHDFS at {self._config.webhdfs_url} did not answer ({e})") from e
+
+    def _write_temp(self, target: str, data: bytes) -> str:
+        tmp = temporary_name(target)
+        self._call(f"write {tmp}", self._client.write, tmp, data=data, overwrite=False)
+        return tmp
+
+    def put_new(self, path: str, data: bytes) -> bool:
+        target = self._abs(path)
+        if self.exists(path):
+            return False
+        tmp = self._write_temp(target, data)
+        try:
+            # HDFS rename refuses an existing target: the commit cannot overwrite.
+            self._call(f"commit {path}", self._client.rename, tmp, target)
+        except AlreadyExists:
+            return False
+        finally:
+            self._client.delete(tmp)
+        return True
+
+    def put(self, path: str, data: bytes) -> None:
+        target = self._abs(path)
+        tmp = self._write_temp(target, data)
+        response = self._call(f"replace {path}", self._client._rename, tmp,
+                              destination=target, renameoptions="OVERWRITE")
+        if getattr(response, "status_code", 200) != 200:
+            self._client.delete(tmp)
+            raise StoreError(f"replace {path}: WebHDFS answered {response.status_code}")
+
+    def read(self, path: str) -> bytes:
+        def _read():
+            with self._client.read(self._abs(path)) as reader:
+                return reader.read()
+
+        return self._call(f"read {path}", _read)
+
+    def exists(self, path: str) -> bool:
+        return self._call(f"stat {path}", self._client.status, self._abs(path), strict=False) is not None
+
+    def _entries(self, directory: str) -> list[tuple[str, dict]]:
+        try:
+            return self._call(f"list {directory}", self._client.list, self._abs(directory), status=True)
+        except NotFound:
+            return []
+
+    def list(self, directory: str) -> list[FileInfo]:
+        prefix = clean_path(directory) + "/" if directory else ""
+        return sorted((FileInfo(prefix + name, int(status["length"]))
+                       for name, status in self._entries(directory)
+                       if status["type"] == "FILE" and not name.startswith(".")),
+                      key=lambda f: f.path)
+
+    def list_dirs(self, directory: str) -> list[str]:
+        return sorted(name for name, status in self._entries(directory)
+                      if status["type"] == "DIRECTORY" and not name.startswith("."))
+
+    def delete(self, path: str) -> bool:
+        return bool(self._call(f"delete {path}", self._client.delete, self._abs(path)))

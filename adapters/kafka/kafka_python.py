@@ -1,0 +1,348 @@
+"""The kafka-python implementation of the seam (the default client)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.kafka.exceptions import (
+    FENCED_HINT,
+    KafkaSeamError,
+    KafkaUnavailable,
+    ProduceError,
+    RecordTooLarge,
+    TopicError,
+)
+from adapters.kafka.seam import (
+    Delivery,
+    Headers,
+    PartitionsCallback,
+    Record,
+    RecordConsumer,
+    RecordProducer,
+    TopicAdmin,
+    TopicSpec,
+)
+
+from adapters.kafka.config import KafkaClientConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KafkaPythonConfig(KafkaClientConfig):
+    """kafka-python's settings: the shared ones and its fetch and batch sizes."""
+
+    fetch_max_bytes: int = 52_428_800
+    max_partition_fetch_bytes: int = 4_194_304
+    batch_size: int = 262_144
+
+
+def _translate(error: Exception, what: str) -> KafkaSeamError:
+    from kafka.errors import FencedInstanceIdError, KafkaTimeoutError, MessageSizeTooLargeError
+
+    if isinstance(error, FencedInstanceIdError):
+        return KafkaSeamError(f"{what}: {FENCED_HINT}")
+    if isinstance(error, MessageSizeTooLargeError):
+        return RecordTooLarge(f"{what}: record too large ({error})")
+    if isinstance(error, KafkaTimeoutError) and "bootstrap" in str(error):
+        return KafkaUnavailable(f"{what}: no Kafka broker answered ({error})")
+    if getattr(error, "retriable", False):  # a broker restarting, a leader moving
+        return KafkaUnavailable(f"{what}: {type(error).__name__}: {error}")
+    return KafkaSeamError(f"{what}: {type(error).__name__}: {error}")
+
+
+class _FutureDelivery(Delivery):
+    def __init__(self, future: Any) -> None:
+        self._future = future
+
+    def error(self, timeout_s: float = 30.0) -> Exception | None:
+        try:
+            self._future.get(timeout=timeout_s)
+        except Exception as e:  # the driver's own error types; translated here
+            return _translate(e, "delivery failed")
+        return None
+
+
+class KafkaPythonProducer(RecordProducer):
+    def __init__(self, config: KafkaPythonConfig) -> None:
+        from kafka import KafkaProducer
+
+        try:
+            self._producer = KafkaProducer(
+                bootstrap_servers=config.bootstrap_servers.split(","),
+                client_id=config.client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=config.linger_ms,
+                batch_size=config.batch_size,
+                max_request_size=config.max_request_size,
+                compression_type=config.compression_type,
+                request_timeout_ms=config.request_timeout_ms,
+            )
+        except Exception as e:
+            raise _translate(e, f"cannot connect producer to {config.bootstrap_servers}") from e
+
+    def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
+             timestamp_ms: int | None = None, partition: int | None = None,
+             headers: Headers = ()) -> Delivery:
+        from kafka.errors import KafkaError
+
+        try:
+            future = self._producer.send(
+                topic, value=value, key=key, timestamp_ms=timestamp_ms, partition=partition,
+                headers=list(headers) or None,
+            )
+        except (KafkaError, AssertionError) as e:
+            raise _translate(e, f"send to {topic}") from e
+        return _FutureDelivery(future)
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        from kafka.errors import KafkaError
+
+        try:
+            self._producer.flush(timeout=timeout_s)
+        except KafkaError as e:
+            raise ProduceError(f"flush: {e}") from e
+
+    def close(self) -> None:
+        self._producer.close()
+
+
+class KafkaPythonConsumer(RecordConsumer):
+    def __init__(self, config: KafkaPythonConfig) -> None:
+        from kafka import KafkaConsumer
+        from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+
+        self._config = config
+        self._topic: str | None = None
+        try:
+            self._consumer = KafkaConsumer(
+                bootstrap_servers=config.bootstrap_servers.split(","),
+                client_id=config.client_id,
+                group_id=config.group_id,
+                group_instance_id=config.group_instance_id if config.group_id else None,
+                partition_assignment_strategy=[CooperativeStickyAssignor],
+                isolation_level="read_committed",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=config.max_poll_records,
+                fetch_max_bytes=config.fetch_max_bytes,
+                max_partition_fetch_bytes=config.max_partition_fetch_bytes,
+                request_timeout_ms=config.request_timeout_ms,
+                session_timeout_ms=config.session_timeout_ms,
+                heartbeat_interval_ms=config.heartbeat_interval_ms,
+            )
+        except Exception as e:
+            raise _translate(e, f"cannot connect consumer to {config.bootstrap_servers}") from e
+
+    def _tp(self, partition: int) -> Any:
+        from kafka import TopicPartition
+
+        if self._topic is None:
+            raise KafkaSeamError("consumer has no topic: call subscribe() or assign() first")
+        return TopicPartition(self._topic, partition)
+
+    def subscribe(self, topic: str, on_assign: PartitionsCallback | None = None,
+                  on_revoke: PartitionsCallback | None = None) -> None:
+        from kafka import ConsumerRebalanceListener
+
+        consumer = self._consumer
+
+        # kafka-python runs these on its network loop: record and pause only (no I/O).
+        class _Listener(ConsumerRebalanceListener):
+            def on_partitions_assigned(self, assigned):  # noqa: N802 - driver API
+                if on_assign is not None:
+                    consumer.pause(*assigned)
+                    on_assign(sorted(tp.partition for tp in assigned))
+
+            def on_partitions_revoked(self, revoked):  # noqa: N802 - driver API
+                if on_revoke is not None:
+                    on_revoke(sorted(tp.partition for tp in revoked))
+
+        self._topic = topic
+        # Learn the topic's partitions before joining: a member whose metadata lacks the topic
+        # when the group assigns gets nothing ("No partition metadata") until the next rebalance.
+        try:
+            self._consumer.partitions_for_topic(topic)
+        except Exception as e:  # the join below still works, only less promptly
+            logger.warning("metadata for %s not loaded before joining: %s", topic, e)
+        self._consumer.subscribe([topic], listener=_Listener())
+
+    def start(self, partition: int, offset: int | None) -> None:
+        tp = self._tp(partition)
+        if offset is None:
+            self._consumer.seek_to_beginning(tp)
+        else:
+            self._consumer.seek(tp, offset)
+        self._consumer.resume(tp)
+
+    def partitions(self) -> list[int]:
+        if self._topic is None:
+            raise KafkaSeamError("consumer has no topic: call subscribe() or assign() first")
+        try:
+            found = self._consumer.partitions_for_topic(self._topic)
+        except Exception as e:
+            raise _translate(e, f"partitions of {self._topic}") from e
+        if not found:
+            raise KafkaSeamError(f"topic {self._topic} has no partitions (does it exist?)")
+        return sorted(found)
+
+    def assign(self, topic: str, partitions: Sequence[int]) -> None:
+        self._topic = topic
+        self._consumer.assign([self._tp(p) for p in partitions])
+
+    def poll(self, timeout_s: float, max_records: int | None = None) -> dict[int, list[Record]]:
+        from kafka.errors import KafkaError
+
+        try:
+            batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        except KafkaError as e:
+            raise _translate(e, f"poll {self._topic}") from e
+        return {
+            tp.partition: [
+                Record(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value,
+                       tuple(r.headers or ()))
+                for r in records
+            ]
+            for tp, records in batches.items()
+            if records
+        }
+
+    def seek(self, partition: int, offset: int) -> None:
+        self._consumer.seek(self._tp(partition), offset)
+
+    def seek_to_beginning(self, partition: int) -> None:
+        self._consumer.seek_to_beginning(self._tp(partition))
+
+    def position(self, partition: int) -> int:
+        return self._consumer.position(self._tp(partition))
+
+    def end_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        from kafka.errors import KafkaError
+
+        try:
+            ends = self._consumer.end_offsets([self._tp(p) for p in partitions])
+        except KafkaError as e:
+            raise _translate(e, f"end offsets of {self._topic}") from e
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    def beginning_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        from kafka.errors import KafkaError
+
+        try:
+            starts = self._consumer.beginning_offsets([self._tp(p) for p in partitions])
+        except KafkaError as e:
+            raise _translate(e, f"beginning offsets of {self._topic}") from e
+        return {tp.partition: offset for tp, offset in starts.items()}
+
+    def offsets_for_time(self, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
+        from kafka.errors import KafkaError
+
+        try:
+            found = self._consumer.offsets_for_times({self._tp(p): timestamp_ms for p in partitions})
+        except KafkaError as e:
+            raise _translate(e, f"offsets for time in {self._topic}") from e
+        return {tp.partition: (None if ot is None else ot.offset) for tp, ot in found.items()}
+
+    def commit(self, offsets: Mapping[int, int]) -> None:
+        from kafka import OffsetAndMetadata
+        from kafka.errors import KafkaError
+
+        if not offsets:
+            return
+        def failed(committed, result):
+            if isinstance(result, Exception):
+                logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), result)
+
+        try:
+            # Asynchronous: a commit waits on the group coordinator, which is away while a broker
+            # restarts; the poll loop must not. Offsets in Kafka are for lag monitoring only.
+            self._consumer.commit_async({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()},
+                                        callback=failed)
+        except KafkaError as e:
+            logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), e)
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+class KafkaPythonAdmin(TopicAdmin):
+    def __init__(self, config: KafkaPythonConfig) -> None:
+        from kafka import KafkaAdminClient
+
+        try:
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=config.bootstrap_servers.split(","),
+                client_id=config.client_id,
+                request_timeout_ms=config.request_timeout_ms,
+            )
+        except Exception as e:
+            raise _translate(e, f"cannot connect admin to {config.bootstrap_servers}") from e
+
+    def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
+        from kafka.admin import NewTopic
+        from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+        created: dict[str, bool] = {}
+        for spec in specs:
+            topic = NewTopic(spec.name, spec.partitions, spec.replication_factor,
+                             topic_configs=dict(spec.configs))
+            try:
+                self._admin.create_topics([topic], raise_errors=True)
+                created[spec.name] = True
+                self._await_visible(spec.name)
+            except TopicAlreadyExistsError:
+                created[spec.name] = False
+            except KafkaError as e:
+                raise TopicError(f"create topic {spec.name}: {e}") from e
+        return created
+
+    def _await_visible(self, topic: str, timeout_s: float = 30.0) -> None:
+        """A new topic reaches the broker's metadata a moment after creation: wait for it."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if self.partitions(topic):
+                    return
+            except TopicError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
+
+    def partitions(self, topic: str) -> list[int]:
+        from kafka.errors import KafkaError
+
+        try:
+            described = self._admin.describe_topics([topic])
+        except KafkaError as e:
+            raise TopicError(f"describe topic {topic}: {e}") from e
+        for entry in described:
+            if entry.get("error_code", 0) != 0:
+                raise TopicError(f"topic {topic} not found")
+            return sorted(p.get("partition_index", p.get("partition")) for p in entry["partitions"])
+        raise TopicError(f"topic {topic} not found")
+
+    def group_member_count(self, group_id: str) -> int:
+        from kafka.errors import KafkaError
+
+        try:
+            described = self._admin.describe_groups([group_id])
+        except KafkaError as e:
+            raise _translate(e, f"describe group {group_id}") from e
+        return len(described.get(group_id, {}).get("members") or [])
+
+    def broker_count(self) -> int:
+        from kafka.errors import KafkaError
+
+        try:
+            cluster = self._admin.describe_cluster()
+        except KafkaError as e:
+            raise _translate(e, "describe cluster") from e
+        return sum(1 for b in cluster["brokers"] if not b.get("is_fenced"))
+
+    def close(self) -> None:
+        self._admin.close()

@@ -1,0 +1,140 @@
+"""The interfaces every Kafka client implementation provides, and their value types."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+Headers = tuple[tuple[str, bytes], ...]
+PartitionsCallback = Callable[[list[int]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed record: where it sits in the log and what it carries, byte for byte."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int = 1
+    configs: Mapping[str, str] = field(default_factory=dict)
+
+
+class Delivery(ABC):
+    """The outcome of one send, known after :meth:`RecordProducer.flush`."""
+
+    @abstractmethod
+    def error(self, timeout_s: float = 30.0) -> Exception | None:
+        """``None`` when the record was written, else the translated error."""
+
+
+class RecordProducer(ABC):
+    """Idempotent producer with ``acks=all``."""
+
+    @abstractmethod
+    def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
+             timestamp_ms: int | None = None, partition: int | None = None,
+             headers: Headers = ()) -> Delivery:
+        """Queue one record. Raises :class:`~adapters.kafka.exceptions.RecordTooLarge` at once
+        when the client can tell the record will be refused."""
+
+    @abstractmethod
+    def flush(self, timeout_s: float | None = None) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class RecordConsumer(ABC):
+    """A ``read_committed`` consumer that hands out records per partition, in offset order."""
+
+    @abstractmethod
+    def subscribe(self, topic: str, on_assign: PartitionsCallback | None = None,
+                  on_revoke: PartitionsCallback | None = None) -> None:
+        """Join the consumer group: cooperative-sticky assignment (only partitions that move are
+        revoked), static membership when the config names a ``group_instance_id``.
+
+        Callbacks may run on the client's network thread, where anything slow stops heartbeats:
+        they only record what changed. A partition given to ``on_assign`` delivers nothing until
+        :meth:`start` is called for it (the poll loop reads where to resume from its own store,
+        then starts it). Without ``on_assign``, partitions start where the group committed.
+        ``on_revoke`` also reports partitions lost when the member was evicted."""
+
+    @abstractmethod
+    def start(self, partition: int, offset: int | None) -> None:
+        """Begin delivering a newly assigned partition at ``offset`` (None: its first retained
+        record). Call from the polling thread, after the poll that assigned it."""
+
+    @abstractmethod
+    def partitions(self) -> list[int]:
+        """Every partition of the subscribed or assigned topic, owned or not."""
+
+    @abstractmethod
+    def assign(self, topic: str, partitions: Sequence[int]) -> None:
+        """Read the given partitions without a group (replays, tests)."""
+
+    @abstractmethod
+    def poll(self, timeout_s: float, max_records: int | None = None) -> dict[int, list[Record]]:
+        """Records by partition; an empty dict when nothing arrived within the timeout."""
+
+    @abstractmethod
+    def seek(self, partition: int, offset: int) -> None: ...
+
+    @abstractmethod
+    def seek_to_beginning(self, partition: int) -> None:
+        """Read ``partition`` from its first retained record."""
+
+    @abstractmethod
+    def position(self, partition: int) -> int:
+        """The offset of the next record to be returned for ``partition``."""
+
+    @abstractmethod
+    def end_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        """The offset after the last committed (read_committed: last stable) record."""
+
+    @abstractmethod
+    def beginning_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        """The first offset still in the log (after retention)."""
+
+    @abstractmethod
+    def offsets_for_time(self, partitions: Sequence[int], timestamp_ms: int) -> dict[int, int | None]:
+        """The first offset whose timestamp is at or after ``timestamp_ms`` (None: none is)."""
+
+    @abstractmethod
+    def commit(self, offsets: Mapping[int, int]) -> None:
+        """Record in Kafka ``partition → next offset`` (for lag monitoring). Asynchronous: it never
+        waits on the broker; a failure is logged, and :meth:`close` sends what is still pending."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class TopicAdmin(ABC):
+    @abstractmethod
+    def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
+        """Create what is missing; ``name → True`` if created now, ``False`` if it existed."""
+
+    @abstractmethod
+    def partitions(self, topic: str) -> list[int]: ...
+
+    @abstractmethod
+    def group_member_count(self, group_id: str) -> int:
+        """Members the broker counts in a consumer group (0 for an unknown group)."""
+
+    @abstractmethod
+    def broker_count(self) -> int:
+        """A metadata round trip: how many unfenced brokers the cluster reports."""
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,94 @@
+"""A Redis connection, blocking or asyncio, whose driver errors are translated where they enter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from adapters.redis.exceptions import ServingStoreError
+from viewcount.typed_config import typed_config
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str
+    prefix: str = "vc"             # every key starts with it (viewcount.keys)
+    socket_timeout_s: float = 5.0
+    retries: int = 10              # on a broken connection, with backoff (the API uses 0: it answers 503)
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> RedisConfig:
+        return typed_config(cls, values, ServingStoreError)
+
+
+def _client_options(config: RedisConfig, retry_class: type) -> dict[str, Any]:
+    """Timeouts, and retries with jittered backoff on a broken connection."""
+    from redis.backoff import ExponentialWithJitterBackoff
+
+    return {"socket_timeout": config.socket_timeout_s, "socket_connect_timeout": config.socket_timeout_s,
+            "retry": retry_class(ExponentialWithJitterBackoff(base=0.01, cap=1), config.retries)}
+
+
+class RedisConnection:
+    """A blocking client (``redis.Redis``); pass ``client`` to share one."""
+
+    def __init__(self, config: RedisConfig, client: Any | None = None) -> None:
+        import redis
+        from redis.retry import Retry
+
+        self.config = config
+        self.prefix = config.prefix
+        self.client = client or redis.Redis.from_url(config.url, **_client_options(config, Retry))
+
+    def script(self, path: Path):
+        """A Lua script, registered once and then called by SHA (EVALSHA)."""
+        return self.client.register_script(path.read_text())
+
+    def call(self, what: str, fn: Callable[..., T], *args, **kwargs) -> T:
+        """``fn(*args, **kwargs)``; a driver error becomes :class:`ServingStoreError` saying ``what``."""
+        import redis
+
+        try:
+            return fn(*args, **kwargs)
+        except (redis.RedisError, OSError) as e:  # a reset socket can surface as a bare OSError
+            raise ServingStoreError(f"{what}: {type(e).__name__}: {e}") from e
+
+    def ping(self) -> bool:
+        return bool(self.call("ping", self.client.ping))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AsyncRedisConnection:
+    """An asyncio client (``redis.asyncio``): the event loop serves other requests while Redis
+    runs a script, instead of waiting on a blocking socket."""
+
+    def __init__(self, config: RedisConfig, client: Any | None = None) -> None:
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+
+        self.config = config
+        self.prefix = config.prefix
+        self.client = client or aioredis.Redis.from_url(config.url, **_client_options(config, Retry))
+
+    def script(self, path: Path):
+        return self.client.register_script(path.read_text())
+
+    async def call(self, what: str, awaitable: Awaitable[T]) -> T:
+        import redis
+
+        try:
+            return await awaitable
+        except (redis.RedisError, OSError) as e:
+            raise ServingStoreError(f"{what}: {type(e).__name__}: {e}") from e
+
+    async def ping(self) -> bool:
+        return bool(await self.call("ping", self.client.ping()))
+
+    async def close(self) -> None:
+        await self.client.aclose()

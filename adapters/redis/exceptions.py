@@ -1,0 +1,9 @@
+"""Errors of the Redis adapter, under the project's root error."""
+
+from __future__ import annotations
+
+from viewcount.errors import ViewcountError
+
+
+class ServingStoreError(ViewcountError):
+    """Redis failed or did not answer."""

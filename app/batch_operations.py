@@ -1,0 +1,89 @@
+"""The batch layer's operations as one call each, from settings: what `viewcount batch …` and the
+Airflow DAGs run. Each builds its clients, does one step, and releases what it started."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+
+from audit.ledger import AuditLedger
+from batch_layer.exceptions import ChecksFailed
+from batch_layer.job import BatchResult, run_batch, spark_session
+from batch_layer.versions import load_checks, load_result
+from batch_layer.publish import publish
+from batch_layer.replay import ReplayReport, replay_days
+from batch_layer.watermark import check_watermark, safe_watermark
+from app import wiring
+from viewcount.rawdata import BATCH_ROOT
+from viewcount.settings import Settings
+from viewcount.timeutil import format_ms
+
+logger = logging.getLogger(__name__)
+
+
+def topic_partitions(settings: Settings) -> list[int]:
+    admin = wiring.topic_admin(settings)
+    try:
+        return admin.partitions(settings.topic)
+    finally:
+        admin.close()
+
+
+def safe_watermark_now(settings: Settings) -> int:
+    """The latest W every partition's flush progress has passed."""
+    return safe_watermark(wiring.raw_store(settings), settings.topic, topic_partitions(settings))
+
+
+def recompute(settings: Settings, watermark_ms: int | None = None) -> BatchResult:
+    """Recompute at W (default: the safe W) and write the version; nothing is published."""
+    safe = safe_watermark_now(settings)
+    watermark = safe if watermark_ms is None else check_watermark(watermark_ms, safe)
+    spark = spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory)
+    try:
+        return run_batch(spark, wiring.raw_store(settings), settings.rules, watermark, settings.topic,
+                         max_invalid_share=settings.batch_max_invalid_share)
+    finally:
+        spark.stop()
+
+
+def require_checks_passed(settings: Settings, version: str) -> dict:
+    """The version's data checks, as its report says; raises :class:`ChecksFailed` if one failed.
+    Reads the report only: the views are read once, by the publish that follows."""
+    store = wiring.raw_store(settings)
+    checks = load_checks(store, version)
+    if not all(c.success for c in checks):
+        from expectations.runner import describe_failed
+
+        raise ChecksFailed(f"version {version}: {describe_failed(checks)} "
+                           f"(report: {store.url}/{BATCH_ROOT}/version={version}/_checks.json)")
+    return {c.name: c.success for c in checks}
+
+
+def publish_version(settings: Settings, version: str, kind: str = "batch_publish",
+                    extra: dict | None = None) -> dict:
+    """Publish a written version unless a later watermark is already published (a late or
+    re-run hourly interval must not move readers back). Returns what was done."""
+    result = load_result(wiring.raw_store(settings), version)
+    serving = wiring.batch_views(settings)
+    pointer = serving.batch_pointer()
+    if pointer is not None and kind == "batch_publish" and pointer[1] > result.watermark_ms:
+        logger.info("not publishing %s (W %s): %s with W %s is newer", version, format_ms(result.watermark_ms),
+                    *pointer[:1], format_ms(pointer[1]))
+        return {"published": False, "version": version, "current": pointer[0]}
+    record = publish(result, serving, AuditLedger(wiring.file_store(settings, settings.audit_store)),
+                     kind=kind, extra=extra)
+    return {"published": True, "version": version, "audit_seq": record["seq"],
+            "watermark": format_ms(result.watermark_ms)}
+
+
+def replay(settings: Settings, from_day: date, to_day: date, dry_run: bool,
+           say: Callable[[str], None] = lambda line: None) -> ReplayReport:
+    """Recompute the event days and write the merged version unless ``dry_run``; never publishes."""
+    spark = spark_session(settings.spark_master, "viewcount-replay", driver_memory=settings.spark_driver_memory)
+    try:
+        return replay_days(spark, wiring.raw_store(settings), wiring.batch_views(settings), settings.rules,
+                           settings.topic, from_day, to_day, dry_run, say=say,
+                           max_invalid_share=settings.batch_max_invalid_share)
+    finally:
+        spark.stop()

@@ -1,0 +1,52 @@
+"""`viewcount speed [--until-idle S]` and `viewcount views VIDEO_ID`."""
+
+from __future__ import annotations
+
+import json
+
+from viewcount.errors import ViewcountError
+from viewcount.events import valid_id
+
+
+def register(commands) -> None:
+    speed = commands.add_parser(
+        "speed", help="run the speed layer (Kafka → Redis, exactly once)",
+        description="Consume the views topic and count views into Redis: deduplicated, capped, one "
+                    "atomic step per poll batch and partition.")
+    speed.add_argument("--until-idle", type=float, metavar="SECONDS",
+                       help="exit 0 once no record has arrived for this long and Redis holds every partition "
+                            "of the topic applied to its end offset (also partitions other members hold)")
+    speed.set_defaults(run=run_speed)
+    views = commands.add_parser("views", help="print a video's merged count as the API returns it (JSON)")
+    views.add_argument("video_id", metavar="VIDEO_ID")
+    views.add_argument("--hourly", action="store_true", help="include the merged counts by event hour")
+    views.set_defaults(run=run_views)
+
+
+def run_speed(args, settings) -> int:
+    from app import wiring
+    from app.cli.layer_cmd import run_layer
+    from speed_layer.metrics import SpeedMetrics
+
+    metrics = SpeedMetrics()
+    run_layer(settings, "speed layer", settings.redis_url.split("@")[-1], settings.speed_group, metrics,
+              settings.speed_metrics_port, wiring.speed_counter, args.until_idle)
+    print("speed layer stopped: " + ", ".join(f"{o.value} {n}" for o, n in metrics.records_applied().items() if n))
+    return 0
+
+
+def run_views(args, settings) -> int:
+    from app import wiring
+
+    from serving_layer.documents import hourly_document, video_document
+
+    if not valid_id(args.video_id):
+        raise ViewcountError("VIDEO_ID must match ^[A-Za-z0-9_-]{1,64}$")
+    views = wiring.view_reader(settings).video_views(args.video_id, settings.topic)
+    if not views.known:
+        raise ViewcountError(f"unknown video {args.video_id}")
+    doc = video_document(views)
+    if args.hourly:
+        doc["hours"] = hourly_document(views)["hours"]
+    print(json.dumps(doc, indent=2))
+    return 0

@@ -1,0 +1,43 @@
+"""`viewcount stack up|down|status [--hdfs] [SERVICE ...]`."""
+
+from devtools.stack.manager import ALL, CORE, HDFS, Stack
+
+
+def register(commands) -> None:
+    stack = commands.add_parser("stack", help="start, stop or check the local services")
+    actions = stack.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (("up", "start the services (idempotent) and wait until they are healthy"),
+                         ("down", "stop the services this stack started"),
+                         ("status", "show each service, its state and address")):
+        cmd = actions.add_parser(action, help=text, description=text)
+        cmd.add_argument("--hdfs", action="store_true", help="include the HDFS NameNode and DataNode")
+        cmd.add_argument("services", nargs="*", choices=[[], *ALL], metavar="SERVICE",
+                         help=f"only these ({', '.join(ALL)}); default: kafka and redis, "
+                              "plus HDFS with --hdfs (down and status: all)")
+        cmd.set_defaults(run=run)
+
+
+def _names(args) -> tuple[str, ...]:
+    if args.services:
+        return tuple(n for n in ALL if n in args.services)
+    if args.action == "up":
+        return CORE + HDFS if args.hdfs else CORE
+    return ALL
+
+
+def run(args, settings) -> int:
+    stack = Stack(settings)
+    names = _names(args)
+    if args.action == "up":
+        stack.up(names)
+        return 0
+    if args.action == "down":
+        stack.down(names)
+        return 0
+    rows = stack.status(names)
+    print(f"{'SERVICE':9} {'STATE':9} {'PID':>7}  ADDRESS")
+    for row in rows:
+        state = "healthy" if row.healthy else ("starting" if row.running else "stopped")
+        print(f"{row.name:9} {state:9} {row.pid or '-':>7}  {row.address}")
+    requested = [r for r in rows if args.services or r.name in CORE or args.hdfs]
+    return 0 if all(r.healthy for r in requested) else 3

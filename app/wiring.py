@@ -1,0 +1,163 @@
+"""The one place where settings become clients. Everything else receives them as arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from adapters.files.base import FileStore
+from adapters.files.local import LocalFileStore, LocalStoreConfig
+from adapters.files.webhdfs import WebHdfsFileStore, WebHdfsStoreConfig
+from adapters.kafka.confluent import ConfluentAdmin, ConfluentConfig, ConfluentConsumer, ConfluentProducer
+from adapters.kafka.kafka_python import (
+    KafkaPythonAdmin,
+    KafkaPythonConfig,
+    KafkaPythonConsumer,
+    KafkaPythonProducer,
+)
+from adapters.kafka.seam import RecordConsumer, RecordProducer, TopicAdmin, TopicSpec
+from adapters.redis.connection import AsyncRedisConnection, RedisConfig, RedisConnection
+from app.layer_process import LayerProcess
+from viewcount.settings import Settings
+
+
+@dataclass(frozen=True)
+class KafkaDriver:
+    """One Kafka client library behind the seam: its typed config and its three clients."""
+
+    config: type
+    producer: type
+    consumer: type
+    admin: type
+
+
+KAFKA_DRIVERS = {
+    "confluent-kafka": KafkaDriver(ConfluentConfig, ConfluentProducer, ConfluentConsumer, ConfluentAdmin),
+    "kafka-python": KafkaDriver(KafkaPythonConfig, KafkaPythonProducer, KafkaPythonConsumer, KafkaPythonAdmin),
+}
+
+
+def _kafka(settings: Settings) -> KafkaDriver:
+    """The client library KAFKA_CLIENT names."""
+    return KAFKA_DRIVERS[settings.kafka_client]
+
+
+def kafka_config(settings: Settings, **overrides):
+    config_cls = _kafka(settings).config
+    return config_cls.from_mapping({"bootstrap_servers": settings.kafka_bootstrap, **overrides})
+
+
+def producer(settings: Settings, **overrides) -> RecordProducer:
+    return _kafka(settings).producer(kafka_config(settings, **overrides))
+
+
+def consumer(settings: Settings, group_id: str | None = None, **overrides) -> RecordConsumer:
+    """A consumer; in a group (``group_id``) a static member with KAFKA_GROUP_INSTANCE_ID."""
+    overrides.setdefault("session_timeout_ms", settings.kafka_session_timeout)
+    if group_id and settings.kafka_group_instance_id:
+        overrides.setdefault("group_instance_id", settings.kafka_group_instance_id)
+    return _kafka(settings).consumer(kafka_config(settings, group_id=group_id, **overrides))
+
+
+def topic_admin(settings: Settings) -> TopicAdmin:
+    return _kafka(settings).admin(kafka_config(settings))
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The views and dead-letter topics. ``segment.ms`` equals the retention so a backfill with
+    old timestamps is not rolled into segments that expire before the sinks have read them."""
+    configs = {
+        "retention.ms": str(settings.topic_retention),
+        "segment.ms": str(settings.topic_retention),
+        "cleanup.policy": "delete",
+        # with three replicas an acknowledged write survives one broker's loss
+        "min.insync.replicas": "2" if settings.topic_replication >= 3 else "1",
+    }
+    return [
+        TopicSpec(settings.topic, settings.topic_partitions, settings.topic_replication, configs),
+        TopicSpec(settings.dlq_topic, settings.topic_partitions, settings.topic_replication, configs),
+    ]
+
+
+def file_store(settings: Settings, url: str) -> FileStore:
+    """The file store behind a ``file:///…`` or ``hdfs://…`` URL (RAW_STORE, AUDIT_STORE)."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return LocalFileStore(LocalStoreConfig(root=parts.path))
+    return WebHdfsFileStore(WebHdfsStoreConfig(url=url, webhdfs_url=settings.webhdfs_url,
+                                               user=settings.hdfs_user))
+
+
+def raw_store(settings: Settings) -> FileStore:
+    return file_store(settings, settings.raw_store)
+
+
+def redis_config(settings: Settings, **overrides) -> RedisConfig:
+    return RedisConfig(url=settings.redis_url, prefix=settings.redis_prefix, **overrides)
+
+
+def count_store(settings: Settings):
+    """The speed layer's store: the atomic step on Redis."""
+    from speed_layer.redis_store import RedisCountStore
+
+    return RedisCountStore(RedisConnection(redis_config(settings)))
+
+
+def batch_views(settings: Settings):
+    """Where batch versions are published for readers, and the pointer billing reads."""
+    from batch_layer.redis_views import RedisBatchViews
+
+    return RedisBatchViews(RedisConnection(redis_config(settings)))
+
+
+def view_reader(settings: Settings):
+    """The merged read, blocking (the CLI's ``views``, checks)."""
+    from serving_layer.redis_reader import RedisViewReader
+
+    return RedisViewReader(RedisConnection(redis_config(settings)))
+
+
+def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10):
+    """The merged read for the asyncio API."""
+    from serving_layer.redis_reader import RedisServingReader
+
+    return RedisServingReader(AsyncRedisConnection(redis_config(settings, socket_timeout_s=timeout_s, retries=retries)))
+
+
+def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink") -> LayerProcess:
+    """The raw sink in the ingest group, with its consumer and dead-letter producer."""
+    from ingestion.sink import RawSink, SinkConfig
+
+    config = SinkConfig(topic=settings.topic, dlq_topic=settings.dlq_topic,
+                        flush_records=settings.ingest_flush_records,
+                        flush_age_s=settings.ingest_flush_age / 1000)
+    source = consumer(settings, group_id=settings.ingest_group, client_id=client_id)
+    dlq = producer(settings, client_id=f"{client_id}-dlq")
+    return LayerProcess(RawSink(config, source, dlq, raw_store(settings), metrics), [source, dlq])
+
+
+def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed") -> LayerProcess:
+    """The speed layer in the speed group, counting into Redis."""
+    from speed_layer.counter import SpeedConfig, SpeedCounter
+    from speed_layer.store import StateTtls
+
+    config = SpeedConfig(settings.topic, settings.rules,
+                         StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
+    store = count_store(settings)
+    store.ping()
+    source = consumer(settings, group_id=settings.speed_group, client_id=client_id)
+    return LayerProcess(SpeedCounter(config, source, store, metrics), [source])
+def api_app(settings: Settings):
+    """The HTTP API: a Redis store that fails fast (503, not a hung request), the admin token and
+    creator keys, the per-key rate limit."""
+    from audit.ledger import AuditLedger
+    from billing.payouts import PayoutBook
+    from serving_layer.app import create_app
+    from serving_layer.auth import Authenticator, load_api_keys
+    from serving_layer.ratelimit import RateLimiter
+
+    store = serving_reader(settings, timeout_s=settings.serve_request_timeout / 1000, retries=0)
+    limiter = (RateLimiter(settings.serve_rate_limit, 2 * settings.serve_rate_limit)
+               if settings.serve_rate_limit else None)
+    return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file)),
+                      limiter, settings.topic, payouts=PayoutBook(AuditLedger(file_store(settings, settings.audit_store))))

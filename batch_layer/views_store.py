@@ -1,0 +1,21 @@
+"""Where the batch layer publishes its views for readers: a version is loaded whole under its own
+keys, then one pointer (version, watermark) flips to it.
+
+:class:`BatchViewStore` is the interface; :mod:`.redis_views` implements it on Redis.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class BatchViewStore(ABC):
+    @abstractmethod
+    def publish_batch(self, version: str, watermark_ms: int, totals: dict[str, tuple[int, str]],
+                      hourly: dict[str, dict[int, int]], grace_s: int) -> str | None:
+        """Load a batch version under version-scoped keys, then flip the pointer (version, W) in
+        one step. The previous version expires after ``grace_s``; returns its id."""
+
+    @abstractmethod
+    def batch_pointer(self) -> tuple[str, int] | None:
+        """(version, watermark ms) of the published batch, or None."""

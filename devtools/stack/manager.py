@@ -1,0 +1,107 @@
+"""`viewcount stack up|down|status`: the services in dependency order."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from viewcount.settings import Settings
+from devtools.stack.exceptions import ServiceFailed, StackError
+from devtools.stack.process import ManagedProcess, wait_until
+from devtools.stack.services import (
+    DataNodeService,
+    KafkaService,
+    NameNodeService,
+    RedisService,
+    Service,
+    _port_open,
+)
+
+logger = logging.getLogger(__name__)
+
+CORE = ("kafka", "redis")
+HDFS = ("namenode", "datanode")
+ALL = CORE + HDFS
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    running: bool
+    healthy: bool
+    pid: int | None
+    address: str
+
+
+class Stack:
+    """The local services, each with its pid file and log under ``STATE_DIR/stack``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = Path(settings.state_dir) / "stack"
+        self._services: dict[str, Service] = {}
+        self._processes: dict[str, ManagedProcess] = {}
+
+    def service(self, name: str) -> Service:
+        if name not in self._services:
+            classes = {"kafka": KafkaService, "redis": RedisService,
+                       "namenode": NameNodeService, "datanode": DataNodeService}
+            if name not in classes:
+                raise StackError(f"unknown service {name!r}: expected one of {', '.join(ALL)}")
+            self._services[name] = classes[name](self.settings)
+        return self._services[name]
+
+    def process(self, name: str) -> ManagedProcess:
+        if name not in self._processes:
+            home = self.root / name
+            self._processes[name] = ManagedProcess(name, home / f"{name}.pid", home / f"{name}.log")
+        return self._processes[name]
+
+    def up(self, names: tuple[str, ...] = CORE, progress=print) -> list[ServiceStatus]:
+        """Start what is not running, in order, each healthy before the next; idempotent."""
+        for name in names:
+            service, proc = self.service(name), self.process(name)
+            if proc.alive():
+                if wait_until(service.healthy, service.start_timeout_s(), still_running=proc.alive):
+                    progress(f"{name:9} already running at {service.address}")
+                    continue
+                raise ServiceFailed(f"{name} is running but not healthy; log tail:\n{proc.log_tail()}")
+            taken = [f"{h}:{p}" for h, p in service.ports() if _port_open(h, p)]
+            if taken:
+                raise StackError(f"cannot start {name}: port {', '.join(taken)} is in use by a process "
+                                 "this stack did not start (change the port settings)")
+            started = time.monotonic()
+            service.home.mkdir(parents=True, exist_ok=True)
+            service.prepare()
+            proc.start(service.argv(), cwd=service.home)
+            if not wait_until(service.healthy, service.start_timeout_s(), still_running=proc.alive):
+                state = "exited" if not proc.alive() else "did not become healthy"
+                proc.stop(timeout_s=5)
+                raise ServiceFailed(f"{name} {state} within {service.start_timeout_s():.0f}s; "
+                                    f"log {proc.log_file}, tail:\n{proc.log_tail()}")
+            progress(f"{name:9} started at {service.address} in {time.monotonic() - started:.1f}s")
+        return self.status(names)
+
+    def down(self, names: tuple[str, ...] = ALL, progress=print) -> None:
+        """Stop what this stack started, dependents first."""
+        for name in reversed(names):
+            if self.process(name).stop():
+                progress(f"{name:9} stopped")
+            else:
+                progress(f"{name:9} was not running")
+
+    def status(self, names: tuple[str, ...] = ALL) -> list[ServiceStatus]:
+        out = []
+        for name in names:
+            service, proc = self.service(name), self.process(name)
+            pid = proc.pid()
+            healthy = False
+            if pid is not None:
+                try:
+                    healthy = service.healthy()
+                except Exception as e:  # a probe failure is reported, not raised
+                    logger.debug("%s health probe: %s", name, e)
+            out.append(ServiceStatus(name, pid is not None, healthy, pid, service.address))
+        return out

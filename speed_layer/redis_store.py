@@ -1,0 +1,45 @@
+"""The speed layer's store on Redis: ``step.lua``, the atomic step, loaded once and called by SHA."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from adapters.redis.connection import RedisConnection
+from speed_layer.exceptions import StateLost
+from speed_layer.store import CountStore, StateTtls, StepRecord, StepResult
+from viewcount import keys
+from viewcount.rules import Outcome, RuleSettings
+
+STEP_LUA = Path(__file__).with_name("step.lua")
+_ORDER = (Outcome.COUNTED, Outcome.INVALID, Outcome.TOO_OLD, Outcome.FROM_FUTURE, Outcome.DUPLICATE,
+          Outcome.CONFLICTING, Outcome.UNQUALIFIED, Outcome.CAPPED)
+
+
+class RedisCountStore(CountStore):
+    def __init__(self, redis: RedisConnection) -> None:
+        self._redis = redis
+        self.prefix = redis.prefix
+        self._step = redis.script(STEP_LUA)
+
+    def ping(self) -> bool:
+        return self._redis.ping()
+
+    def applied_offsets(self, topic: str) -> dict[int, int]:
+        raw = self._redis.call("read offsets", self._redis.client.hgetall, keys.offsets_key(self.prefix, topic))
+        return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(b"o:")}
+
+    def apply(self, topic: str, partition: int, records: Sequence[StepRecord],
+              rules: RuleSettings, ttls: StateTtls, expect_applied: int = -1) -> StepResult:
+        args: list[Any] = [self.prefix, partition, rules.max_event_age_ms, rules.max_clock_skew_ms,
+                           rules.min_watch_ms, rules.max_views_per_viewer_hour,
+                           ttls.dedup_s, ttls.cap_s, ttls.bucket_s, expect_applied, len(records)]
+        for record in records:
+            args.extend(record)
+        out = self._redis.call(f"apply {topic}-{partition}", self._step,
+                               keys=[keys.offsets_key(self.prefix, topic)], args=args)
+        if out[0] == b"lost":
+            raise StateLost(topic, partition, int(out[1]), expect_applied)
+        counts = {outcome: int(n) for outcome, n in zip(_ORDER, out[2:10])}
+        return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[10:]])

@@ -1,0 +1,72 @@
+"""What the speed layer needs of its store: the atomic step and where each partition stands.
+
+:class:`CountStore` is the interface; :mod:`.redis_store` implements it on Redis with
+``step.lua``. :class:`StepRecord` is the wire format of one record in a step, named here and in
+the script's ``F`` table (a test holds the two together).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from viewcount.rules import Outcome, RuleSettings
+
+
+class StepRecord(NamedTuple):
+    """One record prepared for the atomic step: step 1 (validity) decided, digests computed."""
+
+    offset: int
+    timestamp_ms: int
+    valid: int                  # 1 or 0; an invalid record carries nothing else
+    dedup_digest: bytes | str
+    fingerprint: bytes | str
+    video_id: str
+    creator_id: str
+    cap_digest: bytes | str
+    event_time_ms: int
+    watch_ms: int
+
+    @classmethod
+    def invalid(cls, offset: int, timestamp_ms: int) -> StepRecord:
+        return cls(offset, timestamp_ms, 0, "", "", "", "", "", 0, 0)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    last_offset: int
+    ingest_ms: int
+    outcomes: dict[Outcome, int]
+    conflicting_offsets: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StateTtls:
+    """Garbage collection only: comparisons are on ingest time, never on expiry."""
+
+    dedup_s: int
+    cap_s: int
+    bucket_s: int
+
+    @classmethod
+    def for_rules(cls, rules: RuleSettings, bucket_retention_ms: int, margin_ms: int = 3_600_000) -> StateTtls:
+        horizon_s = (rules.state_horizon_ms + margin_ms) // 1000
+        return cls(horizon_s, horizon_s, max(1, bucket_retention_ms // 1000))
+
+
+class CountStore(ABC):
+    @abstractmethod
+    def applied_offsets(self, topic: str) -> dict[int, int]:
+        """partition → last offset the speed layer applied."""
+
+    @abstractmethod
+    def apply(self, topic: str, partition: int, records: Sequence[StepRecord],
+              rules: RuleSettings, ttls: StateTtls, expect_applied: int = -1) -> StepResult:
+        """Apply one partition's records in one atomic step (idempotent per offset). Raises
+        :class:`~.exceptions.StateLost`, applying nothing, if the store holds less than
+        ``expect_applied``, the offset the caller last saw applied."""
+
+    @abstractmethod
+    def ping(self) -> bool: ...

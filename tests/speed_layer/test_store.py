@@ -1,0 +1,30 @@
+"""The step's wire format: StepRecord's fields and step.lua's ``F`` table name the same positions."""
+
+from __future__ import annotations
+
+import re
+
+from adapters.kafka.seam import Record
+from speed_layer.counter import prepare
+from speed_layer.redis_store import STEP_LUA
+from speed_layer.store import StepRecord
+
+
+def lua_fields() -> dict[str, int]:
+    table = re.search(r"local F = \{(.*?)\}", STEP_LUA.read_text(), re.S).group(1)
+    return {name: int(position) for name, position in re.findall(r"(\w+)\s*=\s*(\d+)", table)}
+
+
+def test_the_script_reads_each_field_where_python_writes_it():
+    assert lua_fields() == {name: n for n, name in enumerate(StepRecord._fields, start=1)}
+    declared = int(re.search(r"local RECORD_FIELDS = (\d+)", STEP_LUA.read_text()).group(1))
+    assert declared == len(StepRecord._fields)
+
+
+def test_a_record_is_prepared_into_named_fields():
+    value = (b'{"event_id": "e1", "video_id": "vid_1", "creator_id": "c_1", "viewer_id": "u_1", '
+             b'"event_time": "2026-11-21T10:15:00Z", "watch_ms": 40000}')
+    step = prepare(Record("views", 3, 41, 1_795_256_130_000, None, value))
+    assert (step.offset, step.valid, step.video_id, step.creator_id, step.watch_ms) == (41, 1, "vid_1", "c_1", 40000)
+    assert step.event_time_ms == 1_795_256_100_000 and len(step.dedup_digest) == 12
+    assert prepare(Record("views", 3, 42, 5, None, b"{not json")) == StepRecord.invalid(42, 5)

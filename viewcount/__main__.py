@@ -1,5 +1,0 @@
-import sys
-
-from viewcount.cli import main
-
-sys.exit(main())
