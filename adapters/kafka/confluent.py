@@ -75,6 +75,9 @@ class ConfluentProducer(RecordProducer):
         conf = {**config.common(), "enable.idempotence": True, "acks": "all",
                 "linger.ms": config.linger_ms, "message.max.bytes": config.max_request_size + 512,
                 "compression.type": config.compression_type or "none",
+                # CONTRACT §1: a keyed record goes where the Java client (and kafka-python) puts
+                # it, murmur2; librdkafka's own default (CRC32) would split a video's views.
+                "partitioner": "murmur2_random",
                 "message.timeout.ms": 120_000}  # as kafka-python's delivery timeout
         self._max_bytes = config.max_request_size
         self._producer = Producer(conf)
