@@ -1,4 +1,4 @@
-"""The kafka-python implementation of the seam (the default client)."""
+"""The kafka-python implementation of the seam (the pure-Python client; confluent-kafka is the default)."""
 
 from __future__ import annotations
 
