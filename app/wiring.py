@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from adapters.files.base import FileStore
@@ -19,6 +20,11 @@ from adapters.kafka.seam import RecordConsumer, RecordProducer, TopicAdmin, Topi
 from adapters.redis.connection import AsyncRedisConnection, RedisConfig, RedisConnection
 from app.layer_process import LayerProcess
 from viewcount.settings import Settings
+
+if TYPE_CHECKING:  # the layers are imported where a client is built, so a command loads only its own
+    from batch_layer.redis_views import RedisBatchViews
+    from serving_layer.redis_reader import RedisServingReader, RedisViewReader
+    from speed_layer.redis_store import RedisCountStore
 
 
 @dataclass(frozen=True)
@@ -96,32 +102,33 @@ def redis_config(settings: Settings, **overrides) -> RedisConfig:
     return RedisConfig(url=settings.redis_url, prefix=settings.redis_prefix, **overrides)
 
 
-def count_store(settings: Settings):
+def count_store(settings: Settings) -> RedisCountStore:
     """The speed layer's store: the atomic step on Redis."""
     from speed_layer.redis_store import RedisCountStore
 
     return RedisCountStore(RedisConnection(redis_config(settings)))
 
 
-def batch_views(settings: Settings):
+def batch_views(settings: Settings) -> RedisBatchViews:
     """Where batch versions are published for readers, and the pointer billing reads."""
     from batch_layer.redis_views import RedisBatchViews
 
     return RedisBatchViews(RedisConnection(redis_config(settings)))
 
 
-def view_reader(settings: Settings):
+def view_reader(settings: Settings) -> RedisViewReader:
     """The merged read, blocking (the CLI's ``views``, checks)."""
     from serving_layer.redis_reader import RedisViewReader
 
     return RedisViewReader(RedisConnection(redis_config(settings)))
 
 
-def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10):
+def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10) -> RedisServingReader:
     """The merged read for the asyncio API."""
     from serving_layer.redis_reader import RedisServingReader
 
-    return RedisServingReader(AsyncRedisConnection(redis_config(settings, socket_timeout_s=timeout_s, retries=retries)))
+    config = redis_config(settings, socket_timeout_s=timeout_s, retries=retries)
+    return RedisServingReader(AsyncRedisConnection(config))
 
 
 def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink") -> LayerProcess:
@@ -147,6 +154,8 @@ def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed
     store.ping()
     source = consumer(settings, group_id=settings.speed_group, client_id=client_id)
     return LayerProcess(SpeedCounter(config, source, store, metrics), [source])
+
+
 def api_app(settings: Settings):
     """The HTTP API: a Redis store that fails fast (503, not a hung request), the admin token and
     creator keys, the per-key rate limit."""

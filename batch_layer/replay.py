@@ -147,3 +147,7 @@ def parse_day(text: str) -> date:
         raise BatchError(f"expected a date YYYY-MM-DD, not {text!r}") from e
 
 
+def replay_extra(report: ReplayReport) -> dict:
+    """What a replay's audit record adds to a publish record."""
+    return {"from": report.from_day, "to": report.to_day, "changed_rows": len(report.diffs),
+            "net_views": sum(d.delta for d in report.diffs)}

@@ -9,7 +9,6 @@ from adapters.files.base import FileStore
 from adapters.files.exceptions import NotFound
 from batch_layer.exceptions import BatchError
 from batch_layer.job import BatchResult
-from batch_layer.replay import ReplayReport
 from adapters.files.rawdata import read_parquet_rows
 from viewcount.rawdata import BATCH_ROOT
 
@@ -48,9 +47,3 @@ def load_result(store: FileStore, version: str) -> BatchResult:
         {r["video_id"]: (r["views"], r["creator_id"]) for r in rows("video_totals")}, hourly,
         {(r["creator_id"], r["event_day"]): r["views"] for r in rows("creator_daily")},
         manifest, checks, f"{store.url}/{base}/_checks.json")
-
-
-def replay_extra(report: ReplayReport) -> dict:
-    """What a replay's audit record adds to a publish record."""
-    return {"from": report.from_day, "to": report.to_day, "changed_rows": len(report.diffs),
-            "net_views": sum(d.delta for d in report.diffs)}

@@ -27,8 +27,7 @@ def viewcount_replay():
     @task
     def replay() -> dict:
         from app.batch_operations import replay as run
-        from batch_layer.versions import replay_extra
-        from batch_layer.replay import parse_day
+        from batch_layer.replay import parse_day, replay_extra
 
         params = get_current_context()["params"]
         report = run(settings(), parse_day(params["from"]), parse_day(params["to"]), bool(params["dry_run"]))

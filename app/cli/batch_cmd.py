@@ -46,7 +46,7 @@ def run_batch_cmd(args, settings) -> int:
 def run_replay_cmd(args, settings) -> int:
     from audit.ledger import AuditLedger
     from app.batch_operations import replay
-    from batch_layer.versions import replay_extra
+    from batch_layer.replay import replay_extra
     from batch_layer.publish import publish
     from batch_layer.replay import parse_day
     from app import wiring
