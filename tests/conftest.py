@@ -6,6 +6,7 @@ Tests isolate themselves by topic name and key prefix, never by restarting servi
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -168,3 +169,5 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+    # py4j says goodbye at interpreter exit, after pytest has closed the streams its log went to
+    logging.getLogger("py4j").setLevel(logging.WARNING)
