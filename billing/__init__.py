@@ -1,2 +1,2 @@
 """Billing: creator payouts for closed months from batch views only, in Decimal, with
-deterministic payout ids, adjustments and statements. Built in the billing milestone."""
+deterministic payout ids, adjustments and statements."""
