@@ -159,14 +159,28 @@ def _log_level(text: str) -> str:
     return level
 
 
+_SECRET_QUERY_KEYS = ("password", "passwd", "pass", "token", "secret")
+
+
 def _mask_url_password(url: str) -> str:
+    """The URL with its password masked, in the user part and in the query (``?password=``)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:{SECRET_MASK}@{parts.hostname}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:{SECRET_MASK}@{parts.hostname}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        parts = parts._replace(netloc=netloc)
+    query = "&".join(f"{key}={SECRET_MASK}" if key.lower() in _SECRET_QUERY_KEYS and sep else f"{key}{sep}{value}"
+                     for key, sep, value in (pair.partition("=") for pair in parts.query.split("&"))
+                     ) if parts.query else ""
+    return urlunsplit(parts._replace(query=query))
+
+
+def mask_secret(value: str) -> str:
+    """How a secret setting's value may be shown: a URL with its passwords masked, else ``***``."""
+    if "://" in value:
+        return _mask_url_password(value)
+    return SECRET_MASK if value else ""
 
 
 def _setting(default: Callable[[], str] | str, parse: Callable[[str], Any], *, secret: bool = False,
@@ -268,7 +282,8 @@ class Settings:
             try:
                 values[spec.name] = spec.metadata["parse"](raw)
             except ValueError as e:
-                raise SettingsError(name, f"{e} (got {raw!r})") from e
+                shown = mask_secret(raw) if spec.metadata["secret"] else raw
+                raise SettingsError(name, f"{e} (got {shown!r})") from e
         return cls(**values)
 
     @property
@@ -288,7 +303,7 @@ class Settings:
             if spec.metadata["duration"]:
                 value = format_duration_ms(value)
             elif spec.metadata["secret"]:
-                value = _mask_url_password(value) if "://" in value else (SECRET_MASK if value else "")
+                value = mask_secret(value)
             out[spec.name.upper()] = value
         return out
 

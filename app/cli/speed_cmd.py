@@ -27,9 +27,10 @@ def run_speed(args, settings) -> int:
     from app import wiring
     from app.cli.layer_cmd import run_layer
     from speed_layer.metrics import SpeedMetrics
+    from viewcount.settings import mask_secret
 
     metrics = SpeedMetrics()
-    run_layer(settings, "speed layer", settings.redis_url.split("@")[-1], settings.speed_group, metrics,
+    run_layer(settings, "speed layer", mask_secret(settings.redis_url), settings.speed_group, metrics,
               settings.speed_metrics_port, wiring.speed_counter, args.until_idle)
     print("speed layer stopped: " + ", ".join(f"{o.value} {n}" for o, n in metrics.records_applied().items() if n))
     return 0

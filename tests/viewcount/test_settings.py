@@ -54,6 +54,26 @@ def test_config_prints_every_setting_with_secrets_masked(capsys, monkeypatch):
         assert key in printed
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("redis://:hunter2@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+    ("redis://app:hunter2@redis:6379/0", "redis://app:***@redis:6379/0"),
+    ("redis://127.0.0.1:6379/0?password=hunter2", "redis://127.0.0.1:6379/0?password=***"),
+    ("rediss://r:6380/0?ssl_cert_reqs=none&Password=hunter2", "rediss://r:6380/0?ssl_cert_reqs=none&Password=***"),
+    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+])
+def test_config_masks_a_redis_password_wherever_the_url_carries_it(capsys, monkeypatch, url, shown):
+    monkeypatch.setenv("VIEWCOUNT_REDIS_URL", url)
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out and json.loads(out)["REDIS_URL"] == shown
+
+
+def test_a_bad_secret_setting_is_named_without_echoing_its_value():
+    with pytest.raises(SettingsError) as failure:
+        Settings.from_env({"VIEWCOUNT_REDIS_URL": "http://:hunter2@redis:6379/0"})
+    assert "VIEWCOUNT_REDIS_URL" in str(failure.value) and "hunter2" not in str(failure.value)
+
+
 def test_a_bad_setting_makes_any_command_exit_non_zero_with_one_line(capsys, monkeypatch):
     monkeypatch.setenv("VIEWCOUNT_MIN_WATCH_MS", "lots")
     assert main(["config"]) == 1
