@@ -78,6 +78,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         "cleanup.policy": "delete",
         # with three replicas an acknowledged write survives one broker's loss
         "min.insync.replicas": "2" if settings.topic_replication >= 3 else "1",
+        # CONTRACT §1: no producer's clock moves a partition's ingest time into the future
+        "message.timestamp.after.max.ms": str(settings.max_clock_skew),
     }
     return [
         TopicSpec(settings.topic, settings.topic_partitions, settings.topic_replication, configs),

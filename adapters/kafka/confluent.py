@@ -306,7 +306,22 @@ class ConfluentAdmin(TopicAdmin):
                 if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise TopicError(f"create topic {spec.name}: {e}") from e
                 created[spec.name] = False
+                self._set_configs(spec)
         return created
+
+    def _set_configs(self, spec: TopicSpec) -> None:
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+        if not spec.configs:
+            return
+        entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in spec.configs.items()]
+        resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries)
+        try:
+            for future in self._admin.incremental_alter_configs([resource]).values():
+                future.result()
+        except KafkaException as e:
+            raise TopicError(f"set configs of topic {spec.name}: {e}") from e
 
     def partitions(self, topic: str) -> list[int]:
         metadata = self._admin.list_topics(topic, timeout=self._timeout_s)

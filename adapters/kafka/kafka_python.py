@@ -297,9 +297,21 @@ class KafkaPythonAdmin(TopicAdmin):
                 self._await_visible(spec.name)
             except TopicAlreadyExistsError:
                 created[spec.name] = False
+                self._set_configs(spec)
             except KafkaError as e:
                 raise TopicError(f"create topic {spec.name}: {e}") from e
         return created
+
+    def _set_configs(self, spec: TopicSpec) -> None:
+        from kafka.admin import ConfigResource, ConfigResourceType
+
+        if not spec.configs:
+            return
+        # incremental (only these keys) whenever the broker supports it, as every Kafka >= 2.3 does
+        result = self._admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name, dict(spec.configs))])
+        failed = [outcome for by_name in result.values() for outcome in by_name.values() if outcome != "OK"]
+        if failed:
+            raise TopicError(f"set configs of topic {spec.name}: {'; '.join(failed)}")
 
     def _await_visible(self, topic: str, timeout_s: float = 30.0) -> None:
         """A new topic reaches the broker's metadata a moment after creation: wait for it."""

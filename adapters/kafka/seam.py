@@ -123,7 +123,9 @@ class RecordConsumer(ABC):
 class TopicAdmin(ABC):
     @abstractmethod
     def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
-        """Create what is missing; ``name → True`` if created now, ``False`` if it existed."""
+        """Create what is missing; ``name → True`` if created now, ``False`` if it existed. An
+        existing topic gets the spec's configs set (only those: others are left as they are), so
+        a bound added to the spec reaches topics created before it."""
 
     @abstractmethod
     def partitions(self, topic: str) -> list[int]: ...

@@ -270,6 +270,25 @@ class TestSeamContract:
         assert admin.partitions(name) == [0, 1, 2]
         assert admin.broker_count() == 1
 
+    def test_a_timestamp_bound_reaches_an_existing_topic_and_refuses_records_stamped_ahead(self, client, make_topic):
+        """CONTRACT §1: `topics create` also fixes a topic made before the bound existed."""
+        import time
+
+        admin = client.admin()
+        topic = make_topic(partitions=1)  # made without the bound
+        producer = client.producer()
+        def send(value: bytes, ahead_ms: int):
+            delivery = producer.send(topic, value, timestamp_ms=int(time.time() * 1000) + ahead_ms)
+            producer.flush()
+            return delivery.error()
+
+        assert send(b"accepted before the bound", 10 * 60_000) is None
+        bound = TopicSpec(topic, 1, 1, {"message.timestamp.after.max.ms": "60000"})
+        assert admin.ensure_topics([bound]) == {topic: False}
+        refused = send(b"ten minutes ahead", 10 * 60_000)
+        assert refused is not None and "timestamp" in str(refused).lower()
+        assert send(b"now", 0) is None
+
     def test_unknown_config_keys_are_rejected(self, client):
         from adapters.kafka.exceptions import KafkaSeamError
 
