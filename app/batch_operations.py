@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
+from audit.kinds import BATCH_PUBLISH
 from audit.ledger import AuditLedger
 from batch_layer.exceptions import ChecksFailed
 from batch_layer.job import BatchResult, run_batch, spark_session
@@ -42,7 +43,8 @@ def recompute(settings: Settings, watermark_ms: int | None = None) -> BatchResul
     spark = spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory)
     try:
         return run_batch(spark, wiring.raw_store(settings), settings.rules, watermark, settings.topic,
-                         max_invalid_share=settings.batch_max_invalid_share)
+                         max_invalid_share=settings.batch_max_invalid_share,
+                         catalog=wiring.catalog_store(settings).load(), ownership=settings.ownership_mode)
     finally:
         spark.stop()
 
@@ -60,14 +62,14 @@ def require_checks_passed(settings: Settings, version: str) -> dict:
     return {c.name: c.success for c in checks}
 
 
-def publish_version(settings: Settings, version: str, kind: str = "batch_publish",
+def publish_version(settings: Settings, version: str, kind: str = BATCH_PUBLISH,
                     extra: dict | None = None) -> dict:
     """Publish a written version unless a later watermark is already published (a late or
     re-run hourly interval must not move readers back). Returns what was done."""
     result = load_result(wiring.raw_store(settings), version)
     serving = wiring.batch_views(settings)
     pointer = serving.batch_pointer()
-    if pointer is not None and kind == "batch_publish" and pointer[1] > result.watermark_ms:
+    if pointer is not None and kind == BATCH_PUBLISH and pointer[1] > result.watermark_ms:
         logger.info("not publishing %s (W %s): %s with W %s is newer", version, format_ms(result.watermark_ms),
                     *pointer[:1], format_ms(pointer[1]))
         return {"published": False, "version": version, "current": pointer[0]}
@@ -84,6 +86,7 @@ def replay(settings: Settings, from_day: date, to_day: date, dry_run: bool,
     try:
         return replay_days(spark, wiring.raw_store(settings), wiring.batch_views(settings), settings.rules,
                            settings.topic, from_day, to_day, dry_run, say=say,
-                           max_invalid_share=settings.batch_max_invalid_share)
+                           max_invalid_share=settings.batch_max_invalid_share,
+                           catalog=wiring.catalog_store(settings).load(), ownership=settings.ownership_mode)
     finally:
         spark.stop()

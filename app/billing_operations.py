@@ -19,7 +19,7 @@ from viewcount.timeutil import format_ms
 def monthly_billing(settings: Settings, say: Callable[[str], None] = lambda line: None) -> MonthlyBilling:
     audit = wiring.file_store(settings, settings.audit_store)
     return MonthlyBilling(wiring.batch_views(settings), wiring.raw_store(settings), audit, AuditLedger(audit),
-                          load_rate_card(settings.rate_card), settings.rules, say=say)
+                          load_rate_card(settings.rate_card), settings.rules, settings.ownership_mode, say=say)
 
 
 def month_closed(settings: Settings, period: Period) -> tuple[bool, str]:
@@ -42,7 +42,8 @@ def summary(outcome: BillingOutcome) -> dict:
                         "adjustments": sum(e.kind == "adjustment" for e in outcome.planned)},
             "written_seqs": [r["seq"] for r in outcome.written],
             "statement": outcome.statement_csv, "statement_parquet": outcome.statement_parquet,
-            "rows": len(outcome.lines), "views": views, "amount": money_str(amount)}
+            "rows": len(outcome.lines), "views": views, "amount": money_str(amount),
+            "unassigned_views": outcome.unassigned}
 
 
 def read_statement(settings: Settings, location: str) -> dict:

@@ -23,6 +23,8 @@ from viewcount.settings import Settings
 
 if TYPE_CHECKING:  # the layers are imported where a client is built, so a command loads only its own
     from batch_layer.redis_views import RedisBatchViews
+    from catalog.store import CatalogStore, CatalogView
+    from serving_layer.owners import CatalogSource, Owners
     from serving_layer.redis_reader import RedisServingReader, RedisViewReader
     from speed_layer.redis_store import RedisCountStore
 
@@ -118,19 +120,42 @@ def batch_views(settings: Settings) -> RedisBatchViews:
     return RedisBatchViews(RedisConnection(redis_config(settings)))
 
 
+def catalog_store(settings: Settings) -> CatalogStore:
+    """The video catalog (CONTRACT §9): ``ownership`` records in the audit ledger."""
+    from audit.ledger import AuditLedger
+    from catalog.store import CatalogStore
+
+    return CatalogStore(AuditLedger(file_store(settings, settings.audit_store)))
+
+
+def catalog_view(settings: Settings) -> CatalogView:
+    """The catalog as a long-running reader sees it, refreshed from the ledger every few seconds."""
+    from catalog.store import CatalogView
+
+    return CatalogView(catalog_store(settings))
+
+
+def owners(settings: Settings, catalog: CatalogSource | None = None) -> Owners:
+    """Who owns a video now: the catalog, then the first claim (or no one, OWNERSHIP=catalog)."""
+    from serving_layer.owners import Owners
+
+    return Owners(catalog or catalog_view(settings), settings.ownership_mode)
+
+
 def view_reader(settings: Settings) -> RedisViewReader:
     """The merged read, blocking (the CLI's ``views``, checks)."""
     from serving_layer.redis_reader import RedisViewReader
 
-    return RedisViewReader(RedisConnection(redis_config(settings)))
+    return RedisViewReader(RedisConnection(redis_config(settings)), owners(settings))
 
 
-def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10) -> RedisServingReader:
+def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10,
+                   catalog: CatalogSource | None = None) -> RedisServingReader:
     """The merged read for the asyncio API."""
     from serving_layer.redis_reader import RedisServingReader
 
     config = redis_config(settings, socket_timeout_s=timeout_s, retries=retries)
-    return RedisServingReader(AsyncRedisConnection(config))
+    return RedisServingReader(AsyncRedisConnection(config), owners(settings, catalog))
 
 
 def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink") -> LayerProcess:
@@ -138,7 +163,7 @@ def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink")
     from ingestion.sink import RawSink, SinkConfig
 
     config = SinkConfig(topic=settings.topic, dlq_topic=settings.dlq_topic,
-                        flush_records=settings.ingest_flush_records,
+                        flush_records=settings.ingest_flush_records, flush_bytes=settings.raw_flush_bytes,
                         flush_age_s=settings.ingest_flush_age / 1000)
     source = consumer(settings, group_id=settings.ingest_group, client_id=client_id)
     dlq = producer(settings, client_id=f"{client_id}-dlq")
@@ -158,6 +183,11 @@ def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed
     return LayerProcess(SpeedCounter(config, source, store, metrics), [source])
 
 
+# Failed authentications per client address: 20 at once, then one every 5 s. A misconfigured
+# client waits seconds; guessing a 32-character token or a 256-bit key stays hopeless.
+FAILED_AUTH_BURST, FAILED_AUTH_PER_S = 20, 0.2
+
+
 def api_app(settings: Settings):
     """The HTTP API: a Redis store that fails fast (503, not a hung request), the admin token and
     creator keys, the per-key rate limit."""
@@ -167,8 +197,10 @@ def api_app(settings: Settings):
     from serving_layer.auth import Authenticator, load_api_keys
     from serving_layer.ratelimit import RateLimiter
 
-    store = serving_reader(settings, timeout_s=settings.serve_request_timeout / 1000, retries=0)
+    catalog = catalog_view(settings)
+    store = serving_reader(settings, timeout_s=settings.serve_request_timeout / 1000, retries=0, catalog=catalog)
     limiter = (RateLimiter(settings.serve_rate_limit, 2 * settings.serve_rate_limit)
                if settings.serve_rate_limit else None)
     return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file)),
-                      limiter, settings.topic, payouts=PayoutBook(AuditLedger(file_store(settings, settings.audit_store))))
+                      limiter, settings.topic, payouts=PayoutBook(AuditLedger(file_store(settings, settings.audit_store))),
+                      catalog=catalog, failed_auth=RateLimiter(FAILED_AUTH_PER_S, FAILED_AUTH_BURST))

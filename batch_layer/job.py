@@ -1,9 +1,14 @@
 """The batch recompute: rules over every record ingested before W, as a new immutable version.
 
     batch/v1/version={version}/video_hourly/    (video_id, event_hour, views)
-    batch/v1/version={version}/video_totals/    (video_id, creator_id, views)
-    batch/v1/version={version}/creator_daily/   (creator_id, event_day, views)
+    batch/v1/version={version}/video_totals/    (video_id, creator_id, views): creator_id is the first claim
+    batch/v1/version={version}/creator_daily/   (creator_id, event_day, views) by first claim
     batch/v1/version={version}/_manifest.json   W, inputs with sizes and checksums, outcomes, …
+    batch/v1/version={version}/_owner_mismatch.json   video → counted views naming another owner (§9)
+
+Ownership (CONTRACT §9): a video's ``creator_id`` here is its first claim, the creator named by
+its counted view of lowest offset. Billing resolves the catalog over it at billing time; the
+owner-mismatch report resolves the catalog as it stood when the version was computed.
 """
 
 from __future__ import annotations
@@ -20,12 +25,16 @@ from batch_layer.exceptions import BatchError
 from batch_layer.spark_rules import classify
 from viewcount import __version__
 from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, parse_hour_dir
-from viewcount.rules import Outcome, RuleSettings
+from viewcount.rules import RULES_VERSION, Outcome, RuleSettings
 from adapters.files.base import FileStore
+from viewcount.ownership import Catalog, OwnershipMode, owner_mismatches
 from viewcount.timeutil import format_ms
 
 logger = logging.getLogger(__name__)
 
+
+
+OWNER_MISMATCH_FILE = "_owner_mismatch.json"
 
 
 def new_version_id(watermark_ms: int) -> str:
@@ -38,12 +47,13 @@ class BatchResult:
     version: str
     watermark_ms: int
     outcomes: dict[str, int]
-    totals: dict[str, tuple[int, str]]              # video → (views, owner)
+    totals: dict[str, tuple[int, str]]              # video → (views, first claim)
     hourly: dict[str, dict[int, int]]               # video → event hour → views
     creator_daily: dict[tuple[str, str], int]       # (creator, YYYY-MM-DD) → views
     manifest: dict = field(default_factory=dict)
     checks: list = field(default_factory=list)      # expectations.runner.CheckReport
     checks_path: str = ""
+    owner_mismatch: dict[str, int] = field(default_factory=dict)   # video → views naming another owner
 
     @property
     def checks_passed(self) -> bool:
@@ -75,8 +85,11 @@ def fingerprint(files: list[dict]) -> str:
 
 
 def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, topic: str,
-              version: str | None = None, max_invalid_share: float = 0.05, write: bool = True) -> BatchResult:
-    """Recompute at W; with ``write=False`` nothing is written (a dry run sees the numbers only)."""
+              version: str | None = None, max_invalid_share: float = 0.05, write: bool = True,
+              catalog: Catalog | None = None, ownership: OwnershipMode = OwnershipMode.FIRST_CLAIM) -> BatchResult:
+    """Recompute at W; with ``write=False`` nothing is written (a dry run sees the numbers only).
+    ``catalog`` and ``ownership`` decide whom each counted view belongs to in the owner-mismatch
+    report (CONTRACT §9)."""
     from pyspark.sql import functions as F
 
     started = time.monotonic()
@@ -85,7 +98,9 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     if not any(f["path"].startswith(VIEWS_ROOT) for f in files):
         raise BatchError(f"no raw data ingested before {format_ms(watermark_ms)} under {store.url}")
     before_w = F.col("ingest_time") < F.lit(watermark_ms / 1000).cast("timestamp")
-    views = spark.read.parquet(f"{store.url}/{VIEWS_ROOT}").where(before_w).where(F.col("topic") == topic)
+    # mergeSchema: files written before the headers column existed are read with it empty.
+    views = (spark.read.option("mergeSchema", "true").parquet(f"{store.url}/{VIEWS_ROOT}")
+             .where(before_w).where(F.col("topic") == topic))
     classified = classify(views, rules).cache()
     outcomes = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
     quarantine = None
@@ -95,6 +110,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     counted = classified.where(F.col("outcome") == Outcome.COUNTED.value)
 
     hourly_df, totals_df, daily_df = aggregate(counted)
+    named_df = counted.groupBy("video_id", "event_hour", "creator_id").agg(F.count("*").alias("views"))
 
     if write:
         write_version(store, version, hourly_df, totals_df, daily_df)
@@ -104,39 +120,48 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     for r in hourly_df.collect():
         hourly.setdefault(r["video_id"], {})[int(r["event_hour"])] = r["views"]
     daily = {(r["creator_id"], r["event_day"]): r["views"] for r in daily_df.collect()}
+    mismatch = owner_mismatches(
+        ((r["video_id"], int(r["event_hour"]), r["creator_id"], r["views"]) for r in named_df.collect()),
+        {v: owner for v, (_, owner) in totals.items()}, catalog or Catalog(), ownership)
     classified.unpersist()
     checks = data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share)
 
     manifest = {
         "version": version, "watermark": format_ms(watermark_ms), "watermark_ms": watermark_ms,
-        "topic": topic, "rules": rules.__dict__, "inputs": files, "raw_input_fingerprint": fingerprint(files),
+        "topic": topic, "rules": rules.__dict__, "rules_version": RULES_VERSION, "inputs": files, "raw_input_fingerprint": fingerprint(files),
         "outcomes": dict(sorted(outcomes.items())), "videos": len(totals),
         "rows": {"video_hourly": sum(len(h) for h in hourly.values()), "video_totals": len(totals),
                  "creator_daily": len(daily)},
+        "owner_mismatch": {"views": sum(mismatch.values()), "videos": len(mismatch),
+                           "ownership": ownership.value, "catalog_assignments": len(catalog or ())},
         "code_version": __version__, "duration_s": round(time.monotonic() - started, 2),
         "created_at": format_ms(int(time.time() * 1000)),
     }
     manifest["checks"] = {c.name: c.success for c in checks}
+    if write:
+        store.put(f"{BATCH_ROOT}/version={version}/{OWNER_MISMATCH_FILE}",
+                  json.dumps(dict(sorted(mismatch.items())), indent=1).encode())
     checks_path = write_manifest(store, version, manifest, checks) if write else ""
     logger.info("batch version %s at W=%s: %d videos in %.1fs", version, manifest["watermark"], len(totals),
                 manifest["duration_s"])
     return BatchResult(version, watermark_ms, outcomes, totals, hourly, daily, manifest, checks,
-                       f"{store.url}/{checks_path}" if checks_path else "")
+                       f"{store.url}/{checks_path}" if checks_path else "", mismatch)
 
 
 def aggregate(counted):
-    """Counted rows → the three batch views: views per (video, event hour); views and owner per
-    video (the creator of its latest counted record, as the speed layer keeps it); views per
-    (creator, event day)."""
+    """Counted rows → the three batch views: views per (video, event hour); views and first claim
+    per video (the creator its counted record of lowest offset names, CONTRACT §9); views per
+    (first claim, event day)."""
     from pyspark.sql import functions as F
 
     hourly_df = counted.groupBy("video_id", "event_hour").agg(F.count("*").alias("views"))
     totals_df = counted.groupBy("video_id").agg(
         F.count("*").alias("views"),
-        F.max_by("creator_id", F.struct("partition", "offset")).alias("creator_id"))
-    daily_df = (counted.withColumn("event_day", F.date_format(
-        (F.col("event_ms") / 1000).cast("timestamp"), "yyyy-MM-dd"))
-        .groupBy("creator_id", "event_day").agg(F.count("*").alias("views")))
+        F.min_by("creator_id", F.struct("partition", "offset")).alias("creator_id"))
+    daily_df = (counted.drop("creator_id")
+                .join(totals_df.select("video_id", "creator_id"), "video_id")
+                .withColumn("event_day", F.date_format((F.col("event_ms") / 1000).cast("timestamp"), "yyyy-MM-dd"))
+                .groupBy("creator_id", "event_day").agg(F.count("*").alias("views")))
     return hourly_df, totals_df, daily_df
 
 
@@ -206,7 +231,9 @@ def spark_session(master: str, app: str = "viewcount-batch", shuffle_partitions:
                .config("spark.driver.memory", driver_memory)
                .config("spark.ui.enabled", "false")
                .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", str(shuffle_partitions)))
+               .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+               # batch versions, like the raw files they come from, are their owner's alone
+               .config("spark.hadoop.fs.permissions.umask-mode", "077"))
     if master.startswith("local"):
         # One process has no locality to wait for; left at its default, delay scheduling keeps
         # the last tasks over hdfs:// input waiting for a data-local slot that never comes.

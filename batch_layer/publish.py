@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from audit.kinds import BATCH_PUBLISH
 from audit.ledger import AuditLedger
 from batch_layer.exceptions import ChecksFailed
 from batch_layer.job import BatchResult
@@ -13,7 +14,7 @@ GRACE_S = 3600  # readers mid-request on the previous version finish long before
 
 
 def publish(result: BatchResult, store: BatchViewStore, ledger: AuditLedger, actor: str | None = None,
-            kind: str = "batch_publish", extra: dict | None = None) -> dict:
+            kind: str = BATCH_PUBLISH, extra: dict | None = None) -> dict:
     """Publish a version whose data checks passed; a failed one never reaches readers."""
     if not result.checks_passed:
         raise ChecksFailed(f"version {result.version} not published: {result.failed_checks()} "

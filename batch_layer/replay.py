@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone
 
 from batch_layer.exceptions import BatchError
 from batch_layer.job import BATCH_ROOT, BatchResult, new_version_id, run_batch, write_manifest, write_version
+from viewcount.ownership import Catalog, OwnershipMode
 from viewcount.rules import RuleSettings
 from batch_layer.views_store import BatchViewStore
 from adapters.files.base import FileStore
@@ -71,7 +72,8 @@ def _published_hourly(spark, store: FileStore, version: str) -> tuple[dict, dict
 
 def replay_days(spark, raw: FileStore, serving: BatchViewStore, rules: RuleSettings, topic: str,
                 from_day: date, to_day: date, dry_run: bool, say: Callable[[str], None] = print,
-                max_invalid_share: float = 0.05) -> ReplayReport:
+                max_invalid_share: float = 0.05, catalog: Catalog | None = None,
+                ownership: OwnershipMode = OwnershipMode.FIRST_CLAIM) -> ReplayReport:
     if to_day < from_day:
         raise BatchError(f"--to {to_day} is before --from {from_day}")
     pointer = serving.batch_pointer()
@@ -86,7 +88,7 @@ def replay_days(spark, raw: FileStore, serving: BatchViewStore, rules: RuleSetti
     say("[2/4] recomputing every record ingested before W (the rules' look-back included)")
     version = new_version_id(watermark)
     fresh = run_batch(spark, raw, rules, watermark, topic, version=version, write=False,
-                      max_invalid_share=max_invalid_share)
+                      max_invalid_share=max_invalid_share, catalog=catalog, ownership=ownership)
 
     say(f"[3/4] merging event days {from_day}..{to_day} into a new version {version}")
     inside = lambda hour: start <= hour < end  # noqa: E731

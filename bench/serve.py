@@ -42,7 +42,7 @@ from speed_layer.store import StateTtls
 from viewcount.timeutil import DAY_MS, hour_floor, now_ms
 from devtools.sandbox import free_ports, wait_for
 
-TOKEN = "bench-admin-token"
+TOKEN = "bench-admin-token-of-thirty-two-chars"
 TOPIC = "bench.views"
 
 

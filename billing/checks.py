@@ -48,8 +48,9 @@ def run_checks(month: MonthViews, entries: list[Entry], statement_csv: bytes) ->
         "total_cents": cents(total["amount"]) if total else -1,
         "rows_views": sum(int(r["views"]) for r in rows),
         "total_views": int(total["views"]) if total else -1,
-        "creator_daily_views": sum(month.by_creator.values()),
+        "creator_daily_views": month.daily_total,
         "video_hourly_views": month.hourly_total,
+        "accounted_views": sum(int(r["views"]) for r in rows) + month.unassigned,
     }])
     checker = Checker()
     return [

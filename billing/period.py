@@ -29,8 +29,8 @@ class Period:
     @classmethod
     def parse(cls, text: str) -> Period:
         match = _PERIOD.fullmatch(text or "")
-        if match is None or int(match.group(1)) < 1970:
-            raise PeriodError(f"--period must be a month YYYY-MM (1970 or later), not {text!r}")
+        if match is None or not 1970 <= int(match.group(1)) <= 9998:
+            raise PeriodError(f"--period must be a month YYYY-MM (1970 to 9998), not {text!r}")
         return cls(int(match.group(1)), int(match.group(2)))
 
     def __str__(self) -> str:

@@ -19,13 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from audit.kinds import ADJUSTMENT, PAID_KINDS, PAYOUT
 from billing.money import amount_for, money_str, parse_decimal, rate_str
 from billing.period import Period
 from billing.ratecard import RateCard
 
-PAYOUT = "payout"
-ADJUSTMENT = "adjustment"
-KINDS = (PAYOUT, ADJUSTMENT)
+KINDS = PAID_KINDS
 
 
 def _digest(*parts: str) -> str:

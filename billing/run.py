@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from audit.exceptions import HeadMoved
+from audit.kinds import BATCH_PUBLISH, BATCH_REPLAY, OWNERSHIP
 from audit.ledger import MAX_RACE_RETRIES, AuditLedger
 from billing.checks import run_checks
+from catalog.store import assignment_of
 from billing.exceptions import BillingChecksFailed, BillingError, RateCardError, StaleBatchVersion
 from billing.period import Period
 from billing.plan import Entry, Paid, is_entry_of, paid_so_far, plan, plan_entry
@@ -18,13 +20,14 @@ from billing.ratecard import RateCard
 from billing.statement import Line, lines_of, render_csv, render_parquet, statement_base
 from billing.views import MonthViews, PublishedPointer, published_pointer, read_month_views
 from viewcount import __version__
+from viewcount.ownership import Assignment, Catalog, OwnershipMode
 from viewcount.rules import RuleSettings
 from adapters.files.base import FileStore
 from viewcount.timeutil import format_ms
 
 logger = logging.getLogger(__name__)
 
-PUBLISH_KINDS = ("batch_publish", "batch_replay")
+PUBLISH_KINDS = (BATCH_PUBLISH, BATCH_REPLAY)
 
 
 @dataclass
@@ -38,6 +41,7 @@ class BillingOutcome:
     statement_csv: str = ""
     statement_parquet: str = ""
     statement_written: bool = False
+    unassigned: int = 0                                   # views no one owned, not paid
 
 
 class _LedgerFold:
@@ -49,6 +53,7 @@ class _LedgerFold:
         self.paid: dict[str, Paid] = {}
         self.published: str | None = None
         self.month_records: list[dict] = []   # the period's payouts and adjustments
+        self.assignments: list[Assignment] = []   # the video catalog (CONTRACT §9)
 
     def catch_up(self) -> None:
         for record in self._ledger.records_after(self.head["seq"] if self.head else 0):
@@ -58,6 +63,8 @@ class _LedgerFold:
         self.head = record
         if record.get("kind") in PUBLISH_KINDS:
             self.published = record["payload"].get("version")
+        if record.get("kind") == OWNERSHIP:
+            self.assignments.append(assignment_of(record))
         if is_entry_of(record, self._period):
             self.month_records.append(record)
             paid_so_far([record], self._period, self.paid)
@@ -73,10 +80,11 @@ class _LedgerFold:
 
 class MonthlyBilling:
     def __init__(self, serving: PublishedPointer, raw: FileStore, audit_store: FileStore, ledger: AuditLedger,
-                 rate_card: RateCard, rules: RuleSettings, actor: str | None = None,
-                 say: Callable[[str], None] = lambda line: None) -> None:
+                 rate_card: RateCard, rules: RuleSettings, ownership: OwnershipMode = OwnershipMode.FIRST_CLAIM,
+                 actor: str | None = None, say: Callable[[str], None] = lambda line: None) -> None:
         self._serving, self._raw, self._audit_store, self._ledger = serving, raw, audit_store, ledger
-        self._rate_card, self._rules, self._actor, self._say = rate_card, rules, actor, say
+        self._rate_card, self._rules, self._ownership = rate_card, rules, ownership
+        self._actor, self._say = actor, say
 
     def run(self, period: Period, write: bool = True) -> BillingOutcome:
         """Bill the month; with ``write=False`` stop after the checks (a dry run: nothing written)."""
@@ -87,16 +95,25 @@ class MonthlyBilling:
 
         # 2. The month's views from that version's files: batch views only, never the speed layer.
         month = read_month_views(self._raw, version, watermark, period)
-        self._say(f"[2/7] {sum(month.by_creator.values())} views of {len(month.by_creator)} creators in {period}")
+        self._say(f"[2/7] {month.hourly_total} views of {len(month.first_claims)} videos in {period}")
 
-        # 3. The ledger so far: what each creator has been paid for the month; the version read
-        #    must be the last one the ledger records as published.
+        # 3. The ledger so far: what each creator has been paid for the month, and the video
+        #    catalog that divides the month's views among owners at each view's event hour; the
+        #    version read must be the last one the ledger records as published.
         fold = _LedgerFold(self._ledger, period)
         fold.catch_up()
         fold.require_published(version)
         self._require_one_currency(fold.paid)
+        month = month.divided(Catalog(fold.assignments), self._ownership)
+        catalog_size = len(fold.assignments)
         self._say(f"[3/7] ledger at seq {fold.head['seq'] if fold.head else 0}; "
-                  f"{len(fold.paid)} creators already paid for {period}")
+                  f"{len(fold.paid)} creators already paid for {period}; {len(month.by_creator)} owners, "
+                  f"{month.unassigned} views unassigned ({catalog_size} catalog assignments, "
+                  f"OWNERSHIP={self._ownership.value})")
+        if month.unassigned:
+            logger.warning("%s: %d views of %d videos have no owner and are not paid: %s", period,
+                           month.unassigned, len(month.unassigned_videos),
+                           ", ".join(sorted(month.unassigned_videos)[:20]))
 
         # 4. What the month needs now: payouts for the unpaid, adjustments where the views moved.
         planned = plan(month.by_creator, fold.paid, self._rate_card, period, version)
@@ -112,7 +129,7 @@ class MonthlyBilling:
 
             raise BillingChecksFailed(f"data checks failed, nothing written: {describe_failed(checks)}")
         self._say(f"[5/7] data checks passed: {', '.join(c.name for c in checks)}")
-        outcome = BillingOutcome(period, version, watermark, planned)
+        outcome = BillingOutcome(period, version, watermark, planned, unassigned=month.unassigned)
         if not write:
             return outcome
 
@@ -121,7 +138,7 @@ class MonthlyBilling:
         #    record and finds nothing left to do.
         inputs = self._inputs(month)
         for entry in planned:
-            record = self._append(fold, entry.creator_id, month, inputs)
+            record = self._append(fold, entry.creator_id, month, inputs, catalog_size)
             if record is not None:
                 outcome.written.append(record)
         self._say(f"[6/7] {len(outcome.written)} audit records written"
@@ -141,9 +158,13 @@ class MonthlyBilling:
                 "raw_input_fingerprint": month.raw_input_fingerprint,
                 "rate_card_hash": self._rate_card.sha256, "code_version": __version__}
 
-    def _append(self, fold: _LedgerFold, creator_id: str, month: MonthViews, inputs: dict) -> dict | None:
+    def _append(self, fold: _LedgerFold, creator_id: str, month: MonthViews, inputs: dict,
+                catalog_size: int) -> dict | None:
         for _ in range(MAX_RACE_RETRIES):
             fold.require_published(month.version)
+            if len(fold.assignments) != catalog_size:
+                raise BillingError(f"the video catalog changed during this run (now {len(fold.assignments)} "
+                                   f"assignments, {catalog_size} when the month was divided): run billing again")
             entry = plan_entry(creator_id, month.by_creator.get(creator_id, 0), fold.paid.get(creator_id),
                                self._rate_card, month.period, month.version)
             if entry is None:

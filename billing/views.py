@@ -1,14 +1,16 @@
 """The month's counted views, from the published batch version only (never the speed layer).
 
 The serving store's pointer names the published version and its watermark; the version's Parquet
-files under the raw store hold the views: ``creator_daily`` (creator, event day, views) for the
-payouts and ``video_hourly`` (video, event hour, views) as an independent total to reconcile with.
+files under the raw store hold the views: ``video_hourly`` (video, event hour, views) and each
+video's first claim (``video_totals``) are divided among owners at each view's event hour with the
+catalog (CONTRACT §7, §9); ``creator_daily`` (first claim, event day, views) is an independent
+total to reconcile with.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from adapters.files.rawdata import read_parquet_rows
@@ -17,6 +19,7 @@ from billing.exceptions import BillingError
 from billing.period import Period
 from adapters.files.base import FileStore
 from adapters.files.exceptions import NotFound
+from viewcount.ownership import Catalog, OwnershipMode, payable_views
 
 
 @dataclass(frozen=True)
@@ -25,8 +28,22 @@ class MonthViews:
     version: str
     watermark_ms: int
     raw_input_fingerprint: str
-    by_creator: dict[str, int]      # views with an event day in the month, per creator
-    hourly_total: int               # the same month summed over (video, event hour) instead
+    hourly: list[tuple[str, int, int]]    # (video, event hour ms, views) of the month
+    first_claims: dict[str, str]          # video → the creator its first counted view named
+    daily_total: int                      # the month summed over creator_daily instead
+    by_creator: dict[str, int] = field(default_factory=dict)   # owner → views, once divided
+    unassigned: int = 0                   # views no one owned at their hour (OWNERSHIP=catalog)
+    unassigned_videos: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def hourly_total(self) -> int:
+        return sum(n for _, _, n in self.hourly)
+
+    def divided(self, catalog: Catalog, mode: OwnershipMode) -> MonthViews:
+        """The month's views divided among the owners at each view's event hour."""
+        payable = payable_views(self.hourly, self.first_claims, catalog, mode)
+        return replace(self, by_creator=payable.by_creator, unassigned=payable.unassigned,
+                       unassigned_videos=payable.unassigned_videos)
 
 
 class PublishedPointer(Protocol):
@@ -49,11 +66,14 @@ def read_month_views(raw: FileStore, version: str, watermark_ms: int, period: Pe
     except NotFound as e:
         raise BillingError(f"the published batch version {version} has no manifest under {raw.url}/{base}: "
                            f"is VIEWCOUNT_RAW_STORE the store it was computed on?") from e
-    by_creator: dict[str, int] = {}
-    for row in read_parquet_rows(raw, f"{base}/creator_daily", ["creator_id", "event_day", "views"]):
-        if period.contains_day(row["event_day"]):
-            by_creator[row["creator_id"]] = by_creator.get(row["creator_id"], 0) + int(row["views"])
-    hourly_total = sum(int(r["views"]) for r in read_parquet_rows(raw, f"{base}/video_hourly", ["event_hour", "views"])
-                       if period.start_ms <= int(r["event_hour"]) < period.end_ms)
+    daily_total = sum(int(r["views"]) for r in read_parquet_rows(raw, f"{base}/creator_daily", ["event_day", "views"])
+                      if period.contains_day(r["event_day"]))
+    hourly = [(r["video_id"], int(r["event_hour"]), int(r["views"]))
+              for r in read_parquet_rows(raw, f"{base}/video_hourly", ["video_id", "event_hour", "views"])
+              if period.start_ms <= int(r["event_hour"]) < period.end_ms]
+    videos = {video for video, _, _ in hourly}
+    first_claims = {r["video_id"]: r["creator_id"]
+                    for r in read_parquet_rows(raw, f"{base}/video_totals", ["video_id", "creator_id"])
+                    if r["video_id"] in videos}
     return MonthViews(period, version, watermark_ms, manifest.get("raw_input_fingerprint", ""),
-                      by_creator, hourly_total)
+                      hourly, first_claims, daily_total)

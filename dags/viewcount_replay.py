@@ -42,10 +42,11 @@ def viewcount_replay():
     @task
     def publish(report: dict) -> dict:
         from app.batch_operations import publish_version
+        from audit.kinds import BATCH_REPLAY
 
         if report["dry_run"]:
             return {"published": False, "version": report["previous_version"], "reason": "dry run"}
-        return publish_version(settings(), report["version"], kind="batch_replay", extra=report["audit"])
+        return publish_version(settings(), report["version"], kind=BATCH_REPLAY, extra=report["audit"])
 
     publish(replay())
 

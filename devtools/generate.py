@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
+from viewcount.rules import RULES_VERSION, RuleSettings, SourceRecord, apply_rules, tally
 from viewcount.timeutil import DAY_MS, HOUR_MS, format_hour, format_ms, hour_floor
 
 INGEST_TIME_FIELD = "ingest_time"
@@ -265,7 +265,7 @@ def compute_truth(lines: list[bytes], rules: RuleSettings) -> dict:
     for (creator, month), views in sorted(counts.creator_months.items()):
         creators[creator]["months"][month] = views
     return {
-        "rules_version": 1,
+        "rules_version": RULES_VERSION,
         "records": len(lines),
         "outcomes": dict(sorted(counts.outcomes.items())),
         "total_views": sum(counts.videos.values()),

@@ -101,7 +101,8 @@ def creator_month_suite(name: str):
 
 def statement_suite(name: str):
     """One row: the statement's totals row equals the sum of its rows; the month's views per
-    creator add up to the month's views per video and hour."""
+    (first claim, day) add up to its views per (video, hour); and every one of those is paid to
+    its owner or reported unassigned."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -110,7 +111,7 @@ def statement_suite(name: str):
         gxe.ExpectColumnPairValuesToBeEqual(column_A="total_cents", column_B="rows_cents"),
         gxe.ExpectColumnPairValuesToBeEqual(column_A="total_views", column_B="rows_views"),
         gxe.ExpectColumnPairValuesToBeEqual(column_A="creator_daily_views", column_B="video_hourly_views"),
-        gxe.ExpectColumnPairValuesToBeEqual(column_A="rows_views", column_B="creator_daily_views"),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="accounted_views", column_B="video_hourly_views"),
     ):
         suite.add_expectation(e)
     return suite

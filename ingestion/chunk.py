@@ -46,7 +46,8 @@ class Chunk:
         columns = self.valid if isinstance(parsed, ViewEvent) else self.invalid
         for name, value in (("topic", record.topic), ("partition", record.partition),
                             ("offset", record.offset), ("timestamp", record.timestamp_ms),
-                            ("ingest_time", ingest_ms), ("key", record.key), ("value", record.value)):
+                            ("ingest_time", ingest_ms), ("key", record.key), ("value", record.value),
+                            ("headers", [{"key": k, "value": v} for k, v in record.headers])):
             columns[name].append(value)
         if isinstance(parsed, ViewEvent):
             columns["event_id"].append(parsed.event_id)

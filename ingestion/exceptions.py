@@ -7,5 +7,9 @@ class IngestionError(ViewcountError):
     """Base class for raw-sink failures."""
 
 
+class DeadLetterError(IngestionError):
+    """A dead letter could not be delivered: the range is not committed, and is read again."""
+
+
 class ReplayError(IngestionError):
     """A re-ingest cannot be done as asked (range out of Kafka's retention, bad bounds)."""

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ingestion.chunk import Chunk
+from ingestion.dead_letters import DeadLetterWriter
 from ingestion.dataset import resume_point, write_checkpoint
 from ingestion.metrics import SinkMetrics
 from viewcount.events import parse_event
@@ -36,6 +37,7 @@ class SinkConfig:
     flush_age_s: float = 30.0
     poll_timeout_s: float = 0.5
     max_poll_records: int = 5000
+    flush_bytes: int = 64 << 20     # buffered values of all partitions: memory is bounded by bytes, not only records
 
 
 @dataclass
@@ -53,10 +55,11 @@ class RawSink:
                  store: FileStore, metrics: SinkMetrics | None = None) -> None:
         self.config = config
         self._consumer = consumer
-        self._dlq = dlq_producer
+        self._dead_letters = DeadLetterWriter(dlq_producer, config.dlq_topic)
         self._store = store
         self.metrics = metrics or SinkMetrics()
         self._partitions: dict[int, _Partition] = {}
+        self._buffered_bytes = 0        # record values held in chunks, over every partition
         self._last_idle_check = 0.0
         self._runtime = GroupRuntime(
             RuntimeConfig(config.topic, "raw sink", config.poll_timeout_s, config.max_poll_records),
@@ -89,6 +92,7 @@ class RawSink:
         for p in partitions:
             state = self._partitions.pop(p, None)
             if state is not None and state.chunk is not None:
+                self._buffered_bytes -= state.chunk.value_bytes
                 logger.info("revoked %s-%d: dropped %d buffered records (offsets %d..%d), which its "
                             "new owner reads again", self.config.topic, p, state.chunk.size,
                             state.chunk.range.first, state.chunk.range.last)
@@ -123,8 +127,17 @@ class RawSink:
                 state.chunk = Chunk(self.config.topic, partition, hour_ms, record.offset)
             state.chunk.add(record, state.ingest_ms, parse_event(record.value))
             state.next_offset = record.offset + 1
+            self._buffered_bytes += len(record.value or b"")
             if state.chunk.size >= self.config.flush_records:
                 self.flush(partition, state)
+            elif self._buffered_bytes >= self.config.flush_bytes:
+                self._flush_largest()
+
+    def _flush_largest(self) -> None:
+        """Over the byte budget: flush the partition holding the most, which frees the most."""
+        partition, state = max(((p, s) for p, s in self._partitions.items() if s.chunk is not None),
+                               key=lambda ps: ps[1].chunk.value_bytes)
+        self.flush(partition, state)
 
     def _flush_due(self, now: float) -> None:
         for partition, state in list(self._partitions.items()):
@@ -145,16 +158,10 @@ class RawSink:
         rng = chunk.range
         # 1. Encode both files first, so a bad record fails before anything is written.
         views, quarantine = chunk.views_parquet(), chunk.quarantine_parquet()
-        # 2. Dead letters go out before the commit: a crash re-sends them, never loses them.
-        for record, invalid in chunk.invalid_records:
-            self._dlq.send(self.config.dlq_topic, record.value, key=record.key, headers=(
-                ("reason", invalid.reason_text.encode("utf-8", "replace")),
-                ("source_topic", record.topic.encode()),
-                ("source_partition", str(record.partition).encode()),
-                ("source_offset", str(record.offset).encode()),
-            ))
+        # 2. Dead letters go out, confirmed, before the commit: a crash re-sends them, never loses
+        #    them; one too large to carry goes as its location in the quarantine file.
         if chunk.invalid_records:
-            self._dlq.flush()
+            self._dead_letters.write(chunk.invalid_records, f"{self._store.url}/{rng.path(QUARANTINE_ROOT)}")
             self.metrics.dead_letters.inc(len(chunk.invalid_records))
         # 3. The quarantine file, if any, before the commit: an orphan is removed on resume.
         if quarantine is not None and self._store.put_new(rng.path(QUARANTINE_ROOT), quarantine):
@@ -171,6 +178,7 @@ class RawSink:
         # 5. The resume hint and the flush progress for the batch watermark.
         write_checkpoint(self._store, rng, chunk.max_ingest_ms)
         state.chunk, state.flushed_offset = None, rng.last
+        self._buffered_bytes -= chunk.value_bytes
         self._write_progress(partition, state, idle=False)
         # 6. Kafka's committed offset, for lag monitoring only.
         self._consumer.commit({partition: rng.last + 1})

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,9 +35,12 @@ from serving_layer.metrics import ServeMetrics
 from serving_layer.ratelimit import RateLimiter
 from viewcount import __version__
 from viewcount.events import valid_id
+from serving_layer.owners import CatalogEditor
 from serving_layer.views import PayoutSource, ServingReader
 from adapters.files.exceptions import StoreError
-from viewcount.timeutil import format_ms, parse_rfc3339_ms
+from viewcount.errors import ViewcountError
+from viewcount.ownership import Catalog
+from viewcount.timeutil import HOUR_MS, format_hour, format_ms, hour_floor, now_ms, parse_rfc3339_ms
 
 DASHBOARD = Path(__file__).with_name("dashboard")
 
@@ -54,7 +58,10 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
 
 
 def create_app(store: ServingReader, authenticator: Authenticator, limiter: RateLimiter | None,
-               topic: str, metrics: ServeMetrics | None = None, payouts: PayoutSource | None = None) -> FastAPI:
+               topic: str, metrics: ServeMetrics | None = None, payouts: PayoutSource | None = None,
+               catalog: CatalogEditor | None = None, failed_auth: RateLimiter | None = None) -> FastAPI:
+    """``limiter`` paces each creator key; ``failed_auth`` paces failed authentications per client
+    address, so that keys and the admin token cannot be guessed at speed."""
     metrics = metrics or ServeMetrics()
 
     @asynccontextmanager
@@ -94,8 +101,17 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
 
     # --- who is asking, and how often ----------------------------------------------------------
     def principal(request: Request) -> Principal:
+        client = request.client.host if request.client else "unknown"
+        if failed_auth is not None:
+            locked = failed_auth.wait(client)
+            if locked > 0:   # checked before the token: a locked-out address learns nothing
+                metrics.rate_limited.inc()
+                raise ApiError(429, "rate_limited", "too many failed authentications from this address",
+                               {"Retry-After": str(max(1, math.ceil(locked)))})
         who = authenticator.authenticate(request.headers.get("authorization"))
         if who is None:
+            if failed_auth is not None:
+                failed_auth.acquire(client)
             raise ApiError(401, "unauthorized", "a valid bearer token is required",
                            {"WWW-Authenticate": "Bearer"})
         request.state.principal = who
@@ -163,6 +179,43 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
         # The ledger is on a file store (local disk or WebHDFS): read it off the event loop.
         return JSONResponse(await run_in_threadpool(payouts.for_creator, creator_id))
 
+    # --- the video catalog (CONTRACT §9), admin token only --------------------------------------
+    def admin(request: Request) -> Principal:
+        who = principal(request)
+        if not who.is_admin:
+            raise ApiError(403, "forbidden", "the video catalog is written with the admin token only")
+        if catalog is None:
+            raise ApiError(404, "not_found", "the video catalog is not served here")
+        return who
+
+    @app.put("/v1/admin/videos/{video_id}", summary="Assign a video to its owner from a UTC hour (admin)",
+             responses=_example(ASSIGNMENT_EXAMPLE))
+    async def assign_video(video_id: str, body: AssignmentBody, request: Request) -> JSONResponse:
+        admin(request)
+        checked_id("video_id", video_id)
+        checked_id("creator_id", body.creator_id)
+        effective = (hour_floor(now_ms()) + HOUR_MS if body.effective_from is None
+                     else _time_param("effective_from", body.effective_from))
+        if effective % HOUR_MS:
+            raise ApiError(422, "invalid_request", "effective_from must be a UTC hour, e.g. 2026-11-26T06:00:00Z")
+        try:
+            assignment = await run_in_threadpool(catalog.assign, video_id, body.creator_id, effective, "admin-token (API)")
+        except StoreError:
+            raise
+        except ViewcountError as e:
+            raise ApiError(409, "refused", str(e)) from None
+        return JSONResponse(_catalog_document(video_id, await run_in_threadpool(catalog.current), assignment.seq))
+
+    @app.get("/v1/admin/videos/{video_id}", summary="A video's catalog history (admin)",
+             responses=_example(ASSIGNMENT_EXAMPLE))
+    async def video_catalog(video_id: str, request: Request) -> JSONResponse:
+        admin(request)
+        checked_id("video_id", video_id)
+        current = await run_in_threadpool(catalog.current)
+        if video_id not in current:
+            raise ApiError(404, "not_found", "the catalog has no entry for this video")
+        return JSONResponse(_catalog_document(video_id, current))
+
     # --- operations ------------------------------------------------------------------------------
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict:
@@ -212,8 +265,34 @@ PAYOUTS_EXAMPLE = {"creator_id": "creator_0001", "payouts": [
     "periods": [{"period": "2026-10", "currency": "USD", "views": 1230, "amount": "4.92"}]}
 
 
+ASSIGNMENT_EXAMPLE = {"video_id": "vid_000001", "creator_id": "creator_0002", "audit_seq": 41,
+                      "history": [{"creator_id": "creator_0001", "effective_from": "2026-10-01T00:00:00Z",
+                                   "audit_seq": 12},
+                                  {"creator_id": "creator_0002", "effective_from": "2026-11-26T06:00:00Z",
+                                   "audit_seq": 41}]}
+
+
+class AssignmentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    creator_id: str = Field(max_length=64)
+    effective_from: str | None = Field(default=None, max_length=40)
+
+
+def _catalog_document(video_id: str, current: Catalog, seq: int | None = None) -> dict:
+    history = current.history(video_id)
+    owner = current.owner_at(video_id, hour_floor(now_ms()))
+    doc = {"video_id": video_id, "creator_id": owner,
+           "history": [{"creator_id": a.creator_id, "effective_from": format_hour(a.effective_from_ms),
+                        "audit_seq": a.seq} for a in history]}
+    if seq is not None:
+        doc["audit_seq"] = seq
+    return doc
+
+
 def _example(body: dict) -> dict:
-    errors = {401: "no or unknown token", 404: "no such resource (or another creator's)",
+    errors = {401: "no or unknown token", 403: "an admin route with a creator's key",
+              404: "no such resource (or another creator's)", 409: "an assignment the catalog refuses",
               422: "malformed id or parameter", 429: "rate limited (Retry-After)", 503: "Redis not reachable"}
     return {200: {"content": {"application/json": {"example": body}}},
             **{code: {"description": text, "content": {"application/json": {"example": {"error": "…", "detail": "…"}}}}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from serving_layer.exceptions import ServingConfigError
 from viewcount.events import valid_id
+from viewcount.settings import MIN_ADMIN_TOKEN
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -73,6 +74,8 @@ def load_api_keys(path: str) -> dict[str, str]:
 
 class Authenticator:
     def __init__(self, admin_token: str, api_keys: dict[str, str]) -> None:
+        if admin_token and len(admin_token) < MIN_ADMIN_TOKEN:
+            raise ServingConfigError(f"the admin token must be at least {MIN_ADMIN_TOKEN} characters")
         self._admin = admin_token.encode() if admin_token else None
         self._keys = api_keys
 

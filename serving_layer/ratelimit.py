@@ -35,6 +35,14 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
 
+    def wait(self, key: str) -> float:
+        """The seconds until ``key`` may go ahead, taking nothing (0: it may now)."""
+        now = self._clock()
+        with self._lock:
+            tokens, at = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def _forget_full(self, now: float) -> None:
         """Buckets that have refilled are the same as no bucket: drop them to bound memory."""
         full = [k for k, (t, at) in self._buckets.items() if t + (now - at) * self.rate >= self.burst]

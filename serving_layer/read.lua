@@ -1,21 +1,30 @@
 -- Consistent reads of the serving store, each one atomic step: the batch pointer (version, W),
 -- that version's counts, and the speed buckets of ingest hours at or after W.
 --
--- ARGV: 'video', 'hourly' or 'creator', prefix, the video or creator id, topic (or '')
--- 'hourly'  → {version or '', watermark or '', batch views, owner or '',
---              flat list of event hour, views pairs (batch and speed merged), speed views, as_of or ''}
--- 'video'   → the same with an empty list: totals only, the cheaper read
--- 'creator' → {version or '', watermark or '', flat list of video, views pairs, as_of or ''}
+-- ARGV: mode, prefix, then by mode:
+-- 'video'   video, topic (or ''), hourly ('1' or '0')
+--           → {version or '', watermark or '', batch views, batch claim or '', speed claim or '',
+--              flat list of event hour, views pairs (batch and speed merged; empty unless hourly),
+--              speed views, as_of or ''}
+-- 'pointer' topic (or '') → {version or '', watermark or '', as_of or ''}
+-- 'page'    version or '', watermark or '', videos... (a page of one creator's candidates, read at
+--           the version and W its first call saw: a publish between pages cannot mix versions)
+--           → flat list of batch views, batch claim or '', speed claim or '', speed views per video
 -- as_of: the lowest ingest time the speed layer reached over the topic's partitions.
-local mode, prefix, id, topic = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local pointer = redis.call('HMGET', prefix .. ':bp', 'version', 'watermark_ms')
-local version, watermark = pointer[1], pointer[2]
-local low = watermark or '-inf'
+-- A claim is the creator the video's first counted view named (CONTRACT §9), as the batch
+-- version holds it and as the speed layer holds it; the caller resolves the owner.
+local mode, prefix = ARGV[1], ARGV[2]
+local version, watermark
+
+local function read_pointer()
+  local pointer = redis.call('HMGET', prefix .. ':bp', 'version', 'watermark_ms')
+  version, watermark = pointer[1], pointer[2]
+end
 
 -- The speed views of one video at or after W; with add, each event hour's views passed to it.
 local function speed_since_w(video, add)
   local total = 0
-  for _, ihour in ipairs(redis.call('ZRANGEBYSCORE', prefix .. ':sh:' .. video, low, '+inf')) do
+  for _, ihour in ipairs(redis.call('ZRANGEBYSCORE', prefix .. ':sh:' .. video, watermark or '-inf', '+inf')) do
     local bkey = prefix .. ':sb:' .. video .. ':' .. ihour
     if add then
       local bucket = redis.call('HGETALL', bkey)
@@ -31,58 +40,62 @@ local function speed_since_w(video, add)
   return total
 end
 
--- Batch views and owner of one video (the speed layer's owner when the batch has none).
-local function batch_row(video)
-  local views, owner = 0, false
+-- Batch views and both claims of one video.
+local function claims(video)
+  local views, batch_claim = 0, false
   if version then
     local row = redis.call('HMGET', prefix .. ':bv:' .. version .. ':v:' .. video, 'views', 'creator_id')
-    views, owner = tonumber(row[1] or '0'), row[2]
+    views, batch_claim = tonumber(row[1] or '0'), row[2]
   end
-  if not owner then owner = redis.call('GET', prefix .. ':vo:' .. video) end
-  return views, owner
+  return views, batch_claim or '', redis.call('GET', prefix .. ':vo:' .. video) or ''
 end
 
-local as_of = ''
-if topic ~= '' then
-  local progress = redis.call('HGETALL', prefix .. ':so:' .. topic)
-  for i = 1, #progress, 2 do
-    if string.sub(progress[i], 1, 2) == 't:' and (as_of == '' or tonumber(progress[i + 1]) < tonumber(as_of)) then
-      as_of = progress[i + 1]
+local function as_of(topic)
+  local low = ''
+  if topic ~= '' then
+    local progress = redis.call('HGETALL', prefix .. ':so:' .. topic)
+    for i = 1, #progress, 2 do
+      if string.sub(progress[i], 1, 2) == 't:' and (low == '' or tonumber(progress[i + 1]) < tonumber(low)) then
+        low = progress[i + 1]
+      end
     end
   end
+  return low
 end
 
-if mode == 'video' then
-  local batch_views, owner = batch_row(id)
-  return {version or '', watermark or '', batch_views, owner or '', {}, speed_since_w(id, nil), as_of}
+if mode == 'pointer' then
+  read_pointer()
+  return {version or '', watermark or '', as_of(ARGV[3])}
 end
 
-if mode == 'hourly' then
+if mode == 'page' then
+  if ARGV[3] ~= '' then version, watermark = ARGV[3], ARGV[4] end
+  local out = {}
+  for i = 5, #ARGV do
+    local views, batch_claim, speed_claim = claims(ARGV[i])
+    out[#out + 1] = views
+    out[#out + 1] = batch_claim
+    out[#out + 1] = speed_claim
+    out[#out + 1] = speed_since_w(ARGV[i], nil)
+  end
+  return out
+end
+
+-- 'video'
+read_pointer()
+local id, topic, hourly = ARGV[3], ARGV[4], ARGV[5] == '1'
+local views, batch_claim, speed_claim = claims(id)
+local flat, speed = {}, 0
+if hourly then
   local hours = {}
   local function add(hour, v) hours[hour] = (hours[hour] or 0) + v end
-  local batch_views, owner = batch_row(id)
   if version then
-    local hourly = redis.call('HGETALL', prefix .. ':bv:' .. version .. ':h:' .. id)
-    for i = 1, #hourly, 2 do add(hourly[i], tonumber(hourly[i + 1])) end
+    local rows = redis.call('HGETALL', prefix .. ':bv:' .. version .. ':h:' .. id)
+    for i = 1, #rows, 2 do add(rows[i], tonumber(rows[i + 1])) end
   end
-  local speed = speed_since_w(id, add)
-  local flat = {}
+  speed = speed_since_w(id, add)
   for h, v in pairs(hours) do flat[#flat + 1] = h; flat[#flat + 1] = v end
-  return {version or '', watermark or '', batch_views, owner or '', flat, speed, as_of}
+else
+  speed = speed_since_w(id, nil)
 end
-
--- 'creator': the videos it owns in the published version or in the speed layer.
-local candidates = {}
-for _, v in ipairs(redis.call('SMEMBERS', prefix .. ':cv:' .. id)) do candidates[v] = true end
-if version then
-  for _, v in ipairs(redis.call('SMEMBERS', prefix .. ':bv:' .. version .. ':c:' .. id)) do candidates[v] = true end
-end
-local flat = {}
-for video in pairs(candidates) do
-  local views, owner = batch_row(video)
-  if owner == id then
-    flat[#flat + 1] = video
-    flat[#flat + 1] = views + speed_since_w(video, nil)
-  end
-end
-return {version or '', watermark or '', flat, as_of}
+return {version or '', watermark or '', views, batch_claim, speed_claim, flat, speed, as_of(topic)}

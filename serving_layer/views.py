@@ -16,13 +16,14 @@ class VideoViews:
     """One video's merged count (CONTRACT §3, §6): batch below the watermark, speed at or after."""
 
     video_id: str
-    creator_id: str | None
+    creator_id: str | None          # the owner now (CONTRACT §9), None when no one owns it
     batch_views: int
     speed_views: int
     batch_watermark_ms: int | None
     batch_version: str | None
     hourly: dict[int, int]          # event hour (ms) → merged views
     as_of_ms: int | None = None     # every record ingested before this is in the answer
+    first_claim: str | None = None  # the creator the video's first counted view named
 
     @property
     def views(self) -> int:
@@ -30,7 +31,7 @@ class VideoViews:
 
     @property
     def known(self) -> bool:
-        return self.creator_id is not None or self.views > 0
+        return self.creator_id is not None or self.first_claim is not None or self.views > 0
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ class ServingReader(ABC):
 
     @abstractmethod
     async def creator_views(self, creator_id: str, topic: str | None = None) -> CreatorViews:
-        """Every video the creator owns (batch or speed), merged as :meth:`video_views` does."""
+        """Every video the creator owns now (CONTRACT §9), merged as :meth:`video_views` does, read
+        in pages at one batch version."""
 
     @abstractmethod
     async def batch_pointer(self) -> tuple[str, int] | None: ...

@@ -139,6 +139,8 @@ class SpeedCounter:
         for outcome, n in result.outcomes.items():
             if n:
                 self.metrics.records.labels(outcome.value).inc(n)
+        if result.owner_mismatch:
+            self.metrics.owner_mismatch.inc(result.owner_mismatch)
         if result.conflicting_offsets:
             logger.warning("conflicting duplicates in %s-%d at offsets %s", self.config.topic, partition,
                            result.conflicting_offsets)

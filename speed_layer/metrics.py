@@ -21,6 +21,9 @@ class SpeedMetrics:
         self.freshness = Histogram("viewcount_speed_freshness_seconds",
                                    "Wall clock at apply minus the record's ingest time",
                                    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60), registry=r)
+        self.owner_mismatch = Counter("viewcount_speed_owner_mismatch_total",
+                                      "Counted views naming a creator other than the video's first claim "
+                                      "(CONTRACT §9; the batch report resolves the catalog too)", registry=r)
         self.rewinds = Counter("viewcount_speed_rewinds_total",
                                "Partitions rewound because Redis came back holding less than it had confirmed",
                                registry=r)

@@ -42,4 +42,4 @@ class RedisCountStore(CountStore):
         if out[0] == b"lost":
             raise StateLost(topic, partition, int(out[1]), expect_applied)
         counts = {outcome: int(n) for outcome, n in zip(_ORDER, out[2:10])}
-        return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[10:]])
+        return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[11:]], owner_mismatch=int(out[10]))

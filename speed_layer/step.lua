@@ -9,7 +9,8 @@
 --          each, in the order of F below (StepRecord in speed_layer/store.py; a test holds the two
 --          together)
 -- Returns  {last offset, ingest time, counted, invalid, too_old, from_future, duplicate,
---           conflicting, unqualified, capped, conflicting offsets...}, or {'lost', last offset}
+--           conflicting, unqualified, capped, owner_mismatch, conflicting offsets...}, or
+--          {'lost', last offset}
 --          when Redis holds less than the caller saw applied (an AOF that lost its tail, a
 --          failover to a lagging replica): nothing is applied past that gap.
 local F = {offset = 1, timestamp_ms = 2, valid = 3, dedup_digest = 4, fingerprint = 5, video_id = 6,
@@ -29,7 +30,7 @@ local ingest = tonumber(redis.call('HGET', okey, 't:' .. partition) or '-1')
 local function ms(x) return string.format('%.0f', x) end
 if last < expected then return {'lost', ms(last)} end
 local c = {counted = 0, invalid = 0, too_old = 0, from_future = 0, duplicate = 0,
-           conflicting = 0, unqualified = 0, capped = 0}
+           conflicting = 0, unqualified = 0, capped = 0, owner_mismatch = 0}
 local conflicts = {}
 local touched = {}
 local owners = {}
@@ -83,11 +84,24 @@ for i = 0, n - 1 do
               redis.call('ZADD', hkey, ihour, ihour)
               redis.call('EXPIRE', hkey, bucket_ttl)
             end
-            if owners[video] ~= creator then
-              owners[video] = creator
-              redis.call('SET', prefix .. ':vo:' .. video, creator)
-              redis.call('SADD', prefix .. ':cv:' .. creator, video)
+            -- CONTRACT §9: the first counted view claims the video; later records never move it.
+            local owner = owners[video]
+            if not owner then
+              local vkey = prefix .. ':vo:' .. video
+              if redis.call('SET', vkey, creator, 'NX', 'EX', bucket_ttl) then
+                owner = creator
+                -- The creator's index of claims, scored by ingest time; claims older than the
+                -- buckets are in a batch version by then and are trimmed, so it never grows forever.
+                local ckey = prefix .. ':cv:' .. creator
+                redis.call('ZADD', ckey, ms(ingest), video)
+                redis.call('ZREMRANGEBYSCORE', ckey, '-inf', '(' .. ms(ingest - bucket_ttl * 1000))
+                redis.call('EXPIRE', ckey, bucket_ttl)
+              else
+                owner = redis.call('GET', vkey)
+              end
+              owners[video] = owner
             end
+            if owner ~= creator then c.owner_mismatch = c.owner_mismatch + 1 end
             c.counted = c.counted + 1
           end
         end
@@ -100,6 +114,6 @@ if last >= 0 then
   redis.call('HSET', okey, 'o:' .. partition, ms(last), 't:' .. partition, ms(ingest))
 end
 local out = {ms(last), ms(ingest), c.counted, c.invalid, c.too_old, c.from_future, c.duplicate,
-             c.conflicting, c.unqualified, c.capped}
+             c.conflicting, c.unqualified, c.capped, c.owner_mismatch}
 for _, o in ipairs(conflicts) do out[#out + 1] = ms(o) end
 return out

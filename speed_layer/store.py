@@ -40,6 +40,7 @@ class StepResult:
     ingest_ms: int
     outcomes: dict[Outcome, int]
     conflicting_offsets: list[int] = field(default_factory=list)
+    owner_mismatch: int = 0     # counted views naming another creator than the video's first claim (§9)
 
 
 @dataclass(frozen=True)

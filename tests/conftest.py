@@ -10,7 +10,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -37,13 +37,16 @@ def redis_stores(settings: Settings | None = None, client=None, prefix: str | No
     """On ``settings``' Redis, or on ``client`` under ``prefix``."""
     from adapters.redis.connection import RedisConfig, RedisConnection
     from batch_layer.redis_views import RedisBatchViews
+    from serving_layer.owners import FixedCatalog, Owners
     from serving_layer.redis_reader import RedisViewReader
+    from viewcount.ownership import OwnershipMode
     from speed_layer.redis_store import RedisCountStore
 
     config = (RedisConfig(url=settings.redis_url, prefix=prefix or settings.redis_prefix) if settings is not None
               else RedisConfig(url="redis://unused", prefix=prefix))
     connection = RedisConnection(config, client=client)
-    return RedisStores(RedisCountStore(connection), RedisBatchViews(connection), RedisViewReader(connection))
+    owners = Owners(FixedCatalog(), OwnershipMode.FIRST_CLAIM)
+    return RedisStores(RedisCountStore(connection), RedisBatchViews(connection), RedisViewReader(connection, owners))
 
 
 def force_rebalances(settings: Settings, group: str, cycles: int,
@@ -78,6 +81,25 @@ def produce_traffic(settings: Settings, lines: list[bytes]) -> None:
     finally:
         producer.close()
     assert report.sent == len(lines) and not report.failed
+
+
+def read_topic(settings: Settings, topic: str, partitions: Sequence[int] = (0, 1, 2)) -> list:
+    """Every record of ``topic``'s partitions, from the beginning to the end offsets of now."""
+    from app import wiring
+
+    consumer = wiring.consumer(settings)
+    got = []
+    try:
+        consumer.assign(topic, list(partitions))
+        ends = consumer.end_offsets(list(partitions))
+        for p in partitions:
+            consumer.seek(p, 0)
+        while any(consumer.position(p) < ends[p] for p in partitions):
+            for records in consumer.poll(1.0).values():
+                got.extend(records)
+    finally:
+        consumer.close()
+    return got
 
 
 def run_through_rebalances(settings: Settings, group: str, members: list, closes: list[Callable[[], object]],

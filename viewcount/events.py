@@ -20,7 +20,7 @@ ID_FIELDS = ("event_id", "video_id", "creator_id", "viewer_id")
 MAX_WATCH_MS = 86_400_000
 # A view is a few hundred bytes. A value this large is hostile and is refused before it is
 # decoded, so one record cannot stall a consumer.
-MAX_VALUE_BYTES = 512 * 1024
+MAX_VALUE_BYTES = 65_536  # CONTRACT §1: longer values are too_large, unparsed
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 
 
@@ -84,7 +84,7 @@ def parse_event(value: bytes | None) -> ViewEvent | InvalidEvent:
     except UnicodeDecodeError as e:
         return InvalidEvent(InvalidReason.NOT_UTF8, f"invalid UTF-8 at byte {e.start}")
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_repeats)
     except RecursionError:
         return InvalidEvent(InvalidReason.TOO_DEEP, "JSON nested too deeply")
     except ValueError as e:
@@ -92,6 +92,20 @@ def parse_event(value: bytes | None) -> ViewEvent | InvalidEvent:
     if not isinstance(obj, dict):
         return InvalidEvent(InvalidReason.NOT_OBJECT, f"JSON {type(obj).__name__}, not an object")
     return validate_object(obj)
+
+
+def _reject_constant(name: str) -> None:
+    # Python's json reads NaN, Infinity and -Infinity; RFC 8259 (CONTRACT §1) does not.
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def _object_without_repeats(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"the object repeats the key {_short(repeated, 40)!r} (RFC 8259: not portable JSON)")
+    return obj
 
 
 def validate_object(obj: dict) -> ViewEvent | InvalidEvent:

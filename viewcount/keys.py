@@ -12,14 +12,19 @@ Speed layer (one Lua step writes them all):
     {p}:sc:{digest}                views counted so far for one (video, viewer, event hour)
     {p}:sb:{video}:{ingest hour}   hash: event hour (ms) → views, for records of that ingest hour
     {p}:sh:{video}                 sorted set of the video's ingest hours that have buckets
-    {p}:vo:{video}                 the creator who owns the video (latest counted view)
-    {p}:cv:{creator}               set of the creator's videos
+    {p}:vo:{video}                 the video's first claim: the creator its first counted view named
+                                   (CONTRACT §9; set once, never overwritten; expires with the buckets)
+    {p}:cv:{creator}               sorted set: the videos the creator claimed first → ingest time of
+                                   the claim; claims older than the buckets are trimmed (a batch
+                                   version holds those videos by then)
 
 Batch layer (a version is written whole, then the pointer flips):
     {p}:bp                         hash: version, watermark_ms of the published version
-    {p}:bv:{version}:v:{video}     hash: views, creator_id
+    {p}:bv:{version}:v:{video}     hash: views, creator_id (the first claim over all history)
     {p}:bv:{version}:h:{video}     hash: event hour (ms) → views
-    {p}:bv:{version}:c:{creator}   set of the creator's videos in that version
+    {p}:bv:{version}:c:{creator}   set of the videos the creator claimed first, in that version
+The owner is resolved by the reader: the catalog (audit ledger) first, then the batch claim,
+then the speed claim (serving_layer/owners.py).
 Digests are 12 bytes of BLAKE2b over the ids, so a retained event id costs the same whatever
 the length of the ids.
 """
@@ -62,7 +67,7 @@ def batch_pointer_key(prefix: str) -> bytes:
 
 
 def batch_video_key(prefix: str, version: str, video_id: str) -> bytes:
-    """hash: ``views``, ``creator_id`` of one video in one batch version."""
+    """hash: ``views``, ``creator_id`` (first claim) of one video in one batch version."""
     return f"{prefix}:bv:{version}:v:{video_id}".encode()
 
 
@@ -72,7 +77,7 @@ def batch_hourly_key(prefix: str, version: str, video_id: str) -> bytes:
 
 
 def batch_creator_key(prefix: str, version: str, creator_id: str) -> bytes:
-    """set: the videos one creator owns in one batch version."""
+    """set: the videos one creator claimed first, in one batch version."""
     return f"{prefix}:bv:{version}:c:{creator_id}".encode()
 
 
@@ -95,8 +100,10 @@ def bucket_hours_key(prefix: str, video_id: str) -> bytes:
 
 
 def owner_key(prefix: str, video_id: str) -> bytes:
+    """string: the speed layer's first claim of the video."""
     return f"{prefix}:vo:{video_id}".encode()
 
 
 def creator_videos_key(prefix: str, creator_id: str) -> bytes:
+    """sorted set: video → ingest time (ms) of the creator's first claim on it (speed layer)."""
     return f"{prefix}:cv:{creator_id}".encode()

@@ -32,6 +32,8 @@ _RECORD_FIELDS = [
     pa.field("ingest_time", _TS, nullable=False),      # running maximum of the partition
     pa.field("key", pa.binary()),
     pa.field("value", pa.binary()),
+    # The record's headers as sent (CONTRACT §8: what the collector saw of the client), in order.
+    pa.field("headers", pa.list_(pa.struct([pa.field("key", pa.string()), pa.field("value", pa.binary())]))),
 ]
 VIEWS_SCHEMA = pa.schema(_RECORD_FIELDS + [
     pa.field("event_id", pa.string(), nullable=False),

@@ -1,4 +1,4 @@
-"""What counts as a view: CONTRACT §2, rules version 1, as pure functions with explicit state.
+"""What counts as a view: CONTRACT §2, rules version 2, as pure functions with explicit state.
 
 This module is the one definition of a view. The predicates below are what the speed layer's
 Lua step and the batch layer's Spark plan are built from and tested against; the stream
@@ -18,7 +18,7 @@ from enum import Enum
 from viewcount.events import InvalidEvent, ViewEvent, parse_event
 from viewcount.timeutil import HOUR_MS, hour_floor, month_key
 
-RULES_VERSION = 1
+RULES_VERSION = 2  # 2: RFC 8259 strictness and the 65,536-byte limit (CONTRACT §2)
 
 
 class Outcome(str, Enum):
@@ -171,9 +171,10 @@ class Counts:
     outcomes: Counter = field(default_factory=Counter)
     videos: Counter = field(default_factory=Counter)               # video → views
     hourly: Counter = field(default_factory=Counter)               # (video, event hour ms) → views
-    creators: Counter = field(default_factory=Counter)             # creator → views
-    creator_months: Counter = field(default_factory=Counter)       # (creator, "YYYY-MM") → views
-    owners: dict[str, str] = field(default_factory=dict)           # video → creator of its views
+    creators: Counter = field(default_factory=Counter)             # owner → views
+    creator_months: Counter = field(default_factory=Counter)       # (owner, "YYYY-MM") → views
+    owners: dict[str, str] = field(default_factory=dict)           # video → its first claim (§9)
+    owner_mismatch: Counter = field(default_factory=Counter)       # video → views naming another creator
 
     def add(self, decision: Decision) -> None:
         self.outcomes[decision.outcome.value] += 1
@@ -182,9 +183,12 @@ class Counts:
         event = decision.event
         self.videos[event.video_id] += 1
         self.hourly[(event.video_id, hour_floor(event.event_time_ms))] += 1
-        self.creators[event.creator_id] += 1
-        self.creator_months[(event.creator_id, month_key(event.event_time_ms))] += 1
-        self.owners[event.video_id] = event.creator_id
+        # Without a catalog, a video belongs to the creator its first counted view names (§9).
+        owner = self.owners.setdefault(event.video_id, event.creator_id)
+        self.creators[owner] += 1
+        self.creator_months[(owner, month_key(event.event_time_ms))] += 1
+        if owner != event.creator_id:
+            self.owner_mismatch[event.video_id] += 1
 
 
 def tally(decisions: Iterable[Decision]) -> Counts:

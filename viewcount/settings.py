@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from viewcount.errors import SettingsError
+from viewcount.ownership import OwnershipMode
 from viewcount.rules import RuleSettings
 
 PREFIX = "VIEWCOUNT_"
@@ -152,6 +153,27 @@ def _instance_id(hostname: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", hostname)[:200]
 
 
+_SIZE = re.compile(r"(\d+)\s*(B|KiB|MiB|GiB)?", re.ASCII)
+_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def _byte_size(text: str) -> int:
+    match = _SIZE.fullmatch(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError("expected a size such as 64MiB, 512KiB or 1048576 (bytes), above 0")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+MIN_ADMIN_TOKEN = 32
+
+
+def _admin_token(text: str) -> str:
+    if text and len(text) < MIN_ADMIN_TOKEN:
+        raise ValueError(f"must be at least {MIN_ADMIN_TOKEN} characters (e.g. `openssl rand -hex 24`), "
+                         f"not {len(text)}")
+    return text
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -223,9 +245,13 @@ class Settings:
     max_clock_skew: int = _setting("5m", parse_duration_ms, duration=True, doc="rule 2")
     min_watch_ms: int = _setting("30000", _non_negative_int, doc="rule 4")
     max_views_per_viewer_hour: int = _setting("5", _positive_int, doc="rule 5")
-    admin_token: str = _setting("", str, secret=True, doc="bearer token that reads everything")
+    admin_token: str = _setting("", _admin_token, secret=True,
+                                doc=f"bearer token that reads everything, at least {MIN_ADMIN_TOKEN} characters "
+                                    f"(empty: no admin)")
     api_keys_file: str = _setting("", _optional_file, doc="JSON: sha256(api key) → creator_id")
     rate_card: str = _setting("", _optional_file, doc="TOML rate card for billing")
+    ownership: str = _setting("first-claim", _choice("first-claim", "catalog"),
+                              doc="who owns a video without a catalog entry: its first claim, or no one (CONTRACT §9)")
     serve_host: str = _setting("127.0.0.1", str, doc="address `viewcount serve` listens on")
     serve_port: int = _setting("8080", _port, doc="port `viewcount serve` listens on")
     serve_rate_limit: int = _setting("50", _non_negative_int,
@@ -253,6 +279,9 @@ class Settings:
     ingest_group: str = _setting("viewcount-raw-sink", str, doc="consumer group of the raw sink")
     ingest_flush_records: int = _setting("50000", _positive_int,
                                          doc="raw sink: flush a partition's file at this many records")
+    raw_flush_bytes: int = _setting("64MiB", _byte_size,
+                                    doc="raw sink: when the values it buffers, over all partitions, reach this size, "
+                                        "flush the largest (with the records and age bounds: memory bounded by bytes)")
     ingest_flush_age: int = _setting("30s", parse_duration_ms, duration=True,
                                      doc="raw sink: flush a partition's file when its oldest record is this old")
     metrics_host: str = _setting("127.0.0.1", str,
@@ -294,6 +323,10 @@ class Settings:
             min_watch_ms=self.min_watch_ms,
             max_views_per_viewer_hour=self.max_views_per_viewer_hour,
         )
+
+    @property
+    def ownership_mode(self) -> OwnershipMode:
+        return OwnershipMode(self.ownership)
 
     def as_public_dict(self) -> dict[str, Any]:
         """The settings as `viewcount config` prints them: variable names, secrets masked."""

@@ -32,9 +32,10 @@ class LocalFileStore(FileStore):
         return self.root / clean_path(path)
 
     def _write_temp(self, target: Path, data: bytes) -> Path:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(target.parent)
         tmp = target.parent / Path(temporary_name(target.name)).name
-        with open(tmp, "wb") as f:
+        # Owner only (0600 in 0700 directories): raw views and audit records are nobody else's to read.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -108,6 +109,23 @@ class LocalFileStore(FileStore):
         except OSError as e:
             raise _translate(e, path) from e
         return True
+
+
+FILE_MODE, DIR_MODE = 0o600, 0o700
+
+
+def _make_dirs(directory: Path) -> None:
+    """``mkdir -p`` with every directory it creates at 0700 (``Path.mkdir(parents=True)`` would
+    give the parents the default mode)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            pass
 
 
 def _fsync_dir(directory: Path) -> None:

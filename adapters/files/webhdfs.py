@@ -12,6 +12,8 @@ from adapters.files.exceptions import AlreadyExists, NotFound, StoreError, Store
 
 logger = logging.getLogger(__name__)
 
+FILE_MODE, DIR_MODE = "600", "700"    # CONTRACT: raw and audit data readable by their owner only
+
 
 @dataclass(frozen=True)
 class WebHdfsStoreConfig:
@@ -50,7 +52,7 @@ class WebHdfsFileStore(FileStore):
             text = str(e)
             if "does not exist" in text or "not found" in text or "FileNotFound" in text:
                 raise NotFound(f"{what}: {text}") from e
-            if "already exists" in text or "Unable to rename" in text:
+            if "already exists" in text:
                 raise AlreadyExists(f"{what}: {text}") from e
             raise StoreError(f"{what}: {text}") from e
         except RequestException as e:
@@ -58,7 +60,10 @@ class WebHdfsFileStore(FileStore):
 
     def _write_temp(self, target: str, data: bytes) -> str:
         tmp = temporary_name(target)
-        self._call(f"write {tmp}", self._client.write, tmp, data=data, overwrite=False)
+        # Owner only, as on local disk: the directory first (HDFS would create it 755), then the file.
+        self._call(f"mkdir {posixpath.dirname(tmp)}", self._client.makedirs, posixpath.dirname(tmp),
+                   permission=DIR_MODE)
+        self._call(f"write {tmp}", self._client.write, tmp, data=data, overwrite=False, permission=FILE_MODE)
         return tmp
 
     def put_new(self, path: str, data: bytes) -> bool:
@@ -67,10 +72,14 @@ class WebHdfsFileStore(FileStore):
             return False
         tmp = self._write_temp(target, data)
         try:
-            # HDFS rename refuses an existing target: the commit cannot overwrite.
+            # HDFS rename refuses an existing target: the commit cannot overwrite. WebHDFS answers
+            # every refused rename with the same `false`, so whether the target is there now tells
+            # "someone else wrote it" from a rename that failed (which must never pass for written).
             self._call(f"commit {path}", self._client.rename, tmp, target)
-        except AlreadyExists:
-            return False
+        except StoreError as e:
+            if self.exists(path):
+                return False
+            raise StoreError(f"commit {path}: WebHDFS refused the rename and nothing is at the target: {e}") from e
         finally:
             self._client.delete(tmp)
         return True
@@ -80,9 +89,9 @@ class WebHdfsFileStore(FileStore):
         tmp = self._write_temp(target, data)
         response = self._call(f"replace {path}", self._client._rename, tmp,
                               destination=target, renameoptions="OVERWRITE")
-        if getattr(response, "status_code", 200) != 200:
+        if getattr(response, "status_code", 200) != 200 or response.json().get("boolean") is False:
             self._client.delete(tmp)
-            raise StoreError(f"replace {path}: WebHDFS answered {response.status_code}")
+            raise StoreError(f"replace {path}: WebHDFS refused the rename ({getattr(response, 'status_code', '?')})")
 
     def read(self, path: str) -> bytes:
         def _read():

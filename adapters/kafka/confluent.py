@@ -58,7 +58,10 @@ class _CallbackDelivery(Delivery):
     def __call__(self, err, msg) -> None:  # librdkafka's delivery report
         self.done = True
         if err is not None:
-            self.failure = ProduceError(f"delivery failed: {err.str()}")
+            from confluent_kafka import KafkaError
+
+            too_large = err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE)
+            self.failure = (RecordTooLarge if too_large else ProduceError)(f"delivery failed: {err.str()}")
 
     def error(self, timeout_s: float = 30.0) -> Exception | None:
         if not self.done:
@@ -302,6 +305,7 @@ class ConfluentAdmin(TopicAdmin):
             try:
                 future.result()
                 created[spec.name] = True
+                self.await_visible(spec.name)
             except KafkaException as e:
                 if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise TopicError(f"create topic {spec.name}: {e}") from e

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,10 +68,15 @@ class _FutureDelivery(Delivery):
 
 class KafkaPythonProducer(RecordProducer):
     def __init__(self, config: KafkaPythonConfig) -> None:
+        self._config = config
+        self._producer = self._new_producer()
+
+    def _new_producer(self) -> Any:
         from kafka import KafkaProducer
 
+        config = self._config
         try:
-            self._producer = KafkaProducer(
+            return KafkaProducer(
                 bootstrap_servers=config.bootstrap_servers.split(","),
                 client_id=config.client_id,
                 acks="all",
@@ -86,11 +90,24 @@ class KafkaPythonProducer(RecordProducer):
         except Exception as e:
             raise _translate(e, f"cannot connect producer to {config.bootstrap_servers}") from e
 
+    def _recover(self) -> None:
+        """kafka-python 3.0 moves an idempotent producer into a fatal state after any batch the
+        broker refuses (a timestamp out of the topic's bound, say), and then fails every later send;
+        the Java client and librdkafka fail that batch only. A producer in that state is replaced
+        by a new one, so that one refused record does not stop the rest."""
+        manager = getattr(self._producer, "_transaction_manager", None)
+        if manager is not None and manager.has_fatal_error():
+            logger.warning("the kafka-python producer stopped after a refused batch (%s); starting a new one",
+                           manager.last_error)
+            self._producer.close(timeout=0)
+            self._producer = self._new_producer()
+
     def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
              timestamp_ms: int | None = None, partition: int | None = None,
              headers: Headers = ()) -> Delivery:
         from kafka.errors import KafkaError
 
+        self._recover()
         try:
             future = self._producer.send(
                 topic, value=value, key=key, timestamp_ms=timestamp_ms, partition=partition,
@@ -294,7 +311,7 @@ class KafkaPythonAdmin(TopicAdmin):
             try:
                 self._admin.create_topics([topic], raise_errors=True)
                 created[spec.name] = True
-                self._await_visible(spec.name)
+                self.await_visible(spec.name)
             except TopicAlreadyExistsError:
                 created[spec.name] = False
                 self._set_configs(spec)
@@ -312,18 +329,6 @@ class KafkaPythonAdmin(TopicAdmin):
         failed = [outcome for by_name in result.values() for outcome in by_name.values() if outcome != "OK"]
         if failed:
             raise TopicError(f"set configs of topic {spec.name}: {'; '.join(failed)}")
-
-    def _await_visible(self, topic: str, timeout_s: float = 30.0) -> None:
-        """A new topic reaches the broker's metadata a moment after creation: wait for it."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if self.partitions(topic):
-                    return
-            except TopicError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.05)
 
     def partitions(self, topic: str) -> list[int]:
         from kafka.errors import KafkaError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -128,7 +129,24 @@ class TopicAdmin(ABC):
         a bound added to the spec reaches topics created before it."""
 
     @abstractmethod
-    def partitions(self, topic: str) -> list[int]: ...
+    def partitions(self, topic: str) -> list[int]:
+        """The topic's partitions; raises :class:`~adapters.kafka.exceptions.TopicError` when the
+        broker does not know it."""
+
+    def await_visible(self, topic: str, timeout_s: float = 30.0) -> None:
+        """A new topic reaches the brokers' metadata a moment after creation (a `topics create`
+        that read it at once could find one of its two topics missing): wait for it."""
+        from adapters.kafka.exceptions import TopicError
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if self.partitions(topic):
+                    return
+            except TopicError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
 
     @abstractmethod
     def group_member_count(self, group_id: str) -> int:

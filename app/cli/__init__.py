@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from app.cli.options import OneLineParser
 from viewcount.errors import ViewcountError
 from viewcount.settings import Settings
 
@@ -13,17 +14,17 @@ from viewcount.settings import Settings
 def build_parser() -> argparse.ArgumentParser:
     from app.cli import (
         audit_cmd, batch_cmd, billing_cmd, config_cmd, demo_cmd, generate_cmd, ingest_cmd, produce_cmd, serve_cmd, speed_cmd,
-        stack_cmd, topics_cmd,
+        stack_cmd, topics_cmd, videos_cmd,
     )
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="viewcount",
         description="Exact video view counts. Settings come from VIEWCOUNT_* variables "
                     "(see `viewcount config`).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (config_cmd, stack_cmd, topics_cmd, produce_cmd, generate_cmd, ingest_cmd, speed_cmd,
-                   batch_cmd, billing_cmd, serve_cmd, audit_cmd, demo_cmd):
+                   batch_cmd, billing_cmd, serve_cmd, videos_cmd, audit_cmd, demo_cmd):
         module.register(commands)
     return parser
 

@@ -44,6 +44,7 @@ def run_batch_cmd(args, settings) -> int:
 
 
 def run_replay_cmd(args, settings) -> int:
+    from audit.kinds import BATCH_REPLAY
     from audit.ledger import AuditLedger
     from app.batch_operations import replay
     from batch_layer.replay import replay_extra
@@ -59,6 +60,6 @@ def run_replay_cmd(args, settings) -> int:
         return 0
     record = publish(report.result, wiring.batch_views(settings),
                      AuditLedger(wiring.file_store(settings, settings.audit_store)),
-                     kind="batch_replay", extra=replay_extra(report))
+                     kind=BATCH_REPLAY, extra=replay_extra(report))
     print(f"published version {report.result.version} replacing {report.previous_version}; audit seq {record['seq']}")
     return 0

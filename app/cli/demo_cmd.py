@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+from app.cli.options import non_negative, port_or_zero, positive
 from app.demo import run_demo
 
 
@@ -13,10 +14,10 @@ def register(commands) -> None:
                     "produce it, run the raw sink and the speed layer until caught up, recompute and publish the batch "
                     "views, compare the API's answer for every video with truth.json, bill the closed month and "
                     "compare the payouts with truth.json, verify the audit ledger. Exit status 1 on any mismatch.")
-    cmd.add_argument("--events", type=int, default=200_000, help="events to generate (default 200000)")
-    cmd.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    cmd.add_argument("--events", type=positive, default=200_000, help="events to generate (default 200000)")
+    cmd.add_argument("--seed", type=non_negative, default=7, help="random seed (default 7)")
     cmd.add_argument("--out", type=Path, help="where each run's folder goes (default STATE_DIR/demo)")
-    cmd.add_argument("--port", type=int, default=0, help="the API's port (default: a free one)")
+    cmd.add_argument("--port", type=port_or_zero, default=0, help="the API's port (default: a free one)")
     cmd.add_argument("--keep-running", action="store_true",
                      help="leave the API, raw sink and speed layer running until Ctrl-C")
     cmd.set_defaults(run=run)

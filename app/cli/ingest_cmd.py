@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.cli.options import time_option
+from app.cli.options import non_negative, seconds, time_option
 
 
 def register(commands) -> None:
@@ -10,7 +10,7 @@ def register(commands) -> None:
         "ingest", help="run the raw sink (Kafka → Parquet master dataset)",
         description="Run the raw sink: consume the views topic and write the master dataset under "
                     "RAW_STORE, one Parquet file per partition, ingest hour and offset range.")
-    cmd.add_argument("--until-idle", type=float, metavar="SECONDS",
+    cmd.add_argument("--until-idle", type=seconds, metavar="SECONDS",
                      help="exit 0 once no record has arrived for this long and every partition of the "
                           "topic is flushed to its end offset (also partitions other members hold)")
     cmd.set_defaults(run=run)
@@ -20,11 +20,11 @@ def register(commands) -> None:
         description="Rewrite the range files of one partition that are missing from the master "
                     "dataset, reading Kafka. Existing ranges are skipped; offsets past what the sink "
                     "has committed are left to the sink.")
-    replay.add_argument("--partition", type=int, required=True)
+    replay.add_argument("--partition", type=non_negative, required=True)
     start = replay.add_mutually_exclusive_group(required=True)
-    start.add_argument("--from-offset", type=int, metavar="O")
+    start.add_argument("--from-offset", type=non_negative, metavar="O")
     start.add_argument("--from-time", metavar="ISO", help="RFC 3339; the first record at or after it")
-    replay.add_argument("--to-offset", type=int, metavar="O", help="last offset (default: last committed)")
+    replay.add_argument("--to-offset", type=non_negative, metavar="O", help="last offset (default: last committed)")
     replay.set_defaults(run=run_replay)
 
 

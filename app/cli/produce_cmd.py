@@ -4,6 +4,7 @@ import sys
 
 from app import wiring
 from ingestion.produce import produce_lines, read_lines
+from viewcount.errors import ViewcountError
 
 
 def register(commands) -> None:
@@ -18,12 +19,16 @@ def register(commands) -> None:
 
 
 def run(args, settings) -> int:
-    stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    try:
+        stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise ViewcountError(f"cannot read {args.file}: {e.strerror or e}") from e
     producer = wiring.producer(settings)
     try:
         report = produce_lines(
             read_lines(stream), producer, settings.topic, args.ingest_time_field,
             progress=lambda n: print(f"  … {n} lines queued", file=sys.stderr),
+            max_ahead_ms=settings.max_clock_skew,
         )
     finally:
         producer.close()

@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from app.cli import options
 from viewcount.errors import ViewcountError
 from viewcount.events import valid_id
 
@@ -17,7 +18,7 @@ def register(commands) -> None:
                                 description="The HTTP API of CONTRACT §6 on uvicorn, one worker; "
                                             "OpenAPI docs at /docs, the dashboard at /dashboard/.")
     serve.add_argument("--host", help="address to listen on (default: VIEWCOUNT_SERVE_HOST)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: VIEWCOUNT_SERVE_PORT)")
+    serve.add_argument("--port", type=options.port, help="port to listen on (default: VIEWCOUNT_SERVE_PORT)")
     serve.set_defaults(run=run_serve)
 
     keys = commands.add_parser("keys", help="creator API keys").add_subparsers(dest="keys_command",
@@ -37,11 +38,27 @@ def run_serve(args, settings) -> int:
     from app import wiring
 
     host, port = args.host or settings.serve_host, args.port or settings.serve_port
+    require_listenable(host, port)
     app = wiring.api_app(settings)
     print(f"viewcount API on http://{host}:{port} (docs /docs, dashboard /dashboard/)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, workers=1, log_level=settings.log_level.lower(),
                 access_log=False, timeout_graceful_shutdown=5)
     return 0
+
+
+def require_listenable(host: str, port: int) -> None:
+    """Fail in one line before the server starts when the address cannot be bound (uvicorn would
+    log its own multi-line startup failure)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as e:
+        raise ViewcountError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
 def run_issue(args, settings) -> int:
@@ -56,7 +73,7 @@ def run_issue(args, settings) -> int:
     key = new_api_key()
     keys[key_digest(key)] = args.creator_id
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=target.parent, prefix=f".{target.name}.", delete=False) as f:
         json.dump(keys, f, indent=1, sort_keys=True)
         f.write("\n")

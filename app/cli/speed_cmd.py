@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from app.cli.options import seconds
 from viewcount.errors import ViewcountError
 from viewcount.events import valid_id
 
@@ -13,7 +14,7 @@ def register(commands) -> None:
         "speed", help="run the speed layer (Kafka → Redis, exactly once)",
         description="Consume the views topic and count views into Redis: deduplicated, capped, one "
                     "atomic step per poll batch and partition.")
-    speed.add_argument("--until-idle", type=float, metavar="SECONDS",
+    speed.add_argument("--until-idle", type=seconds, metavar="SECONDS",
                        help="exit 0 once no record has arrived for this long and Redis holds every partition "
                             "of the topic applied to its end offset (also partitions other members hold)")
     speed.set_defaults(run=run_speed)

@@ -51,7 +51,7 @@ def test_keep_running_counts_live_views_and_stops_cleanly_on_ctrl_c(stack_settin
     The sink flushes by age within a second here, so the test can see the live record stored
     before it presses Ctrl-C: whether the sink had polled it by then is a race the test must not
     depend on (what the sink holds at a stop is flushed: test_sink's Ctrl-C test)."""
-    token = "keep-running-admin"
+    token = "keep-running-admin-token-of-32-chars"
     env = {**os.environ, **stack_settings.to_env(), "VIEWCOUNT_ADMIN_TOKEN": token,
            "VIEWCOUNT_INGEST_FLUSH_AGE": "1s"}
     proc = subprocess.Popen([sys.executable, "-m", "app", "demo", "--events", "1500", "--out", str(tmp_path),

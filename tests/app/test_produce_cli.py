@@ -13,6 +13,7 @@ import pytest
 from app import wiring
 from devtools.generate import INGEST_TIME_FIELD
 from ingestion.produce import as_object, ingest_time_of, key_of
+from tests.conftest import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -22,22 +23,6 @@ def cli(settings, *args, **env):
     return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True,
                           env=full_env, timeout=300)
 
-
-def read_all(settings, topic):
-    consumer = wiring.consumer(settings)
-    got = []
-    try:
-        parts = [0, 1, 2]
-        consumer.assign(topic, parts)
-        ends = consumer.end_offsets(parts)
-        for p in parts:
-            consumer.seek(p, 0)
-        while any(consumer.position(p) < ends[p] for p in parts):
-            for records in consumer.poll(1.0).values():
-                got.extend(records)
-    finally:
-        consumer.close()
-    return got
 
 
 def test_generated_traffic_round_trips_byte_for_byte(stack_settings, make_topic, tmp_path):
@@ -52,7 +37,7 @@ def test_generated_traffic_round_trips_byte_for_byte(stack_settings, make_topic,
     assert done.returncode == 0, done.stderr
     assert f"sent {truth['records']} records".encode() in done.stdout
 
-    records = read_all(settings, topic)
+    records = read_topic(settings, topic)
     assert len(records) == truth["records"] == len(lines)
     assert Counter(r.value for r in records) == Counter(lines)
     by_value = {r.value: r for r in records}
@@ -78,7 +63,7 @@ def test_a_refused_line_is_reported_by_number_and_the_rest_are_sent(stack_settin
     assert done.returncode == 1
     assert b"line 2:" in done.stderr and b"too large" in done.stderr
     assert b"line 1:" not in done.stderr and b"line 3:" not in done.stderr
-    assert sorted(r.value for r in read_all(settings, topic)) == sorted(
+    assert sorted(r.value for r in read_topic(settings, topic)) == sorted(
         [b'{"video_id": "v1"}', b'{"video_id": "v2"}', b"plain"])
 
 
@@ -89,7 +74,7 @@ def test_produce_reads_stdin(stack_settings, make_topic):
     done = subprocess.run([sys.executable, "-m", "app", "produce", "-"], input=b"a\nb\n",
                           capture_output=True, env=full_env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert sorted(r.value for r in read_all(settings, topic)) == [b"a", b"b"]
+    assert sorted(r.value for r in read_topic(settings, topic)) == [b"a", b"b"]
 
 
 def test_topics_create_is_idempotent_with_retention(stack_settings, stack):
@@ -114,3 +99,47 @@ def test_produce_without_a_broker_fails_with_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().count(b"\n") == 0
     assert done.stderr.startswith(b"viewcount produce: error:") and b"no Kafka broker answered" in done.stderr
+
+
+@pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
+def test_lines_stamped_too_far_ahead_are_refused_and_the_rest_are_sent(stack_settings, stack, tmp_path, client):
+    """CONTRACT §1, §4: `topics create` bounds timestamps at MAX_CLOCK_SKEW ahead; `produce` refuses
+    such a line itself, and a producer that does not is refused by the broker, that line only."""
+    import time
+    import uuid
+
+    from ingestion.produce import produce_lines
+
+    name = f"ahead-{uuid.uuid4().hex[:8]}"
+    settings = stack_settings.replace(topic=name, dlq_topic=f"{name}.dlq", topic_partitions=3, kafka_client=client)
+    assert cli(settings, "topics", "create").returncode == 0
+    now = int(time.time() * 1000)
+    ahead = {6: 10 * 60_000, 14: 30 * 86_400_000}          # line number → how far ahead it is stamped
+    lines = [json.dumps({"video_id": f"v{n % 4}", "n": n, "ingest_time": _rfc3339(now + ahead.get(n, 0))}).encode()
+             for n in range(1, 21)]
+    path = tmp_path / "ahead.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    done = cli(settings, "produce", str(path), "--ingest-time-field", "ingest_time")
+    assert done.returncode == 1
+    reported = [line for line in done.stderr.decode().splitlines() if line.startswith("line ")]
+    assert [line.split(":")[0] for line in reported] == ["line 6", "line 14"] and "MAX_CLOCK_SKEW" in reported[0]
+    kept = sorted(line for n, line in enumerate(lines, start=1) if n not in ahead)
+    assert sorted(r.value for r in read_topic(settings, name)) == kept
+
+    # Another producer, without produce's own check: the broker refuses those two lines and no other
+    # (the records that shared their batches are sent again on their own).
+    producer = wiring.producer(settings)
+    try:
+        report = produce_lines(lines, producer, name, "ingest_time")
+    finally:
+        producer.close()
+    assert [n for n, _ in report.failed] == [6, 14] and report.sent == 18
+    assert "timestamp" in report.failed[0][1].lower()
+    assert sorted(r.value for r in read_topic(settings, name)) == sorted(kept * 2)
+
+
+def _rfc3339(ms: int) -> str:
+    from viewcount.timeutil import format_ms
+
+    return format_ms(ms)

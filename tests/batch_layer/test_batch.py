@@ -141,10 +141,10 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
                                  for h, n in truth["hourly"].items()}
         assert merged.batch_watermark_ms == watermark
     # And through the HTTP API, as creators read it.
-    with TestClient(create_app(wiring.serving_reader(settings), Authenticator("admin", {}), None,
+    with TestClient(create_app(wiring.serving_reader(settings), Authenticator("admin" * 8, {}), None,
                                settings.topic)) as api:
         for video, truth in scenario.truth["videos"].items():
-            doc = api.get(f"/v1/videos/{video}/views", headers={"Authorization": "Bearer admin"}).json()
+            doc = api.get(f"/v1/videos/{video}/views", headers={"Authorization": "Bearer " + "admin" * 8}).json()
             assert doc["views"] == doc["batch_views"] + doc["speed_views"] == truth["views"], video
             assert doc["batch_watermark"] == format_ms(watermark)
     manifest = result.manifest

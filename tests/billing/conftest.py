@@ -69,6 +69,9 @@ class Books:
         self.raw.put(f"{base}/video_hourly/part-00000.parquet", _parquet(
             [{"video_id": v, "event_hour": h, "views": n} for v, hs in hourly.items() for h, n in hs.items()],
             pa.schema([("video_id", pa.string()), ("event_hour", pa.int64()), ("views", pa.int64())])))
+        self.raw.put(f"{base}/video_totals/part-00000.parquet", _parquet(
+            [{"video_id": v, "views": n, "creator_id": c} for v, (n, c) in totals.items()],
+            pa.schema([("video_id", pa.string()), ("views", pa.int64()), ("creator_id", pa.string())])))
         fingerprint = uuid.uuid4().hex
         self.raw.put(f"{base}/_manifest.json", json.dumps({"version": version,
                                                             "raw_input_fingerprint": fingerprint}).encode())

@@ -28,6 +28,7 @@ from tests.batch_layer.test_replay import SMALL_SAMPLE_INVALID_SHARE
 from tests.billing.conftest import RATE_CARD
 from tests.ingestion.conftest import make_scenario  # noqa: F401  (the raw-sink scenario factory)
 from app import wiring
+from viewcount.ownership import Catalog, OwnershipMode
 from viewcount.timeutil import HOUR_MS, now_ms
 
 pytestmark = pytest.mark.integration
@@ -79,11 +80,12 @@ def test_payouts_follow_the_batch_views_and_a_replay_becomes_exact_adjustments(m
             break
     else:
         pytest.fail(f"no raw file with views on {last_day}")
-    old = read_month_views(scenario.store, result.version, watermark, period)
+    no_catalog = Catalog(), OwnershipMode.FIRST_CLAIM
+    old = read_month_views(scenario.store, result.version, watermark, period).divided(*no_catalog)
     report = replay_days(spark, scenario.store, serving, settings.rules, settings.topic, last_day, last_day,
                          dry_run=False, max_invalid_share=settings.batch_max_invalid_share)
     publish(report.result, serving, ledger, kind="batch_replay", actor="test")
-    new = read_month_views(scenario.store, report.result.version, watermark, period)
+    new = read_month_views(scenario.store, report.result.version, watermark, period).divided(*no_catalog)
     change = {c: new.by_creator.get(c, 0) - old.by_creator.get(c, 0)
               for c in set(old.by_creator) | set(new.by_creator)}
     change = {c: d for c, d in change.items() if d}

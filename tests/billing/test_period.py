@@ -18,7 +18,7 @@ def test_bounds_and_december_rollover():
     assert str(p) == "2026-12" and p.contains_day("2026-12-31") and not p.contains_day("2027-01-01")
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "2026-1", "26-10", "2026-10-01", "", "1969-12", "2026/10"])
+@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "2026-1", "26-10", "2026-10-01", "", "1969-12", "2026/10", "9999-12"])
 def test_malformed_periods_are_refused(bad):
     with pytest.raises(PeriodError, match="YYYY-MM"):
         Period.parse(bad)

@@ -76,7 +76,7 @@ def test_truth_is_written_with_its_inputs(traffic):
     written = json.loads(traffic.truth_path.read_text())
     assert written["generator"]["seed"] == 11
     assert written["settings"]["MAX_EVENT_AGE"] == "7d"
-    assert written["rules_version"] == 1
+    assert written["rules_version"] == 2
     assert compute_truth([], RuleSettings())["total_views"] == 0
 
 

@@ -36,12 +36,12 @@ class Scenario:
         return f"sink-{self.settings.topic}"
 
     def sink(self, flush_records: int = 2000, flush_age_s: float = 30.0, store: FileStore | None = None,
-             instance: str | None = None) -> tuple[RawSink, callable]:
+             instance: str | None = None, flush_bytes: int = 64 << 20) -> tuple[RawSink, callable]:
         """A sink in the scenario's group; ``instance`` names it as a static member."""
         settings = self.settings if instance is None else self.settings.replace(kafka_group_instance_id=instance)
         consumer = wiring.consumer(settings, group_id=self.group)
         producer = wiring.producer(settings)
-        config = SinkConfig(settings.topic, settings.dlq_topic, flush_records, flush_age_s)
+        config = SinkConfig(settings.topic, settings.dlq_topic, flush_records, flush_age_s, flush_bytes=flush_bytes)
         sink = RawSink(config, consumer, producer, store or self.store, SinkMetrics())
 
         def close():

@@ -204,3 +204,40 @@ def test_ctrl_c_stops_the_sink_after_flushing_what_it_holds(make_scenario):
     assert proc.returncode == 0, err.decode()[-2000:]
     assert b"raw sink stopped" in out
     assert_exact(scenario)
+
+
+def test_the_sink_flushes_by_bytes_over_all_partitions(make_scenario):
+    """RAW_FLUSH_BYTES bounds what the sink holds, whatever the record count bound says."""
+    lines = [json.dumps({"video_id": f"vid_{i % 7}", "pad": "x" * 1000, "n": i}).encode() for i in range(300)]
+    scenario = make_scenario(lines=lines)
+    sink = scenario.run_sink(flush_records=1_000_000, flush_bytes=20_000)
+    assert_exact(scenario)
+    files = [f for f in scenario.store.walk("quarantine/v1") if f.path.endswith(".parquet")]
+    assert len(files) >= 300 * 1000 // 20_000           # each flush freed what the budget allowed
+    held = [file_metadata(scenario.store.read(f.path))["invalid"] for f in files]
+    assert max(held) <= 20 and sum(held) == 300          # never much more than 20 kB of values at once
+    assert sink._buffered_bytes == 0
+
+
+def test_each_records_headers_are_kept_with_it(make_scenario, spark):
+    """CONTRACT §8: what the edge saw of the client travels as headers; the master dataset keeps
+    them with the record, valid or not, and a recompute (Spark) reads them."""
+    good = json.dumps({"event_id": "e1", "video_id": "v1", "creator_id": "c1", "viewer_id": "u1",
+                       "event_time": "2026-11-21T10:00:00Z", "watch_ms": 40000}).encode()
+    stamped = [("vc-source", b"web-player"), ("vc-ip-prefix", b"203.0.113.0/24"), ("vc-source", b"again")]
+    scenario = make_scenario(lines=[good, b"not json", b'{"plain": 1}'], produce=False)
+    producer = wiring.producer(scenario.settings)
+    try:
+        deliveries = [producer.send(scenario.settings.topic, good, key=b"v1", headers=stamped),
+                      producer.send(scenario.settings.topic, b"not json", headers=[("vc-user-agent", "é".encode())]),
+                      producer.send(scenario.settings.topic, b'{"plain": 1}')]
+        producer.flush()
+        assert [d.error() for d in deliveries] == [None, None, None]
+    finally:
+        producer.close()
+    scenario.run_sink()
+    as_pairs = lambda row: [(h["key"], h["value"]) for h in row["headers"]]  # noqa: E731
+    assert [as_pairs(r) for r in rows(scenario.store)] == [stamped]
+    assert sorted(as_pairs(r) for r in rows(scenario.store, QUARANTINE_ROOT)) == [[], [("vc-user-agent", "é".encode())]]
+    read = spark.read.option("mergeSchema", "true").parquet(f"{scenario.store.url}/views/v1")
+    assert [[(h["key"], bytes(h["value"])) for h in r["headers"]] for r in read.select("headers").collect()] == [stamped]

@@ -14,7 +14,7 @@ from serving_layer.ratelimit import RateLimiter
 from tests.speed_layer.conftest import make_speed_scenario  # noqa: F401  (the traffic factory)
 from app import wiring
 
-ADMIN_TOKEN = "admin-test-token"
+ADMIN_TOKEN = "admin-test-token-of-thirty-two-chars"
 
 
 @dataclass
@@ -28,6 +28,10 @@ class Api:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return self.client.get(path, headers=headers, **kwargs)
 
+    def put(self, path: str, token: str | None = None, **kwargs):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.client.put(path, headers=headers, **kwargs)
+
     def creator_key(self, creator: str) -> str:
         return self.keys[creator]
 
@@ -36,13 +40,16 @@ class Api:
 def make_api():
     clients = []
 
-    def make(scenario, rate_limit: RateLimiter | None = None, store=None) -> Api:
+    def make(scenario, rate_limit: RateLimiter | None = None, store=None, catalog=None, settings=None) -> Api:
+        """``catalog``: the video catalog the API reads and writes (default: the settings' ledger)."""
+        settings = settings or scenario.settings
         creators = sorted({v["creator_id"] for v in scenario.truth["videos"].values()})
         keys = {c: f"key-of-{c}" for c in creators}
         metrics = ServeMetrics()
-        app = create_app(store or wiring.serving_reader(scenario.settings),
+        catalog = catalog or wiring.catalog_view(settings)
+        app = create_app(store or wiring.serving_reader(settings, catalog=catalog),
                          Authenticator(ADMIN_TOKEN, {key_digest(k): c for c, k in keys.items()}),
-                         rate_limit, scenario.settings.topic, metrics)
+                         rate_limit, settings.topic, metrics, catalog=catalog)
         # Entered: one event loop for the client's life, as uvicorn has (the Redis pool lives in it).
         client = TestClient(app, raise_server_exceptions=False).__enter__()
         clients.append(client)

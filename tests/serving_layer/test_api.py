@@ -176,3 +176,22 @@ def test_counts_of_many_reads_are_exact_under_concurrency(make_api, counted):
 
     with ThreadPoolExecutor(8) as pool:
         assert Counter(pool.map(read, videos * 5)) == Counter({True: len(videos) * 5})
+
+
+def test_failed_authentications_are_paced_per_address(make_api, counted):
+    from serving_layer.app import create_app
+    from serving_layer.auth import Authenticator
+    from fastapi.testclient import TestClient
+
+    failed = RateLimiter(rate_per_s=0.01, burst=3)
+    app = create_app(wiring.serving_reader(counted.settings), Authenticator(ADMIN_TOKEN, {}), None,
+                     counted.settings.topic, failed_auth=failed)
+    video = next(iter(counted.truth["videos"]))
+    with TestClient(app) as client:
+        get = lambda token: client.get(f"/v1/videos/{video}/views",  # noqa: E731
+                                       headers={"Authorization": f"Bearer {token}"})
+        assert [get(f"guess-{i}").status_code for i in range(3)] == [401, 401, 401]
+        locked = get(ADMIN_TOKEN)           # the address is locked out: even the right token waits
+        assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+        assert "failed authentications" in locked.json()["detail"]
+    assert failed.wait("someone-else") == 0   # per address: other clients are not held up

@@ -10,13 +10,21 @@ from serving_layer.auth import ADMIN, Authenticator, Principal, key_digest, load
 from serving_layer.exceptions import ServingConfigError
 
 
+SECRET = "s3cret-admin-token-of-thirty-two-chars"
+
+
 def test_admin_token_creator_keys_and_everything_else():
-    auth = Authenticator("s3cret", {key_digest("k1"): "creator_1"})
-    assert auth.authenticate("Bearer s3cret") == ADMIN
+    auth = Authenticator(SECRET, {key_digest("k1"): "creator_1"})
+    assert auth.authenticate(f"Bearer {SECRET}") == ADMIN
     assert auth.authenticate("bearer  k1 ") == Principal("creator_1")
-    for header in (None, "", "Bearer", "Bearer ", "Basic s3cret", "s3cret", "Bearer s3cret2", "Bearer K1",
+    for header in (None, "", "Bearer", "Bearer ", f"Basic {SECRET}", SECRET, f"Bearer {SECRET}2", "Bearer K1",
                    "Bearer " + key_digest("k1")):
         assert auth.authenticate(header) is None, header
+
+
+def test_an_admin_token_shorter_than_32_characters_is_refused():
+    with pytest.raises(ServingConfigError, match="at least 32"):
+        Authenticator("s3cret", {})
 
 
 def test_no_admin_token_configured_means_no_admin():

@@ -16,7 +16,7 @@ from app import wiring
 
 pytestmark = pytest.mark.integration
 
-ADMIN = "admin-payouts-token"
+ADMIN = "admin-payouts-token-of-thirty-two-chars"
 KEYS = {"creator_42": "key-42", "creator_7": "key-7", "creator_1": "key-1"}
 OCTOBER = {("creator_42", "2026-10-01"): 1234, ("creator_7", "2026-10-15"): 999}
 

@@ -42,3 +42,13 @@ def test_memory_is_bounded_by_forgetting_full_buckets():
 def test_nonsense_limits_are_refused(rate, burst):
     with pytest.raises(ValueError):
         RateLimiter(rate, burst)
+
+
+def test_wait_tells_how_long_without_taking_a_token():
+    clock = Clock()
+    limiter = RateLimiter(rate_per_s=0.5, burst=2, clock=clock)
+    assert limiter.wait("a") == 0 and limiter.wait("a") == 0          # looking takes nothing
+    assert [limiter.acquire("a") for _ in range(2)] == [0, 0]
+    assert limiter.wait("a") == pytest.approx(2.0)
+    clock.now += 2
+    assert limiter.wait("a") == 0 and limiter.acquire("a") == 0

@@ -88,5 +88,6 @@ def test_what_the_step_writes_is_where_the_key_functions_say(redis_client):
     assert redis_client.hgetall(keys.bucket_key(prefix, "vid_1", hour_floor(ts))) == {str(event_hour).encode(): b"1"}
     assert redis_client.zrange(keys.bucket_hours_key(prefix, "vid_1"), 0, -1) == [str(hour_floor(ts)).encode()]
     assert redis_client.get(keys.owner_key(prefix, "vid_1")) == b"c_1"
-    assert redis_client.smembers(keys.creator_videos_key(prefix, "c_1")) == {b"vid_1"}
+    assert redis_client.zrange(keys.creator_videos_key(prefix, "c_1"), 0, -1, withscores=True) == [(b"vid_1", ts)]
+    assert 0 < redis_client.ttl(keys.owner_key(prefix, "vid_1")) <= 3600
     assert 0 < redis_client.ttl(keys.dedup_key(prefix, "vid_1", "e1")) <= 3600

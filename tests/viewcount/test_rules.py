@@ -119,8 +119,9 @@ viewers = st.sampled_from(["u1", "u2"])
 
 
 @st.composite
-def streams(draw, max_size=60):
-    """Ordered records of up to 3 partitions with backwards timestamps, junk and re-sends."""
+def streams(draw, max_size=60, creators=None):
+    """Ordered records of up to 3 partitions with backwards timestamps, junk and re-sends; with
+    ``creators`` (a strategy), each view names a creator drawn from it, else its video's own."""
     n = draw(st.integers(0, max_size))
     clock = {0: T0, 1: T0, 2: T0}
     out, sent = [], []
@@ -137,7 +138,7 @@ def streams(draw, max_size=60):
         elif kind == "junk":
             v = draw(st.sampled_from([b"{}", b"\xff", b"[1]", b'{"watch_ms": 1.5}']))
         else:
-            v = value(draw(ids), video, draw(viewers), "c" + video,
+            v = value(draw(ids), video, draw(viewers), "c" + video if creators is None else draw(creators),
                       timestamp + draw(st.sampled_from([-3 * HOUR_MS, -HOUR_MS, -1, 0, 4 * MIN, 6 * MIN])),
                       draw(st.sampled_from([0, 29_999, 30_000, 60_000])))
             sent.append(v)

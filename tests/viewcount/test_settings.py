@@ -29,7 +29,8 @@ def test_durations(text, ms):
     ("RAW_STORE", "s3://bucket/x"), ("RAW_STORE", "file://relative"), ("TOPIC_RETENTION", "7d"),
     ("API_KEYS_FILE", "/does/not/exist.json"), ("LOG_LEVEL", "LOUD"), ("NO_SUCH_SETTING", "1"),
     ("DLQ_TOPIC", "video.views.v1"), ("WEBHDFS_URL", "http://127.0.0.1:99999"),
-    ("SPARK_DRIVER_MEMORY", "lots"), ("SPARK_DRIVER_MEMORY", "0g"),
+    ("SPARK_DRIVER_MEMORY", "lots"), ("SPARK_DRIVER_MEMORY", "0g"), ("ADMIN_TOKEN", "short-token"),
+    ("OWNERSHIP", "latest"), ("RAW_FLUSH_BYTES", "lots"), ("RAW_FLUSH_BYTES", "0"), ("RAW_FLUSH_BYTES", "1MB"),
 ])
 def test_bad_values_fail_naming_the_variable(variable, value):
     with pytest.raises(SettingsError) as failure:
@@ -38,7 +39,7 @@ def test_bad_values_fail_naming_the_variable(variable, value):
 
 
 def test_config_prints_every_setting_with_secrets_masked(capsys, monkeypatch):
-    monkeypatch.setenv("VIEWCOUNT_ADMIN_TOKEN", "s3cret-token")
+    monkeypatch.setenv("VIEWCOUNT_ADMIN_TOKEN", "s3cret-token-of-thirty-two-characters")
     monkeypatch.setenv("VIEWCOUNT_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")
     monkeypatch.setenv("VIEWCOUNT_MAX_EVENT_AGE", "3d")
     assert main(["config"]) == 0
@@ -72,6 +73,9 @@ def test_a_bad_secret_setting_is_named_without_echoing_its_value():
     with pytest.raises(SettingsError) as failure:
         Settings.from_env({"VIEWCOUNT_REDIS_URL": "http://:hunter2@redis:6379/0"})
     assert "VIEWCOUNT_REDIS_URL" in str(failure.value) and "hunter2" not in str(failure.value)
+    with pytest.raises(SettingsError) as failure:
+        Settings.from_env({"VIEWCOUNT_ADMIN_TOKEN": "hunter2-but-short"})
+    assert "at least 32 characters" in str(failure.value) and "hunter2" not in str(failure.value)
 
 
 def test_a_bad_setting_makes_any_command_exit_non_zero_with_one_line(capsys, monkeypatch):

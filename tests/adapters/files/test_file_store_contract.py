@@ -79,8 +79,60 @@ class TestFileStoreContract:
         with pytest.raises(StoreError):
             store.put_new("../outside", b"x")
 
+    def test_files_and_their_directories_are_the_owners_alone(self, store):
+        store.put_new("raw/2026-11-26/part-1.bin", b"1")
+        store.put("audit/1.json", b"{}")
+        modes = {path: mode_of(store, path) for path in ("raw", "raw/2026-11-26", "raw/2026-11-26/part-1.bin",
+                                                         "audit", "audit/1.json")}
+        assert modes == {"raw": 0o700, "raw/2026-11-26": 0o700, "raw/2026-11-26/part-1.bin": 0o600,
+                         "audit": 0o700, "audit/1.json": 0o600}
+
     def test_url_is_what_spark_reads(self, store):
         assert store.url.startswith(("file:///", "hdfs://"))
+
+
+def mode_of(store, path: str) -> int:
+    """Permission bits of a stored path, read beside the interface (it does not expose them)."""
+    import os
+    from pathlib import Path
+
+    if hasattr(store, "_client"):
+        return int(store._client.status(store._abs(path))["permission"], 8)
+    return os.stat(Path(store.root) / path).st_mode & 0o777
+
+
+def test_a_webhdfs_rename_that_fails_is_never_taken_for_written(tmp_path):
+    """WebHDFS answers every failed rename with `false`: only a file at the target means another
+    writer won; otherwise the commit failed and says so."""
+    from hdfs.util import HdfsError
+
+    from adapters.files.webhdfs import WebHdfsFileStore, WebHdfsStoreConfig
+
+    class RefusingClient:
+        """Refuses every rename; ``winner``'s file appears at its target meanwhile, if set."""
+
+        def __init__(self, winner: str | None) -> None:
+            self.winner, self.renamed, self.deleted = winner, False, []
+
+        def makedirs(self, path, permission=None): pass
+        def write(self, path, data=None, overwrite=False, permission=None): pass
+        def delete(self, path): self.deleted.append(path)
+
+        def rename(self, src, dst):
+            self.renamed = True
+            raise HdfsError("Unable to rename %r to %r.", src, dst)
+
+        def status(self, path, strict=True):
+            return {"type": "FILE"} if self.renamed and path == self.winner else None
+
+    store = WebHdfsFileStore(WebHdfsStoreConfig("hdfs://nn:9000/root", "http://nn:9870"))
+    store._client = RefusingClient(winner=None)
+    with pytest.raises(StoreError, match="refused the rename and nothing is at the target"):
+        store.put_new("a/part-1.bin", b"x")
+    assert len(store._client.deleted) == 1                     # the temporary file is removed
+    store._client = RefusingClient(winner="/root/a/part-2.bin")
+    assert store.put_new("a/part-2.bin", b"x") is False        # another writer's file is there: not ours
+    assert len(store._client.deleted) == 1
 
 
 def test_an_unreachable_hdfs_is_reported_as_unavailable(tmp_path):

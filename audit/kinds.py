@@ -1,0 +1,9 @@
+"""The kinds of audit record, one name each: what the ledger's readers fold by."""
+
+BATCH_PUBLISH = "batch_publish"
+BATCH_REPLAY = "batch_replay"
+PAYOUT = "payout"
+ADJUSTMENT = "adjustment"
+OWNERSHIP = "ownership"
+
+PAID_KINDS = (PAYOUT, ADJUSTMENT)
