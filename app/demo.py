@@ -43,6 +43,7 @@ class DemoSummary:
     raw_quarantined: int = 0
     outcomes: dict = field(default_factory=dict)
     views: int = 0
+    forged_views: int = 0          # views naming another creator than the video's owner (truth.json)
     batch_watermark: str = ""
     batch_views: int = 0
     speed_views: int = 0
@@ -147,6 +148,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
             f"{period} (a closed month, backfilled) up to the present")
     traffic = generate(events, seed, out_dir, start_ms, end_ms, s.rules, s.as_public_dict())
     summary.lines, summary.outcomes, summary.views = traffic.lines, traffic.truth["outcomes"], traffic.truth["total_views"]
+    summary.forged_views = traffic.truth["owner_mismatch"]
     took("generate")
 
     step(4, f"producing {traffic.lines:,} lines, then running the raw sink ({s.raw_store}) and the speed layer "

@@ -2,8 +2,10 @@
 
 The traffic has what real traffic has: Zipf-popular videos, repeat viewers, exact re-sends and
 conflicting duplicates, the same event id on other videos, late-but-in-time, too-old and future
-events, unqualified watches, binge viewers who hit the cap, and invalid lines (broken fields,
-injection attempts in ids, non-UTF-8 bytes, deep JSON).
+events, unqualified watches, binge viewers who hit the cap, invalid lines (broken fields,
+injection attempts in ids, non-UTF-8 bytes, deep JSON), poison (``NaN``, a repeated key, a value
+over 65,536 bytes: not JSON or too large under rules version 2), and forged views: valid views of a
+video naming another creator, which count for the video and are paid to its owner (CONTRACT §9).
 
 Every JSON-object line carries its ingest time in the field ``ingest_time``, non-decreasing
 through the file, for ``viewcount produce --ingest-time-field ingest_time``. Because those times
@@ -31,8 +33,9 @@ MINUTE_MS = 60_000
 # Share of lines of each kind; the rest are ordinary views.
 MIX = {
     "late": 0.03, "too_old": 0.01, "future": 0.01, "resend": 0.05, "conflict": 0.01,
-    "reused_id": 0.01, "binge": 0.01, "invalid": 0.02,
+    "reused_id": 0.01, "binge": 0.01, "invalid": 0.02, "poison": 0.002, "forged": 0.005,
 }
+TOO_LARGE_BYTES = 70_000
 UNSTAMPABLE_SHARE = 0.002
 UNQUALIFIED_SHARE = 0.2
 
@@ -124,6 +127,12 @@ class _Traffic:
                 continue
             if kind == "invalid":
                 self._emit(_invalid_object(self.rng, self._video(), ingest_ms), ingest_ms)
+            elif kind == "poison":
+                self.lines.append(_poison_line(self.rng, self._event(ingest_ms, 0), ingest_ms))
+            elif kind == "forged":   # a take-over attempt: the view counts, the video does not move
+                event = self._event(ingest_ms, int(self.rng.expovariate(1 / 2000)))
+                event["creator_id"] = self.rng.choice([c for c in self.creators if c != event["creator_id"]])
+                self._emit(event, ingest_ms)
             elif kind == "resend":
                 self._emit(self.rng.choice(self.sent[-2000:]), ingest_ms)
             elif kind == "conflict":
@@ -205,6 +214,17 @@ def _invalid_object(rng: random.Random, video: str, ingest_ms: int) -> dict:
     return event
 
 
+def _poison_line(rng: random.Random, event: dict, ingest_ms: int) -> bytes:
+    """A line other parsers might read differently or choke on; it still carries its ingest time."""
+    body = json.dumps({**event, INGEST_TIME_FIELD: format_ms(ingest_ms)}, separators=(",", ":"))[:-1]
+    kind = rng.randrange(3)
+    if kind == 0:
+        return (body + ',"score":NaN}').encode()
+    if kind == 1:
+        return (body + ',"watch_ms":1}').encode()                        # the key again: which one counts?
+    return (body + ',"pad":"' + "x" * TOO_LARGE_BYTES + '"}').encode()   # over 65,536 bytes
+
+
 def _unstampable_lines(rng: random.Random, count: int) -> list[bytes]:
     makers = [
         lambda: b'{"event_id": "\xff\xfe", "video_id": "vid_000001"}',
@@ -258,7 +278,8 @@ def compute_truth(lines: list[bytes], rules: RuleSettings) -> dict:
     counts = tally(apply_rules(records, rules))
     videos = {}
     for video, views in sorted(counts.videos.items()):
-        videos[video] = {"creator_id": counts.owners[video], "views": views, "hourly": {}}
+        videos[video] = {"creator_id": counts.owners[video], "views": views, "hourly": {},
+                         "owner_mismatch": counts.owner_mismatch.get(video, 0)}
     for (video, hour_ms), views in sorted(counts.hourly.items()):
         videos[video]["hourly"][format_hour(hour_ms)] = views
     creators: dict[str, dict] = {c: {"views": n, "months": {}} for c, n in sorted(counts.creators.items())}
@@ -269,6 +290,7 @@ def compute_truth(lines: list[bytes], rules: RuleSettings) -> dict:
         "records": len(lines),
         "outcomes": dict(sorted(counts.outcomes.items())),
         "total_views": sum(counts.videos.values()),
+        "owner_mismatch": sum(counts.owner_mismatch.values()),
         "videos": videos,
         "creators": creators,
     }

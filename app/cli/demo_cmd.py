@@ -39,7 +39,9 @@ def run(args, settings) -> int:
 def _print_summary(summary, keep_running: bool) -> None:
     rows = [("lines generated", f"{summary.lines:,}"), ("records produced", f"{summary.produced:,}"),
             ("raw rows (views/)", f"{summary.raw_valid:,}"), ("raw rows (quarantine/)", f"{summary.raw_quarantined:,}"),
-            ("views by the rules (truth.json)", f"{summary.views:,}"), ("batch watermark", summary.batch_watermark),
+            ("views by the rules (truth.json)", f"{summary.views:,}"),
+            ("forged views (paid to the owner)", f"{summary.forged_views:,}"),
+            ("batch watermark", summary.batch_watermark),
             ("views from the batch layer", f"{summary.batch_views:,}"),
             ("views from the speed layer", f"{summary.speed_views:,}"),
             ("speed data as of (s before now)", f"{summary.freshness_s:.1f}"),
