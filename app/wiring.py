@@ -204,3 +204,29 @@ def api_app(settings: Settings):
     return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file)),
                       limiter, settings.topic, payouts=PayoutBook(AuditLedger(file_store(settings, settings.audit_store))),
                       catalog=catalog, failed_auth=RateLimiter(FAILED_AUTH_PER_S, FAILED_AUTH_BURST))
+
+
+def collector_app(settings: Settings):
+    """The ingest edge (CONTRACT §8): write keys, the idempotent producer (acks=all), readiness
+    from the topic's metadata. Returns the app and what to close when it stops."""
+    from collector.app import CollectorConfig, create_collector
+    from collector.exceptions import CollectorConfigError
+    from collector.keys import load_write_keys
+
+    if not settings.collector_ip_hmac_key:
+        raise CollectorConfigError("VIEWCOUNT_COLLECTOR_IP_HMAC_KEY must be set (at least 32 characters, e.g. "
+                                   "`openssl rand -hex 24`): the collector stamps an HMAC of each client address")
+    write_keys = load_write_keys(settings.collector_keys_file)
+    config = CollectorConfig(settings.topic, settings.collector_ack_timeout / 1000,
+                             tuple(o.strip() for o in settings.collector_allowed_origins.split(",") if o.strip()),
+                             settings.collector_ip_hmac_key.encode())
+    sender = producer(settings, client_id="viewcount-collector")
+    admin = topic_admin(settings)
+
+    def ready() -> bool:
+        try:
+            return bool(admin.partitions(settings.topic))
+        except Exception:  # noqa: BLE001 - any failure to reach the broker means "not ready"
+            return False
+
+    return create_collector(config, sender, write_keys, ready), [sender, admin]

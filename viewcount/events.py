@@ -143,6 +143,27 @@ def validate_object(obj: dict) -> ViewEvent | InvalidEvent:
     )
 
 
+def json_schema() -> dict:
+    """The view event as JSON Schema (draft 2020-12), from the same definitions the validator
+    checks (CONTRACT §8 serves it). RFC 3339 offsets and the 65,536-byte limit are checked by the
+    validator only: JSON Schema cannot say them exactly."""
+    identifier = {"type": "string", "pattern": f"^{_ID.pattern}$"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://viewcount.dev/v1/schema/view-event.json",
+        "title": f"view event, schema version {SCHEMA_VERSION}",
+        "type": "object",
+        "required": [*ID_FIELDS, "event_time", "watch_ms"],
+        "properties": {
+            **{name: identifier for name in ID_FIELDS},
+            "event_time": {"type": "string", "format": "date-time"},
+            "watch_ms": {"type": "integer", "minimum": 0, "maximum": MAX_WATCH_MS},
+            "schema_version": {"const": SCHEMA_VERSION},
+        },
+        "additionalProperties": True,
+    }
+
+
 def _short(text: str, limit: int = 120) -> str:
     """Details echo no more than a short, printable prefix of what the sender wrote."""
     text = text.encode("ascii", "backslashreplace").decode("ascii")

@@ -167,7 +167,7 @@ def _byte_size(text: str) -> int:
 MIN_ADMIN_TOKEN = 32
 
 
-def _admin_token(text: str) -> str:
+def _long_secret(text: str) -> str:
     if text and len(text) < MIN_ADMIN_TOKEN:
         raise ValueError(f"must be at least {MIN_ADMIN_TOKEN} characters (e.g. `openssl rand -hex 24`), "
                          f"not {len(text)}")
@@ -245,13 +245,23 @@ class Settings:
     max_clock_skew: int = _setting("5m", parse_duration_ms, duration=True, doc="rule 2")
     min_watch_ms: int = _setting("30000", _non_negative_int, doc="rule 4")
     max_views_per_viewer_hour: int = _setting("5", _positive_int, doc="rule 5")
-    admin_token: str = _setting("", _admin_token, secret=True,
+    admin_token: str = _setting("", _long_secret, secret=True,
                                 doc=f"bearer token that reads everything, at least {MIN_ADMIN_TOKEN} characters "
                                     f"(empty: no admin)")
     api_keys_file: str = _setting("", _optional_file, doc="JSON: sha256(api key) → creator_id")
     rate_card: str = _setting("", _optional_file, doc="TOML rate card for billing")
     ownership: str = _setting("first-claim", _choice("first-claim", "catalog"),
                               doc="who owns a video without a catalog entry: its first claim, or no one (CONTRACT §9)")
+    collector_host: str = _setting("127.0.0.1", str, doc="address `viewcount collect` listens on")
+    collector_port: int = _setting("8090", _port, doc="port `viewcount collect` listens on")
+    collector_keys_file: str = _setting("", _optional_file, doc="JSON: sha256(write key) → source name (CONTRACT §8)")
+    collector_ack_timeout: int = _setting("5s", parse_duration_ms, duration=True,
+                                          doc="the collector answers 503 when the broker has not acknowledged a "
+                                              "request's events by then")
+    collector_allowed_origins: str = _setting("", str, doc="comma-separated origins allowed by CORS (browser players)")
+    collector_ip_hmac_key: str = _setting("", _long_secret, secret=True,
+                                          doc=f"key of the client-address HMAC the collector stamps (vc-ip-hmac), at "
+                                              f"least {MIN_ADMIN_TOKEN} characters; `collect` needs it")
     serve_host: str = _setting("127.0.0.1", str, doc="address `viewcount serve` listens on")
     serve_port: int = _setting("8080", _port, doc="port `viewcount serve` listens on")
     serve_rate_limit: int = _setting("50", _non_negative_int,

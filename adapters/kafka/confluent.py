@@ -43,7 +43,8 @@ def _translate(error: Exception, what: str) -> KafkaSeamError:
         return KafkaUnavailable(f"{what}: no Kafka broker answered ({error})")
     # While a broker restarts, its partitions have no leader in the client's metadata for a moment.
     passing = (KafkaError._UNKNOWN_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION,
-               KafkaError._WAIT_COORD, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE)
+               KafkaError._WAIT_COORD, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE,
+               KafkaError.NOT_COORDINATOR)
     if code in passing or (isinstance(detail, KafkaError) and detail.retriable()):
         return KafkaUnavailable(f"{what}: {error}")
     return KafkaSeamError(f"{what}: {error}")
@@ -240,9 +241,19 @@ class ConfluentConsumer(RecordConsumer):
             self._consumer.incremental_assign([tp])
 
     def position(self, partition: int) -> int:
+        from confluent_kafka import KafkaException
+
         offset = self._consumer.position([self._tp(partition)])[0].offset
         if offset < 0:  # nothing fetched since assignment: the committed or reset position
-            committed = self._consumer.committed([self._tp(partition)], timeout=10)[0].offset
+            try:
+                committed = self._consumer.committed([self._tp(partition)], timeout=10)[0].offset
+            except KafkaException as e:
+                error = _translate(e, f"committed offset of {self._topic}-{partition}")
+                if not isinstance(error, KafkaUnavailable):
+                    raise error from e
+                # A group coordinator moving or still loading (a new group): not known yet, so the
+                # earliest it could be; the caller asks again on its next round.
+                committed = -1
             offset = committed if committed >= 0 else self.beginning_offsets([partition])[partition]
         return offset
 

@@ -33,6 +33,8 @@ BAD = [
     (["serve", "--port", "99999"], 2), (["serve", "--port", "http"], 2),
     (["serve", "--host", "999.1.1.1", "--port", "8080"], 1),
     (["keys", "issue", "bad id"], 1),
+    (["collect"], 1),                                   # no COLLECTOR_IP_HMAC_KEY: it would stamp nothing safe
+    (["collect", "--port", "0"], 2),
     (["videos", "assign", "bad!", "creator_a"], 1), (["videos", "assign", "vid_1", "c" * 65], 1),
     (["videos", "assign", "vid_1", "creator_a", "--from", "2026-11-01T00:30:00Z"], 1),
     (["videos", "assign", "vid_1", "creator_a", "--from", "2026"], 1),

@@ -15,6 +15,7 @@ from adapters.kafka.exceptions import KafkaUnavailable, RecordTooLarge
     ("NOT_LEADER_FOR_PARTITION", KafkaUnavailable),
     ("_TRANSPORT", KafkaUnavailable),
     ("_ALL_BROKERS_DOWN", KafkaUnavailable),
+    ("NOT_COORDINATOR", KafkaUnavailable),             # a new group's coordinator, still moving
     ("MSG_SIZE_TOO_LARGE", RecordTooLarge),
     ("TOPIC_AUTHORIZATION_FAILED", None),
     ("_INVALID_ARG", None),

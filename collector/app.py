@@ -1,0 +1,148 @@
+"""The collector's HTTP app (CONTRACT §8), built from injected parts (see
+:func:`app.wiring.collector_app`).
+
+``POST /v1/events`` answers 202 only after the broker acknowledged every event of the request
+(the producer is idempotent with ``acks=all``); when that does not happen within the ack timeout,
+503 with ``Retry-After``: the client sends the same request again, and the duplicates this makes
+are removed by the event-id rule. Producing and waiting run off the event loop.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adapters.kafka.exceptions import KafkaSeamError
+from adapters.kafka.seam import RecordProducer
+from collector.bodies import MAX_BODY_BYTES, Event, parse_body
+from collector.edge import edge_headers
+from collector.exceptions import BadBody
+from collector.keys import source_of
+from viewcount import __version__
+from viewcount.events import InvalidEvent, json_schema, parse_event
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    topic: str
+    ack_timeout_s: float = 5.0
+    allowed_origins: tuple[str, ...] = ()
+    ip_hmac_key: bytes = b""
+
+
+class CollectorMetrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.requests = Counter("viewcount_collector_requests_total", "Requests, by status", ["status"], registry=r)
+        self.events = Counter("viewcount_collector_events_total", "Events produced, by validity",
+                              ["outcome"], registry=r)
+        self.ack_seconds = Histogram("viewcount_collector_ack_seconds",
+                                     "From the request to the broker's acknowledgement of all its events",
+                                     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+
+
+def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def create_collector(config: CollectorConfig, producer: RecordProducer, write_keys: dict[str, str],
+                     ready: Callable[[], bool], metrics: CollectorMetrics | None = None) -> FastAPI:
+    metrics = metrics or CollectorMetrics()
+    app = FastAPI(title="viewcount collector", version=__version__,
+                  description="Players send view events; each is produced to the views topic (CONTRACT §8).")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "error")
+        return _error(e.status_code, code, code)
+
+    def produce(events: list[Event], received_ms: int, headers: list[tuple[str, bytes]]) -> bool:
+        """Send every event, then wait for every acknowledgement until the ack timeout."""
+        deadline = time.monotonic() + config.ack_timeout_s
+        try:
+            deliveries = [producer.send(config.topic, e.value, key=e.key, timestamp_ms=received_ms, headers=headers)
+                          for e in events]
+            for delivery in deliveries:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or delivery.error(timeout_s=remaining) is not None:
+                    return False
+        except KafkaSeamError:
+            return False
+        return True
+
+    @app.post("/v1/events", status_code=202, summary="Send view events (write key: Bearer or ?key=)")
+    async def post_events(request: Request) -> JSONResponse:
+        received_ms = int(time.time() * 1000)
+        started = time.monotonic()
+        authorization = request.headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" else request.query_params.get("key")
+        source = source_of(write_keys, key)
+        if source is None:
+            metrics.requests.labels("401").inc()
+            return _error(401, "unauthorized", "a valid write key is required", {"WWW-Authenticate": "Bearer"})
+        try:
+            body = await _read_capped(request)
+            events = parse_body(request.headers.get("content-type"), body)
+        except BadBody as e:
+            metrics.requests.labels(str(e.status)).inc()
+            return _error(e.status, e.code, e.detail)
+        client = request.client.host if request.client else ""
+        headers = edge_headers(source, request.headers.get("user-agent"), client, config.ip_hmac_key)
+        if not await run_in_threadpool(produce, events, received_ms, headers):
+            metrics.requests.labels("503").inc()
+            return _error(503, "unavailable", "the events were not acknowledged in time; send the same request again",
+                          {"Retry-After": "1"})
+        metrics.ack_seconds.observe(time.monotonic() - started)
+        invalid = []
+        for index, event in enumerate(events):
+            parsed = parse_event(event.value)
+            if isinstance(parsed, InvalidEvent):
+                invalid.append({"index": index, "reason": parsed.reason.value})
+        metrics.events.labels("invalid").inc(len(invalid))
+        metrics.events.labels("valid").inc(len(events) - len(invalid))
+        metrics.requests.labels("202").inc()
+        return JSONResponse({"received": len(events), "invalid": invalid}, status_code=202)
+
+    @app.get("/v1/schema/view-event.json", summary="The view event's JSON Schema (draft 2020-12)")
+    async def schema() -> JSONResponse:
+        return JSONResponse(json_schema(), media_type="application/schema+json")
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: the producer reaches the broker")
+    async def readyz() -> JSONResponse:
+        if await run_in_threadpool(ready):
+            return JSONResponse({"status": "ready"})
+        return _error(503, "unavailable", "the Kafka broker is not reachable", {"Retry-After": "1"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    if config.allowed_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.allowed_origins), allow_methods=["POST"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+    return app
+
+
+async def _read_capped(request: Request) -> bytes:
+    """The body, refused (413) as soon as it is over the limit: a 10 MB body is never held whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BadBody(413, "too_large", f"a request carries at most {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BadBody(413, "too_large", f"a request carries at most {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
