@@ -89,7 +89,10 @@ class WebHdfsFileStore(FileStore):
         tmp = self._write_temp(target, data)
         response = self._call(f"replace {path}", self._client._rename, tmp,
                               destination=target, renameoptions="OVERWRITE")
-        if getattr(response, "status_code", 200) != 200 or response.json().get("boolean") is False:
+        # A rename with options (OVERWRITE) reports failure as an HTTP error and answers 200 with an
+        # empty body; a plain one answers {"boolean": false}: either is a failed replace.
+        refused = response.content and response.json().get("boolean") is False
+        if getattr(response, "status_code", 200) != 200 or refused:
             self._client.delete(tmp)
             raise StoreError(f"replace {path}: WebHDFS refused the rename ({getattr(response, 'status_code', '?')})")
 
