@@ -22,7 +22,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -189,9 +189,15 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
         return who
 
     @app.put("/v1/admin/videos/{video_id}", summary="Assign a video to its owner from a UTC hour (admin)",
-             responses=_example(ASSIGNMENT_EXAMPLE))
-    async def assign_video(video_id: str, body: AssignmentBody, request: Request) -> JSONResponse:
-        admin(request)
+             description='Body: `{"creator_id": "…", "effective_from": "2026-11-26T06:00:00Z"}` (the hour is '
+                         'optional: by default the next one)', responses=_example(ASSIGNMENT_EXAMPLE))
+    async def assign_video(video_id: str, request: Request) -> JSONResponse:
+        admin(request)           # before the body is read: without the admin token, only 401 or 403
+        try:
+            body = AssignmentBody.model_validate_json(await request.body())
+        except ValidationError as e:
+            fields = sorted({".".join(str(p) for p in err.get("loc", ())) for err in e.errors()})
+            raise ApiError(422, "invalid_request", f"invalid {', '.join(f for f in fields if f) or 'body'}") from None
         checked_id("video_id", video_id)
         checked_id("creator_id", body.creator_id)
         effective = (hour_floor(now_ms()) + HOUR_MS if body.effective_from is None

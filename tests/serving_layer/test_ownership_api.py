@@ -65,8 +65,10 @@ def test_the_admin_moves_a_video_through_the_catalog_and_the_api_follows(owned, 
     body = {"creator_id": new_owner, "effective_from": this_hour}
     assert api.put(path, api.creator_key(owner), json=body).status_code == 403
     assert api.put(path, None, json=body).status_code == 401
+    assert api.put(path, None, json={"junk": 1}).status_code == 401          # the token first, then the body
+    assert api.put(path, api.creator_key(owner), json={"junk": 1}).status_code == 403
     for bad in ({"creator_id": "bad id!"}, {"creator_id": new_owner, "effective_from": "2026-11-26T06:30:00Z"},
-                {"creator_id": new_owner, "extra": 1}, {}):
+                {"creator_id": new_owner, "extra": 1}, {}, "not an object"):
         answer = api.put(path, ADMIN_TOKEN, json=bad)
         assert answer.status_code == 422 and "Traceback" not in answer.text, bad
     assert api.get(path, ADMIN_TOKEN).status_code == 404          # no entry yet
