@@ -9,6 +9,7 @@ version holds the video), else no one under ``OWNERSHIP=catalog``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from viewcount.ownership import Assignment, Catalog, OwnershipMode, owner_at
@@ -44,14 +45,27 @@ def first_claim(batch_claim: str | None, speed_claim: str | None) -> str | None:
     return batch_claim or speed_claim or None
 
 
+@dataclass(frozen=True)
+class OwnersAt:
+    """Owners as of one catalog and one hour: a whole answer (every page of a creator's videos)
+    is resolved against the same catalog."""
+
+    catalog: Catalog
+    mode: OwnershipMode
+    hour_ms: int
+
+    def owner(self, video_id: str, claim: str | None) -> str | None:
+        return owner_at(self.catalog, claim, self.mode, video_id, self.hour_ms)
+
+    def catalog_candidates(self, creator_id: str) -> set[str]:
+        """Videos the catalog ever assigned to the creator (the owner check decides which are theirs now)."""
+        return self.catalog.candidates_of(creator_id)
+
+
 class Owners:
     def __init__(self, catalog: CatalogSource, mode: OwnershipMode,
                  clock: Callable[[], int] = now_ms) -> None:
         self._catalog, self.mode, self._clock = catalog, mode, clock
 
-    def owner_now(self, video_id: str, claim: str | None) -> str | None:
-        return owner_at(self._catalog.current(), claim, self.mode, video_id, hour_floor(self._clock()))
-
-    def catalog_candidates(self, creator_id: str) -> set[str]:
-        """Videos the catalog ever assigned to the creator (the owner check decides which are theirs now)."""
-        return self._catalog.current().candidates_of(creator_id)
+    def now(self) -> OwnersAt:
+        return OwnersAt(self._catalog.current(), self.mode, hour_floor(self._clock()))

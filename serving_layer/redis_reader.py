@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.redis.connection import AsyncRedisConnection, RedisConnection
-from serving_layer.owners import Owners, first_claim
+from serving_layer.owners import Owners, OwnersAt, first_claim
 from serving_layer.views import CreatorViews, ServingReader, VideoViews
 from viewcount import keys
 
@@ -29,23 +29,23 @@ def _ms(raw) -> int | None:
     return int(raw) if raw else None
 
 
-def video_from_reply(video_id: str, reply: list, owners: Owners) -> VideoViews:
+def video_from_reply(video_id: str, reply: list, owners: OwnersAt) -> VideoViews:
     version, watermark, batch, batch_claim, speed_claim, flat, speed, as_of = reply
     claim = first_claim(_text(batch_claim), _text(speed_claim))
     return VideoViews(
-        video_id=video_id, creator_id=owners.owner_now(video_id, claim),
+        video_id=video_id, creator_id=owners.owner(video_id, claim),
         batch_views=int(batch), speed_views=int(speed),
         batch_watermark_ms=_ms(watermark), batch_version=_text(version) or None,
         hourly={int(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)},
         as_of_ms=_ms(as_of), first_claim=claim)
 
 
-def owned_in_page(creator_id: str, page: list[str], reply: list, owners: Owners) -> dict[str, int]:
+def owned_in_page(creator_id: str, page: list[str], reply: list, owners: OwnersAt) -> dict[str, int]:
     """The page's videos the creator owns now, with their merged views."""
     owned = {}
     for i, video in enumerate(page):
         batch, batch_claim, speed_claim, speed = reply[4 * i: 4 * i + 4]
-        if owners.owner_now(video, first_claim(_text(batch_claim), _text(speed_claim))) == creator_id:
+        if owners.owner(video, first_claim(_text(batch_claim), _text(speed_claim))) == creator_id:
             owned[video] = int(batch) + int(speed)
     return owned
 
@@ -72,12 +72,13 @@ class RedisServingReader(ServingReader):
     async def video_views(self, video_id: str, topic: str | None = None, hourly: bool = True) -> VideoViews:
         reply = await self._redis.call(f"read {video_id}", self._read(
             keys=[], args=["video", self.prefix, video_id, topic or "", "1" if hourly else "0"]))
-        return video_from_reply(video_id, reply, self._owners)
+        return video_from_reply(video_id, reply, self._owners.now())
 
     async def creator_views(self, creator_id: str, topic: str | None = None) -> CreatorViews:
         version, watermark, as_of = await self._redis.call(
             f"read creator {creator_id}", self._read(keys=[], args=["pointer", self.prefix, topic or ""]))
-        candidates = self._owners.catalog_candidates(creator_id)
+        owners = self._owners.now()
+        candidates = owners.catalog_candidates(creator_id)
         client = self._redis.client
         if version:
             index = keys.batch_creator_key(self.prefix, _text(version), creator_id)
@@ -92,7 +93,7 @@ class RedisServingReader(ServingReader):
         for page in pages(candidates):
             reply = await self._redis.call(f"read creator {creator_id}", self._read(
                 keys=[], args=["page", self.prefix, version, watermark, *page]))
-            videos.update(owned_in_page(creator_id, page, reply, self._owners))
+            videos.update(owned_in_page(creator_id, page, reply, owners))
         return CreatorViews(creator_id, dict(sorted(videos.items())), _ms(watermark), _text(version) or None,
                             _ms(as_of))
 
@@ -111,12 +112,13 @@ class RedisViewReader:
     def video_views(self, video_id: str, topic: str | None = None, hourly: bool = True) -> VideoViews:
         reply = self._redis.call(f"read {video_id}", self._read, keys=[],
                                  args=["video", self.prefix, video_id, topic or "", "1" if hourly else "0"])
-        return video_from_reply(video_id, reply, self._owners)
+        return video_from_reply(video_id, reply, self._owners.now())
 
     def creator_views(self, creator_id: str, topic: str | None = None) -> CreatorViews:
         version, watermark, as_of = self._redis.call(f"read creator {creator_id}", self._read, keys=[],
                                                      args=["pointer", self.prefix, topic or ""])
-        candidates = self._owners.catalog_candidates(creator_id)
+        owners = self._owners.now()
+        candidates = owners.catalog_candidates(creator_id)
         client = self._redis.client
         if version:
             index = keys.batch_creator_key(self.prefix, _text(version), creator_id)
@@ -129,6 +131,6 @@ class RedisViewReader:
         for page in pages(candidates):
             reply = self._redis.call(f"read creator {creator_id}", self._read, keys=[],
                                      args=["page", self.prefix, version, watermark, *page])
-            videos.update(owned_in_page(creator_id, page, reply, self._owners))
+            videos.update(owned_in_page(creator_id, page, reply, owners))
         return CreatorViews(creator_id, dict(sorted(videos.items())), _ms(watermark), _text(version) or None,
                             _ms(as_of))

@@ -34,6 +34,7 @@ class WebHdfsFileStore(FileStore):
         self._config = config
         self.root = urlsplit(config.url).path.rstrip("/") or "/"
         self._client = InsecureClient(config.webhdfs_url, user=config.user, timeout=config.timeout_s)
+        self._made_dirs: set[str] = set()    # made 0700 by this store: no MKDIRS call per write
 
     @property
     def url(self) -> str:
@@ -61,8 +62,10 @@ class WebHdfsFileStore(FileStore):
     def _write_temp(self, target: str, data: bytes) -> str:
         tmp = temporary_name(target)
         # Owner only, as on local disk: the directory first (HDFS would create it 755), then the file.
-        self._call(f"mkdir {posixpath.dirname(tmp)}", self._client.makedirs, posixpath.dirname(tmp),
-                   permission=DIR_MODE)
+        directory = posixpath.dirname(tmp)
+        if directory not in self._made_dirs:
+            self._call(f"mkdir {directory}", self._client.makedirs, directory, permission=DIR_MODE)
+            self._made_dirs.add(directory)
         self._call(f"write {tmp}", self._client.write, tmp, data=data, overwrite=False, permission=FILE_MODE)
         return tmp
 
