@@ -33,6 +33,14 @@ def month_closed(settings: Settings, period: Period) -> tuple[bool, str]:
                     f"closes at W >= {format_ms(closes)}")
 
 
+def latest_closed_month(settings: Settings) -> Period | None:
+    """The latest month the published batch watermark has closed; None before any publish."""
+    pointer = wiring.batch_views(settings).batch_pointer()
+    if pointer is None:
+        return None
+    return Period.latest_closed(pointer[1], settings.max_event_age, settings.max_clock_skew)
+
+
 def summary(outcome: BillingOutcome) -> dict:
     """A run's outcome as plain JSON (what a DAG task returns)."""
     views, amount = totals(outcome.lines)
@@ -51,4 +59,7 @@ def read_statement(settings: Settings, location: str) -> dict:
     audit = wiring.file_store(settings, settings.audit_store)
     relative = location[location.index("statements/"):]
     rows, total = parse_csv(audit.read(relative))
-    return {"statement": location, "rows": len(rows), "total": total}
+    period = relative.split("/")[1].removeprefix("period=")
+    download = f"{settings.api_url}/v1/billing/{period}/statement"
+    return {"statement": location, "rows": len(rows), "total": total,
+            "download_csv": f"{download}.csv", "download_parquet": f"{download}.parquet"}

@@ -193,6 +193,7 @@ def api_app(settings: Settings):
     creator keys, the per-key rate limit."""
     from audit.ledger import AuditLedger
     from billing.payouts import PayoutBook
+    from billing.statement import StatementShelf
     from serving_layer.app import create_app
     from serving_layer.auth import Authenticator, load_api_keys
     from serving_layer.ratelimit import RateLimiter
@@ -201,9 +202,11 @@ def api_app(settings: Settings):
     store = serving_reader(settings, timeout_s=settings.serve_request_timeout / 1000, retries=0, catalog=catalog)
     limiter = (RateLimiter(settings.serve_rate_limit, 2 * settings.serve_rate_limit)
                if settings.serve_rate_limit else None)
+    audit = file_store(settings, settings.audit_store)
     return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file)),
-                      limiter, settings.topic, payouts=PayoutBook(AuditLedger(file_store(settings, settings.audit_store))),
-                      catalog=catalog, failed_auth=RateLimiter(FAILED_AUTH_PER_S, FAILED_AUTH_BURST))
+                      limiter, settings.topic, payouts=PayoutBook(AuditLedger(audit)), catalog=catalog,
+                      failed_auth=RateLimiter(FAILED_AUTH_PER_S, FAILED_AUTH_BURST),
+                      statements=StatementShelf(audit))
 
 
 def collector_app(settings: Settings):

@@ -56,12 +56,26 @@ class Period:
         return hour_ceil(self.end_ms + max_event_age_ms + max_clock_skew_ms)
 
     @classmethod
+    def of_ms(cls, ms: int) -> Period:
+        """The UTC month that holds the instant ``ms``."""
+        moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+        return cls(moment.year, moment.month)
+
+    def previous(self) -> Period:
+        return Period(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    @classmethod
+    def ended_by(cls, ms: int) -> Period:
+        """The latest month that has ended at or before the instant ``ms``: what a run scheduled at
+        00:00 on the 1st bills (the month that has just ended, not the one that has just begun)."""
+        return cls.of_ms(ms).previous()
+
+    @classmethod
     def latest_closed(cls, watermark_ms: int, max_event_age_ms: int, max_clock_skew_ms: int) -> Period:
         """The latest month a batch watermark of ``watermark_ms`` has closed."""
-        moment = datetime.fromtimestamp(watermark_ms / 1000, tz=timezone.utc)
-        period = cls(moment.year, moment.month)
+        period = cls.of_ms(watermark_ms)
         while period.closes_at_ms(max_event_age_ms, max_clock_skew_ms) > watermark_ms:
-            period = cls(period.year - (period.month == 1), (period.month - 2) % 12 + 1)
+            period = period.previous()
         return period
 
     def require_closed(self, watermark_ms: int, max_event_age_ms: int, max_clock_skew_ms: int) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import posixpath
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from adapters.files.base import FileStore
 from billing.money import money_str, rate_str
 from billing.period import Period
 from billing.plan import Entry, entry_from_record, is_entry_of
@@ -81,3 +84,29 @@ def parse_csv(data: bytes) -> tuple[list[dict], dict | None]:
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     total = rows[-1] if rows and rows[-1]["creator_id"] == TOTAL_LABEL else None
     return (rows[:-1] if total else rows), total
+
+
+FORMATS = ("csv", "parquet")
+
+
+class StatementShelf:
+    """The statements written to the audit store, as finance downloads them: for a month, the
+    latest one (the one through the highest audit sequence number), in either format."""
+
+    def __init__(self, store: FileStore) -> None:
+        self._store = store
+
+    def latest(self, period: str, fmt: str) -> tuple[str, bytes] | None:
+        """``(file name, bytes)`` of the month's latest statement in ``fmt`` (one of
+        :data:`FORMATS`), or None when the month has not been billed. Raises :class:`PeriodError`
+        for a malformed month."""
+        if fmt not in FORMATS:
+            raise ValueError(f"no statement format {fmt!r}; expected one of {FORMATS}")
+        period = str(Period.parse(period))
+        name = re.compile(rf"statement-{period}-through-seq-(\d{{6}})\.{fmt}", re.ASCII)
+        found = [(int(match.group(1)), f.path) for f in self._store.list(f"{ROOT}/period={period}")
+                 if (match := name.fullmatch(posixpath.basename(f.path)))]
+        if not found:
+            return None
+        path = max(found)[1]
+        return posixpath.basename(path), self._store.read(path)

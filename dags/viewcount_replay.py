@@ -1,9 +1,10 @@
 """viewcount_replay: recompute event days FROM..TO, report the difference, publish on request.
 
 Manual only. Params: ``from`` and ``to`` (YYYY-MM-DD, UTC event days, inclusive) and ``dry_run``
-(default true: compute and report, write and publish nothing). The difference report is the
+(default true: compute and report, write and publish nothing; ``publish`` is then skipped). The difference report is the
 ``replay`` task's output (XCom ``return_value``); with ``dry_run`` false the new version is
-published and audited as a ``batch_replay``.
+published and audited as a ``batch_replay``, and the ``viewcount_batch_views`` asset is updated (billing
+on publish then writes the adjustment if the replay changed the latest closed month).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from app.dag_assets import BATCH_VIEWS
 from app.dag_support import DEFAULT_ARGS, settings
 
 DAY = r"^\d{4}-\d{2}-\d{2}$"
@@ -39,14 +41,19 @@ def viewcount_replay():
                            "recomputed": d.recomputed, "delta": d.delta} for d in report.diffs],
                 "table": report.table()}
 
-    @task
+    @task(outlets=[BATCH_VIEWS])
     def publish(report: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from app.batch_operations import publish_version
         from audit.kinds import BATCH_REPLAY
 
-        if report["dry_run"]:
-            return {"published": False, "version": report["previous_version"], "reason": "dry run"}
-        return publish_version(settings(), report["version"], kind=BATCH_REPLAY, extra=report["audit"])
+        if report["dry_run"]:   # skipped, so that no asset event says something was published
+            raise AirflowSkipException(f"dry run: nothing published; {report['previous_version']} stays")
+        done = publish_version(settings(), report["version"], kind=BATCH_REPLAY, extra=report["audit"])
+        get_current_context()["outlet_events"][BATCH_VIEWS].extra = {
+            "version": done["version"], "watermark": done["watermark"], "replayed": [report["from"], report["to"]]}
+        return done
 
     publish(replay())
 

@@ -36,13 +36,14 @@ from serving_layer.ratelimit import RateLimiter
 from viewcount import __version__
 from viewcount.events import valid_id
 from serving_layer.owners import CatalogEditor
-from serving_layer.views import PayoutSource, ServingReader
+from serving_layer.views import PayoutSource, ServingReader, StatementSource
 from adapters.files.exceptions import StoreError
 from viewcount.errors import ViewcountError
 from viewcount.ownership import Catalog
 from viewcount.timeutil import HOUR_MS, format_hour, format_ms, hour_floor, now_ms, parse_rfc3339_ms
 
 DASHBOARD = Path(__file__).with_name("dashboard")
+STATEMENT_FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
 class ApiError(Exception):
@@ -59,7 +60,8 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
 
 def create_app(store: ServingReader, authenticator: Authenticator, limiter: RateLimiter | None,
                topic: str, metrics: ServeMetrics | None = None, payouts: PayoutSource | None = None,
-               catalog: CatalogEditor | None = None, failed_auth: RateLimiter | None = None) -> FastAPI:
+               catalog: CatalogEditor | None = None, failed_auth: RateLimiter | None = None,
+               statements: StatementSource | None = None) -> FastAPI:
     """``limiter`` paces each creator key; ``failed_auth`` paces failed authentications per client
     address, so that keys and the admin token cannot be guessed at speed."""
     metrics = metrics or ServeMetrics()
@@ -179,11 +181,37 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
         # The ledger is on a file store (local disk or WebHDFS): read it off the event loop.
         return JSONResponse(await run_in_threadpool(payouts.for_creator, creator_id))
 
-    # --- the video catalog (CONTRACT §9), admin token only --------------------------------------
-    def admin(request: Request) -> Principal:
+    def admin_only(request: Request, what: str) -> Principal:
         who = principal(request)
         if not who.is_admin:
-            raise ApiError(403, "forbidden", "the video catalog is written with the admin token only")
+            raise ApiError(403, "forbidden", f"{what} with the admin token only")
+        return who
+
+    # --- statements for finance, admin token only -----------------------------------------------
+    @app.get("/v1/billing/{period}/statement.{fmt}", summary="A billed month's statement, CSV or Parquet (admin)",
+             description="The latest statement of the month (through its highest audit sequence number), as "
+                         "`statement.csv` (CONTRACT §7 columns and a totals row) or `statement.parquet` "
+                         "(typed, decimals exact). 404 when the month has not been billed.",
+             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}},
+                        **{k: v for k, v in _example({}).items() if k != 200}})
+    async def statement(period: str, fmt: str, request: Request) -> Response:
+        admin_only(request, "statements are downloaded")
+        if fmt not in STATEMENT_FORMATS or statements is None:
+            raise ApiError(404, "not_found", "statements are served as statement.csv or statement.parquet"
+                           if statements is not None else "statements are not served here")
+        try:   # the audit store is on local disk or WebHDFS: read it off the event loop
+            found = await run_in_threadpool(statements.latest, period, fmt)
+        except ViewcountError:
+            raise ApiError(422, "invalid_request", "period must be a month YYYY-MM") from None
+        if found is None:
+            raise ApiError(404, "not_found", f"{period} has not been billed")
+        name, data = found
+        return Response(data, media_type=STATEMENT_FORMATS[fmt],
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    # --- the video catalog (CONTRACT §9), admin token only --------------------------------------
+    def admin(request: Request) -> Principal:
+        who = admin_only(request, "the video catalog is written")
         if catalog is None:
             raise ApiError(404, "not_found", "the video catalog is not served here")
         return who

@@ -79,3 +79,13 @@ class PayoutSource(Protocol):
 
     def for_creator(self, creator_id: str) -> dict:
         """``{"creator_id", "payouts": [...], "periods": [...]}`` (CONTRACT §6)."""
+
+
+class StatementSource(Protocol):
+    """The monthly statements finance downloads (billing's ``billing.statement.StatementShelf``,
+    injected by the application)."""
+
+    def latest(self, period: str, fmt: str) -> tuple[str, bytes] | None:
+        """``(file name, bytes)`` of the month's (``YYYY-MM``) latest statement as ``csv`` or
+        ``parquet``, or None when the month has not been billed. Raises a ``ViewcountError`` for a
+        malformed month."""

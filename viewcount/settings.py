@@ -109,6 +109,11 @@ def _url(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
+def _optional_url(*schemes: str) -> Callable[[str], str]:
+    required = _url(*schemes)
+    return lambda text: required(text) if text else text
+
+
 def _optional_file(text: str) -> str:
     if text and not Path(text).is_file():
         raise ValueError(f"no such file: {text}")
@@ -264,6 +269,12 @@ class Settings:
                                               f"least {MIN_ADMIN_TOKEN} characters; `collect` needs it")
     serve_host: str = _setting("127.0.0.1", str, doc="address `viewcount serve` listens on")
     serve_port: int = _setting("8080", _port, doc="port `viewcount serve` listens on")
+    public_url: str = _setting("", _optional_url("http", "https"),
+                               doc="the API's address as its users reach it (statement download links); "
+                                   "empty: http://SERVE_HOST:SERVE_PORT")
+    pushgateway: str = _setting("", _optional_url("http", "https"),
+                                doc="Prometheus Pushgateway the DAGs' failure callback pushes to (empty: failures "
+                                    "are logged and counted in Airflow's own metrics only)")
     serve_rate_limit: int = _setting("50", _non_negative_int,
                                      doc="requests per second per creator API key, bursts of twice that (0: off)")
     serve_request_timeout: int = _setting("1s", parse_duration_ms, duration=True,
@@ -324,6 +335,11 @@ class Settings:
                 shown = mask_secret(raw) if spec.metadata["secret"] else raw
                 raise SettingsError(name, f"{e} (got {shown!r})") from e
         return cls(**values)
+
+    @property
+    def api_url(self) -> str:
+        """Where the API is reached: PUBLIC_URL, else the address it listens on."""
+        return (self.public_url or f"http://{self.serve_host}:{self.serve_port}").rstrip("/")
 
     @property
     def rules(self) -> RuleSettings:

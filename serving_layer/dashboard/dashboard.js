@@ -1,9 +1,10 @@
-// The creator dashboard: the creator's totals, videos and one video's hourly views, read from
-// the API with the creator's own key and refreshed every REFRESH_MS. The key stays in memory.
+// The creator dashboard: the creator's totals, videos and one video's hourly views, and on the
+// payouts tab the creator's payouts by month, read from the API with the creator's own key and
+// refreshed every REFRESH_MS. The key stays in memory.
 "use strict";
 
 const REFRESH_MS = 10000;
-const state = { creator: null, key: null, video: null, timer: null, chart: null };
+const state = { creator: null, key: null, video: null, timer: null, chart: null, tab: "views" };
 const $ = (id) => document.getElementById(id);
 const fmt = new Intl.NumberFormat("en-US");
 
@@ -66,10 +67,46 @@ function renderHourly(doc) {
   }, [xs, ys], $("chart"));
 }
 
+function cell(text, value, numeric = false) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (value !== undefined) td.dataset.value = String(value);
+  if (numeric) td.className = "num";
+  return td;
+}
+
+function row(cells, key) {
+  const tr = document.createElement("tr");
+  if (key) tr.dataset.key = key;
+  tr.append(...cells);
+  return tr;
+}
+
+function renderPayouts(doc) {
+  // Amounts are decimal strings (exact cents); they are shown as they come, never as floats.
+  $("periods").querySelector("tbody").replaceChildren(...doc.periods.map((p) => row([
+    cell(p.period), cell(fmt.format(p.views), p.views, true), cell(p.amount, p.amount, true), cell(p.currency),
+  ], p.period)));
+  $("payouts").querySelector("tbody").replaceChildren(...doc.payouts.map((p) => row([
+    cell(p.period), cell(p.kind), cell(fmt.format(p.views), p.views, true), cell(p.rate_per_1000, undefined, true),
+    cell(p.amount, p.amount, true), cell(p.payout_id), cell(String(p.audit_seq), p.audit_seq, true),
+  ], p.payout_id)));
+}
+
+function showTab(tab) {
+  state.tab = tab;
+  for (const name of ["views", "payouts"]) {
+    $(`${name}-tab`).hidden = name !== tab;
+    $(`tab-${name}`).setAttribute("aria-selected", String(name === tab));
+  }
+}
+
 async function refresh() {
   try {
     renderCreator(await api(`/v1/creators/${encodeURIComponent(state.creator)}/views`));
-    if (state.video) renderHourly(await api(`/v1/videos/${encodeURIComponent(state.video)}/views/hourly`));
+    $("tabs").hidden = false;
+    if (state.tab === "payouts") renderPayouts(await api(`/v1/creators/${encodeURIComponent(state.creator)}/payouts`));
+    else if (state.video) renderHourly(await api(`/v1/videos/${encodeURIComponent(state.video)}/views/hourly`));
     setStatus(`updated ${new Date().toLocaleTimeString()}`);
     document.body.dataset.loaded = "true";
   } catch (e) {
@@ -91,3 +128,10 @@ $("video-select").addEventListener("change", (event) => {
   state.video = event.target.value;
   refresh();
 });
+
+for (const button of document.querySelectorAll("#tabs button")) {
+  button.addEventListener("click", () => {
+    showTab(button.dataset.tab);
+    refresh();
+  });
+}

@@ -44,3 +44,12 @@ def test_an_hour_aligned_close_is_not_pushed_further():
 ])
 def test_the_latest_closed_month_at_a_watermark(w, expected):
     assert str(Period.latest_closed(parse_rfc3339_ms(w), 7 * DAY, 5 * MINUTE)) == expected
+
+
+@pytest.mark.parametrize("moment, expected", [
+    ("2026-12-01T00:00:00Z", "2026-11"),       # a run at 00:00 on the 1st bills the month that just ended
+    ("2026-12-01T00:00:00.001Z", "2026-11"), ("2026-12-31T23:59:59.999Z", "2026-11"),
+    ("2027-01-01T00:00:00Z", "2026-12"), ("2026-03-01T00:00:00Z", "2026-02"),
+])
+def test_the_month_that_has_ended_by_an_instant(moment, expected):
+    assert str(Period.ended_by(parse_rfc3339_ms(moment))) == expected

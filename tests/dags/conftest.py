@@ -4,10 +4,12 @@ session's real stack."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,3 +50,24 @@ def run_dag(airflow_env) -> Callable[..., dict]:
         return result
 
     return run
+
+
+@pytest.fixture
+def gateway():
+    """A loopback HTTP endpoint that answers like a Pushgateway and keeps each request it got:
+    ``(url, [(method, path, body)…])``."""
+    got: list[tuple[str, str, bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append((self.command, self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", got
+    server.shutdown()

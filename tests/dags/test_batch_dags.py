@@ -34,8 +34,10 @@ def test_hourly_batch_then_replay_dry_and_real(make_scenario, run_dag, spark):
     serving, ledger = wiring.batch_views(settings), AuditLedger(wiring.file_store(settings, settings.audit_store))
     watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
 
-    # 1. The hourly DAG at the interval ending at W publishes what the batch job computes at W.
-    hourly = run_dag("viewcount_batch_hourly", settings, logical_date=format_ms(watermark).replace("Z", "+00:00"))
+    # 1. A manual hourly run triggered at 17 min 42 s past W publishes at W (floored to the hour),
+    #    what the batch job computes at W.
+    triggered = format_ms(watermark + 17 * 60_000 + 42_000).replace("Z", "+00:00")
+    hourly = run_dag("viewcount_batch_hourly", settings, logical_date=triggered)
     assert hourly["state"] == "success", hourly["log"][-4000:]
     published = hourly["tasks"]["publish"]["output"]
     assert published["published"] and serving.batch_pointer() == (published["version"], watermark)
@@ -45,6 +47,8 @@ def test_hourly_batch_then_replay_dry_and_real(make_scenario, run_dag, spark):
     assert (by_dag.totals, by_dag.hourly, by_dag.creator_daily) == (by_job.totals, by_job.hourly,
                                                                      by_job.creator_daily)
     assert [r["kind"] for r in ledger.records()] == ["batch_publish"]
+    assert hourly["asset_events"] == [{"task_id": "publish", "uri": "viewcount://batch/views", "extra": {
+        "version": published["version"], "watermark": format_ms(watermark)}}]   # billing on publish runs on it
 
     # 2. Lose a raw file; the dry replay DAG reports the difference the replay computes, and
     #    changes nothing.
@@ -58,8 +62,8 @@ def test_hourly_batch_then_replay_dry_and_real(make_scenario, run_dag, spark):
     assert dry["state"] == "success", dry["log"][-4000:]
     report = dry["tasks"]["replay"]["output"]
     assert report["dry_run"] and report["diffs"] and report["net_views"] < 0
-    assert dry["tasks"]["publish"]["output"] == {"published": False, "version": published["version"],
-                                                 "reason": "dry run"}
+    assert dry["tasks"]["publish"]["state"] == "skipped" and dry["tasks"]["publish"]["output"] is None
+    assert dry["asset_events"] == []      # nothing published, so nothing to bill anew
     assert serving.batch_pointer() == (published["version"], watermark)
     assert ({f.path for f in scenario.store.walk("batch")}, [r["hash"] for r in ledger.records()]) == before
     from datetime import date
@@ -74,4 +78,6 @@ def test_hourly_batch_then_replay_dry_and_real(make_scenario, run_dag, spark):
     version = real["tasks"]["publish"]["output"]["version"]
     assert version != published["version"] and serving.batch_pointer() == (version, watermark)
     assert ledger.records()[-1]["kind"] == "batch_replay" and ledger.records()[-1]["payload"]["from"] == day
+    assert [(e["uri"], e["extra"]["version"], e["extra"]["replayed"]) for e in real["asset_events"]] == [
+        ("viewcount://batch/views", version, [day, day])]
     print(f"DAG runs: batch_hourly {hourly['seconds']} s, replay dry {dry['seconds']} s, replay {real['seconds']} s")

@@ -25,6 +25,31 @@ PROBE = textwrap.dedent("""
             "tasks": {t.task_id: {"retries": t.retries, "backoff": t.retry_exponential_backoff,
                                   "callback": bool(t.on_failure_callback), "mode": getattr(t, "mode", None),
                                   "upstream": sorted(t.upstream_task_ids)} for t in dag.tasks}}
+    # Where each timetable puts its next run after an instant, and what the DAG's own resolution
+    # makes of that run: the month a scheduled billing run bills, the W an hourly run recomputes.
+    import pendulum
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+    from app.dag_periods import billing_period, hourly_watermark
+    from viewcount.timeutil import format_ms
+
+    def next_run(dag_id, after):
+        timetable = coerce_to_core_timetable(bag.dags[dag_id].timetable)
+        return timetable.next_dagrun_info(last_automated_data_interval=None, restriction=TimeRestriction(
+            earliest=pendulum.parse(after), latest=None, catchup=True))
+
+    def unreachable():
+        raise AssertionError("a scheduled run must not need the published watermark")
+
+    out["boundaries"] = {}
+    for after in ("2026-11-30T23:59:59Z", "2026-12-01T00:00:00Z", "2026-12-31T23:00:00Z"):
+        info = next_run("viewcount_billing_monthly", after)
+        out["boundaries"][after] = [info.run_after.isoformat(), str(billing_period(
+            "", "scheduled", info.logical_date, unreachable))]
+    for after in ("2026-11-20T10:17:00Z", "2026-11-20T23:59:59Z"):
+        info = next_run("viewcount_batch_hourly", after)
+        out["boundaries"][after] = [info.run_after.isoformat(), format_ms(hourly_watermark(
+            "", info.data_interval.end, info.run_after))]
     print("probe: " + json.dumps(out, default=str))
 """)
 
@@ -39,7 +64,8 @@ def bag(airflow_env) -> dict:
 
 def test_every_dag_imports_without_errors_and_parses_in_under_a_second(bag):
     assert bag["errors"] == {}
-    assert set(bag["dags"]) == {"viewcount_batch_hourly", "viewcount_billing_monthly", "viewcount_replay"}
+    assert set(bag["dags"]) == {"viewcount_batch_hourly", "viewcount_billing_monthly",
+                                "viewcount_billing_on_publish", "viewcount_replay"}
     files = {p.name for p in DAGS.glob("*.py")}
     assert set(bag["seconds"]) == files
     assert all(seconds < 1.0 for seconds in bag["seconds"].values()), bag["seconds"]
@@ -68,22 +94,64 @@ def test_the_flow_of_each_dag(bag):
     assert hourly["recompute"]["upstream"] == ["wait_for_flush"]
     assert hourly["expectations"]["upstream"] == ["recompute"]
     assert hourly["publish"]["upstream"] == ["expectations"]
-    billing = bag["dags"]["viewcount_billing_monthly"]
-    assert billing["tasks"]["wait_until_closed"]["mode"] == "reschedule"
-    assert billing["tasks"]["bill"]["upstream"] == ["checks", "resolve_period"]
-    assert billing["tasks"]["statement"]["upstream"] == ["bill"]
+    for dag_id, schedule in [("viewcount_billing_monthly", "CronTriggerTimetable"),
+                             ("viewcount_billing_on_publish", "AssetTriggeredTimetable")]:
+        billing = bag["dags"][dag_id]
+        assert billing["schedule"] == schedule and billing["params"] == {"period": ""}
+        assert billing["tasks"]["wait_until_closed"]["mode"] == "reschedule"
+        assert billing["tasks"]["bill"]["upstream"] == ["checks", "resolve_period"]
+        assert billing["tasks"]["statement"]["upstream"] == ["bill"]
     replay = bag["dags"]["viewcount_replay"]
     assert replay["schedule"] == "NullTimetable"   # manual only
     assert replay["params"]["dry_run"] is True
     assert replay["tasks"]["publish"]["upstream"] == ["replay"]
 
 
-def test_the_failure_callback_logs_the_task(caplog):
+def test_a_scheduled_billing_run_at_midnight_on_the_first_bills_the_month_that_ended(bag):
+    """The run the timetable places at 00:00 UTC on the 1st resolves to the previous month."""
+    assert bag["boundaries"]["2026-11-30T23:59:59Z"] == ["2026-12-01T00:00:00+00:00", "2026-11"]
+    assert bag["boundaries"]["2026-12-01T00:00:00Z"] == ["2026-12-01T00:00:00+00:00", "2026-11"]
+    assert bag["boundaries"]["2026-12-31T23:00:00Z"] == ["2027-01-01T00:00:00+00:00", "2026-12"]
+
+
+def test_a_scheduled_hourly_run_recomputes_at_the_hour_it_closes(bag):
+    assert bag["boundaries"]["2026-11-20T10:17:00Z"] == ["2026-11-20T11:00:00+00:00", "2026-11-20T11:00:00.000Z"]
+    assert bag["boundaries"]["2026-11-20T23:59:59Z"] == ["2026-11-21T00:00:00+00:00", "2026-11-21T00:00:00.000Z"]
+
+
+class Ti:
+    dag_id, task_id, try_number = "viewcount_replay", "replay", 2
+
+
+def test_the_failure_callback_logs_the_task_and_pushes_when_it_failed(caplog, monkeypatch, gateway):
+    import time
+
     from app.dag_support import on_task_failure
 
-    class Ti:
-        dag_id, task_id, try_number = "viewcount_replay", "replay", 2
-
+    url, got = gateway
+    monkeypatch.setenv("VIEWCOUNT_PUSHGATEWAY", url)
+    before = time.time()
     with caplog.at_level("ERROR", logger="viewcount.dags"):
         on_task_failure({"task_instance": Ti(), "run_id": "manual__1", "exception": ValueError("no raw data")})
     assert "dag=viewcount_replay task=replay run=manual__1 try=2: no raw data" in caplog.text
+    [(method, path, body)] = got
+    assert (method, path) == ("POST", "/metrics/job/viewcount_dags/dag_id/viewcount_replay/task_id/replay")
+    [value] = [line.split()[-1] for line in body.decode().splitlines()
+               if line.startswith("viewcount_dag_task_last_failure_timestamp_seconds ")]
+    assert before <= float(value) <= time.time()
+
+
+def test_a_failure_is_still_logged_when_the_gateway_is_down_or_not_set(caplog, monkeypatch):
+    import socket
+
+    from app.dag_support import on_task_failure
+
+    with socket.socket() as s:   # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("VIEWCOUNT_PUSHGATEWAY", f"http://127.0.0.1:{s.getsockname()[1]}")
+    with caplog.at_level("WARNING", logger="viewcount.dags"):
+        on_task_failure({"task_instance": Ti(), "run_id": "manual__2", "exception": ValueError("boom")})
+        monkeypatch.delenv("VIEWCOUNT_PUSHGATEWAY")
+        on_task_failure({"task_instance": Ti(), "run_id": "manual__3", "exception": ValueError("boom")})
+    assert "run=manual__2" in caplog.text and "could not push the failure of viewcount_replay.replay" in caplog.text
+    assert "run=manual__3" in caplog.text and "VIEWCOUNT_PUSHGATEWAY is not set" in caplog.text

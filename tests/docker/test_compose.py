@@ -33,7 +33,7 @@ def services(compose) -> dict:
 def test_the_cluster_has_every_component(services):
     assert {"kafka", "kafka-2", "kafka-3", "redis", "namenode", "datanode", "spark-master", "spark-worker",
             "postgres", "airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer", "prometheus", "grafana", "topics-init", "raw-sink", "speed", "api"} <= set(services)
+            "airflow-triggerer", "prometheus", "pushgateway", "grafana", "topics-init", "raw-sink", "speed", "api"} <= set(services)
 
 
 def test_every_image_is_pinned(services):
@@ -110,7 +110,7 @@ def test_every_prometheus_target_is_a_compose_service_and_port(services):
             env = services[host].get("environment") or {}
             command = " ".join(services[host].get("command") or [])
             assert port in (env.get("VIEWCOUNT_INGEST_METRICS_PORT"), env.get("VIEWCOUNT_SPEED_METRICS_PORT"),
-                            "9090") or f"--port {port}" in command, target
+                            "9090", "9091") or f"--port {port}" in command, target
 
 
 def _metric_names() -> set[str]:
@@ -126,12 +126,14 @@ def _referenced(text: str) -> set[str]:
 
 
 def test_alerts_and_dashboard_use_only_metrics_the_processes_export():
-    exported = {re.sub(r"_total$", "", n) for n in _metric_names()}
+    from app.dag_support import FAILURE_GAUGE
+
+    exported = {re.sub(r"_total$", "", n) for n in _metric_names()} | {FAILURE_GAUGE}
     alerts = yaml.safe_load((ROOT / "docker/prometheus/alerts.yml").read_text())
     rules = alerts["groups"][0]["rules"]
     names = {r["alert"] for r in rules}
     assert {"ViewcountConsumerLagHigh", "ViewcountSpeedFreshnessStale", "ViewcountBatchTooOld",
-            "ViewcountDeadLettersRising", "ViewcountApiErrors"} <= names
+            "ViewcountDeadLettersRising", "ViewcountApiErrors", "ViewcountDagTaskFailed"} <= names
     runbook = (ROOT / "docs/runbook.md").read_text().lower()
     for rule in rules:
         assert _referenced(rule["expr"]) <= exported, rule["alert"]

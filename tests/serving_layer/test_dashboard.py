@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -11,29 +13,39 @@ from serving_layer.app import create_app
 from serving_layer.auth import Authenticator, key_digest
 from app import wiring
 from devtools.sandbox import free_ports, wait_for
+from tests.billing.conftest import make_books  # noqa: F401  (the billing scenario factory)
 from tests.serving_layer.conftest import ADMIN_TOKEN
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def live_api(counted):
-    """The app on uvicorn, on a free loopback port, with one key per creator."""
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app on uvicorn, on a free loopback port; yields its base URL."""
     import uvicorn
 
-    creators = sorted({v["creator_id"] for v in counted.truth["videos"].values()})
-    keys = {c: f"dash-key-{c}" for c in creators}
-    app = create_app(wiring.serving_reader(counted.settings),
-                     Authenticator(ADMIN_TOKEN, {key_digest(k): c for c, k in keys.items()}), None,
-                     counted.settings.topic)
     port = free_ports(1)[0]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, 30, what="uvicorn to start")
-    yield f"http://127.0.0.1:{port}", keys
-    server.should_exit = True
-    thread.join(30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture
+def live_api(counted):
+    """The API with one key per creator of the counted stream."""
+    creators = sorted({v["creator_id"] for v in counted.truth["videos"].values()})
+    keys = {c: f"dash-key-{c}" for c in creators}
+    app = create_app(wiring.serving_reader(counted.settings),
+                     Authenticator(ADMIN_TOKEN, {key_digest(k): c for c, k in keys.items()}), None,
+                     counted.settings.topic)
+    with serving(app) as base:
+        yield base, keys
 
 
 @pytest.fixture
@@ -88,3 +100,46 @@ def test_a_creator_sees_the_numbers_the_api_gives(live_api, browser, counted, ar
     browser.find_element(By.ID, "key").send_keys("wrong")
     browser.find_element(By.CSS_SELECTOR, "#login button").click()
     wait_for(lambda: "not valid" in browser.find_element(By.ID, "status").text, 30, what="the error message")
+
+
+def test_a_creator_sees_its_payouts_by_month_on_the_payouts_tab(make_books, browser, artifacts):
+    import httpx
+    from selenium.webdriver.common.by import By
+
+    from audit.ledger import AuditLedger
+    from billing.payouts import PayoutBook
+    from tests.serving_layer.test_payouts import KEYS, OCTOBER
+
+    books = make_books()
+    books.publish(OCTOBER)
+    assert books.cli("billing", "run", "--period", "2026-10").returncode == 0
+    books.publish({**OCTOBER, ("creator_42", "2026-10-01"): 1230})   # corrected: the re-run adjusts
+    assert books.cli("billing", "run", "--period", "2026-10").returncode == 0
+    app = create_app(wiring.serving_reader(books.settings),
+                     Authenticator(ADMIN_TOKEN, {key_digest(k): c for c, k in KEYS.items()}), None,
+                     books.settings.topic, payouts=PayoutBook(AuditLedger(books.audit)))
+    with serving(app) as base:
+        expected = httpx.get(f"{base}/v1/creators/creator_42/payouts",
+                             headers={"Authorization": f"Bearer {KEYS['creator_42']}"}).json()
+        assert [p["kind"] for p in expected["payouts"]] == ["payout", "adjustment"]
+        browser.get(f"{base}/dashboard/")
+        browser.find_element(By.ID, "creator").send_keys("creator_42")
+        browser.find_element(By.ID, "key").send_keys(KEYS["creator_42"])
+        browser.find_element(By.CSS_SELECTOR, "#login button").click()
+        wait_for(lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true", 30,
+                 what="the dashboard to load")
+        assert not browser.find_element(By.ID, "payouts-tab").is_displayed()
+        browser.find_element(By.ID, "tab-payouts").click()
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#payouts tbody tr"), 30, what="the payouts")
+
+        assert not browser.find_element(By.ID, "views-tab").is_displayed()
+        values = lambda tr: [td.get_attribute("data-value") for td in tr.find_elements(By.CSS_SELECTOR, "td")  # noqa: E731
+                             if td.get_attribute("data-value") is not None]
+        months = {tr.get_attribute("data-key"): values(tr)
+                  for tr in browser.find_elements(By.CSS_SELECTOR, "#periods tbody tr")}
+        assert months == {p["period"]: [str(p["views"]), p["amount"]] for p in expected["periods"]}
+        lines = {tr.get_attribute("data-key"): values(tr)
+                 for tr in browser.find_elements(By.CSS_SELECTOR, "#payouts tbody tr")}
+        assert lines == {p["payout_id"]: [str(p["views"]), p["amount"], str(p["audit_seq"])]
+                         for p in expected["payouts"]}
+        browser.save_screenshot(str(artifacts / "dashboard-payouts.png"))

@@ -1,4 +1,5 @@
-"""`GET /v1/creators/{id}/payouts`: a creator's payouts and adjustments from the audit ledger."""
+"""`GET /v1/creators/{id}/payouts`: a creator's payouts and adjustments from the audit ledger; and
+`GET /v1/billing/{period}/statement.{csv,parquet}`: the month's statement, for the admin token only."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from billing.payouts import PayoutBook
 from billing.period import Period
 from billing.ratecard import parse_rate_card
 from billing.run import MonthlyBilling
+from billing.statement import StatementShelf
 from serving_layer.app import create_app
 from serving_layer.auth import Authenticator, key_digest
 from tests.billing.conftest import RATE_CARD, make_books  # noqa: F401  (the billing scenario factory)
@@ -30,7 +32,7 @@ def billed(make_books):
     bill()
     app = create_app(wiring.serving_reader(books.settings),
                      Authenticator(ADMIN, {key_digest(k): c for c, k in KEYS.items()}), None,
-                     books.settings.topic, payouts=PayoutBook(books.ledger))
+                     books.settings.topic, payouts=PayoutBook(books.ledger), statements=StatementShelf(books.audit))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield books, bill, client
 
@@ -83,3 +85,41 @@ def test_metrics_say_how_old_the_published_batch_is(billed):
     line = next(line for line in client.get("/metrics").text.splitlines()
                 if line.startswith("viewcount_batch_watermark_age_seconds "))
     assert abs(float(line.split()[1]) - (time.time() - CLOSED_W / 1000)) < 60
+
+
+def test_finance_downloads_the_latest_statement_with_the_admin_token(billed):
+    import io
+
+    import pyarrow.parquet as pq
+
+    books, bill, client = billed
+    first = get(client, "/v1/billing/2026-10/statement.csv", ADMIN)
+    assert first.status_code == 200 and first.headers["content-type"] == "text/csv; charset=utf-8"
+    name = "statement-2026-10-through-seq-000003.csv"
+    assert first.headers["content-disposition"] == f'attachment; filename="{name}"'
+    assert first.content == books.audit.read(f"statements/period=2026-10/{name}")
+
+    books.publish({**OCTOBER, ("creator_42", "2026-10-01"): 1230})   # a replay: the re-run adjusts
+    bill()
+    csv = get(client, "/v1/billing/2026-10/statement.csv", ADMIN)
+    assert csv.headers["content-disposition"] == 'attachment; filename="statement-2026-10-through-seq-000005.csv"'
+    assert csv.text.splitlines()[-1] == "(total),2026-10,2229,,USD,7.42,,"
+    parquet = get(client, "/v1/billing/2026-10/statement.parquet", ADMIN)
+    assert parquet.status_code == 200 and parquet.headers["content-type"] == "application/vnd.apache.parquet"
+    rows = pq.read_table(io.BytesIO(parquet.content)).to_pylist()
+    assert [(r["creator_id"], r["kind"], r["views"], str(r["amount"]), r["audit_seq"]) for r in rows] == [
+        ("creator_42", "payout", 1234, "4.94", 2), ("creator_42", "adjustment", -4, "-0.02", 5),
+        ("creator_7", "payout", 999, "2.50", 3)]
+
+
+def test_a_statement_is_not_for_creators_nor_for_months_not_billed(billed):
+    _, _, client = billed
+    path = "/v1/billing/2026-10/statement.csv"
+    assert get(client, path, None).status_code == 401
+    creator = get(client, path, KEYS["creator_42"])
+    assert creator.status_code == 403 and creator.json()["error"] == "forbidden"
+    assert get(client, "/v1/billing/2026-09/statement.csv", ADMIN).json() == {
+        "error": "not_found", "detail": "2026-09 has not been billed"}
+    assert get(client, "/v1/billing/2026-13/statement.csv", ADMIN).status_code == 422
+    assert get(client, "/v1/billing/0000-01/statement.parquet", ADMIN).status_code == 422
+    assert get(client, "/v1/billing/2026-10/statement.xlsx", ADMIN).status_code == 404
