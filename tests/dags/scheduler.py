@@ -4,8 +4,9 @@ a client that talks to it over the REST API as a user would (a JWT from ``/auth/
 
 The scheduler is started with ``[scheduler] use_job_schedule = False``: it runs what is
 triggered and creates no runs from the timetables on its own, so a test is not raced by the
-cron tick of the day it runs on. Which month a scheduled run bills is asserted through the
-timetables' own API instead (``test_dagbag.py``).
+cron tick of the day it runs on (which month a scheduled run bills is asserted through the
+timetables' own API, in ``test_dagbag.py``). ``schedule_runs()`` restarts it with schedules on,
+for asset-triggered runs, once every DAG with a cron schedule is paused.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class AirflowClient:
 
     def __init__(self, base: str, password: str) -> None:
         self.base = base
-        self.process_groups: list[int] = []   # of the Airflow processes, for checking they are gone
+        self.process_groups: list[int] = []   # of every Airflow process started, for checking they are gone
+        self.schedule_runs = lambda: None      # set by airflow_scheduler
         answer = httpx.post(f"{base}/auth/token", json={"username": USER, "password": password}, timeout=30)
         answer.raise_for_status()
         self._headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -56,6 +58,14 @@ class AirflowClient:
             return run if run["state"] in DONE else None
 
         return wait_for(finished, timeout_s, interval_s=1.0, what=f"{dag_id} run {run_id} to finish")
+
+    def wait_run(self, dag_id: str, run_type: str, timeout_s: float) -> str:
+        """The id of the first run of ``run_type`` the scheduler creates for the DAG."""
+        def created():
+            runs = self.call("GET", f"/dags/{dag_id}/dagRuns?run_type={run_type}").json()["dag_runs"]
+            return runs[0]["dag_run_id"] if runs else None
+
+        return wait_for(created, timeout_s, interval_s=1.0, what=f"a {run_type} run of {dag_id}")
 
     def tasks(self, dag_id: str, run_id: str) -> dict[str, dict]:
         answer = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
@@ -92,12 +102,18 @@ def airflow_scheduler(home: Path, env: dict[str, str]) -> Iterator[AirflowClient
     migrated = subprocess.run([AIRFLOW, "db", "migrate"], env=airflow_env, capture_output=True, text=True, timeout=600)
     assert migrated.returncode == 0, migrated.stderr[-3000:]
     processes: dict[str, subprocess.Popen] = {}
+    started: list[int] = []
+
+    def start(name: str, args: list[str], overrides: dict[str, str] | None = None) -> None:
+        with open(home / f"{name}.log", "ab") as log:   # the child keeps its own descriptor
+            processes[name] = subprocess.Popen([AIRFLOW, *args], env={**airflow_env, **(overrides or {})}, stdout=log,
+                                               stderr=subprocess.STDOUT, start_new_session=True)  # workers die with it
+        started.append(processes[name].pid)
+
     try:
-        for name, args in [("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"]),
-                           ("scheduler", ["scheduler"]), ("dag-processor", ["dag-processor"])]:
-            log = open(home / f"{name}.log", "wb")
-            processes[name] = subprocess.Popen([AIRFLOW, *args], env=airflow_env, stdout=log, stderr=subprocess.STDOUT,
-                                               start_new_session=True)   # its own group: workers die with it
+        start("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"])
+        start("scheduler", ["scheduler"])
+        start("dag-processor", ["dag-processor"])
 
         def healthy():
             _fail_if_exited(processes, home)
@@ -115,7 +131,13 @@ def airflow_scheduler(home: Path, env: dict[str, str]) -> Iterator[AirflowClient
             return len(listed) == len(expected_dags()) or None
 
         wait_for(parsed, 180, interval_s=1.0, what="the DAG processor to parse the project's DAGs")
-        client.process_groups = [p.pid for p in processes.values()]
+
+        def schedule_runs() -> None:
+            """Restart the scheduler so that it creates runs from schedules and assets too."""
+            _stop(processes["scheduler"])
+            start("scheduler", ["scheduler"], {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"})
+
+        client.process_groups, client.schedule_runs = started, schedule_runs
         yield client
     finally:
         for process in processes.values():

@@ -1,8 +1,10 @@
 """The billing DAGs under Airflow's own scheduler, triggered over the REST API as finance would:
 a past month is billed and its statement written; a month that cannot close in time fails at
 once, with the reason, and its failure reaches the Pushgateway; billing on publish, triggered
-without a period, bills the latest closed month and writes nothing it has already written. Every
-Airflow process the test started is gone at the end."""
+without a period, bills the latest closed month and writes nothing it has already written; and
+once the scheduler creates runs from schedules, a batch publish (the asset) triggers billing on
+publish, which writes a replay's adjustment. Every Airflow process the test started is gone at the
+end."""
 
 from __future__ import annotations
 
@@ -61,4 +63,21 @@ def test_billing_runs_under_the_real_scheduler_when_triggered_over_rest(make_boo
         again = airflow.output("viewcount_billing_on_publish", run_id, "bill")
         assert again["written_seqs"] == [] and again["statement"] == bill["statement"]
         assert len(books.ledger.records()) == 3
+
+        # 4. Data-aware scheduling. The monthly DAG is paused again, so that the cron tick of the
+        #    day the test runs plays no part, and the scheduler now creates runs from schedules.
+        #    A replay corrects October and its publish updates the asset (posted here as the
+        #    publish task posts it; that the task does is checked in test_batch_dags.py): billing
+        #    on publish runs by itself and writes October's adjustment.
+        airflow.call("PATCH", "/dags/viewcount_billing_monthly", {"is_paused": True}).raise_for_status()
+        airflow.schedule_runs()
+        version = books.publish({**OCTOBER, ("creator_42", "2026-10-01"): 1196})   # 4 views fewer
+        [asset] = airflow.call("GET", "/assets?uri_pattern=viewcount://batch/views").json()["assets"]
+        airflow.call("POST", "/assets/events", {"asset_id": asset["id"], "extra": {"version": version}}).raise_for_status()
+        run_id = airflow.wait_run("viewcount_billing_on_publish", "asset_triggered", RUN_S)
+        run = airflow.wait_done("viewcount_billing_on_publish", run_id, RUN_S)
+        assert run["state"] == "success"
+        adjusted = airflow.output("viewcount_billing_on_publish", run_id, "bill")
+        assert (adjusted["period"], adjusted["planned"]) == ("2026-10", {"payouts": 0, "adjustments": 1})
+        assert [r["kind"] for r in books.ledger.records()][3:] == ["batch_publish", "adjustment"]
     assert not [pgid for pgid in airflow.process_groups if group_alive(pgid)]   # every process it started is gone
