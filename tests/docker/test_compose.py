@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from collector.app import CollectorMetrics
 from ingestion.metrics import SinkMetrics
 from serving_layer.metrics import ServeMetrics
 from speed_layer.metrics import SpeedMetrics
@@ -33,7 +34,7 @@ def services(compose) -> dict:
 def test_the_cluster_has_every_component(services):
     assert {"kafka", "kafka-2", "kafka-3", "redis", "namenode", "datanode", "spark-master", "spark-worker",
             "postgres", "airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer", "prometheus", "pushgateway", "grafana", "topics-init", "raw-sink", "speed", "api"} <= set(services)
+            "airflow-triggerer", "prometheus", "pushgateway", "grafana", "collector", "topics-init", "raw-sink", "speed", "api"} <= set(services)
 
 
 def test_every_image_is_pinned(services):
@@ -115,7 +116,7 @@ def test_every_prometheus_target_is_a_compose_service_and_port(services):
 
 def _metric_names() -> set[str]:
     names = set()
-    for metrics in (SinkMetrics(), SpeedMetrics(), ServeMetrics()):
+    for metrics in (SinkMetrics(), SpeedMetrics(), ServeMetrics(), CollectorMetrics()):
         for collector in metrics.registry.collect():
             names.add(collector.name)
     return names
@@ -133,7 +134,8 @@ def test_alerts_and_dashboard_use_only_metrics_the_processes_export():
     rules = alerts["groups"][0]["rules"]
     names = {r["alert"] for r in rules}
     assert {"ViewcountConsumerLagHigh", "ViewcountSpeedFreshnessStale", "ViewcountBatchTooOld",
-            "ViewcountDeadLettersRising", "ViewcountApiErrors", "ViewcountDagTaskFailed"} <= names
+            "ViewcountDeadLettersRising", "ViewcountApiErrors", "ViewcountDagTaskFailed",
+            "ViewcountCollectorUnavailable", "ViewcountCollectorAckSlow"} <= names
     runbook = (ROOT / "docs/runbook.md").read_text().lower()
     for rule in rules:
         assert _referenced(rule["expr"]) <= exported, rule["alert"]
