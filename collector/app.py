@@ -10,10 +10,12 @@ are removed by the event-id rule. Producing and waiting run off the event loop.
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +28,9 @@ from collector.exceptions import BadBody
 from collector.keys import source_of
 from viewcount import __version__
 from viewcount.events import InvalidEvent, json_schema, parse_event
+
+
+STATIC = Path(__file__).with_name("static")
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ def create_collector(config: CollectorConfig, producer: RecordProducer, write_ke
     @app.get("/v1/schema/view-event.json", summary="The view event's JSON Schema (draft 2020-12)")
     async def schema() -> JSONResponse:
         return JSONResponse(json_schema(), media_type="application/schema+json")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")   # viewcount-beacon.js for players
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict:

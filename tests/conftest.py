@@ -8,7 +8,10 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import shutil
+import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -17,7 +20,7 @@ import pytest
 
 from viewcount.settings import Settings
 from app.background import Background
-from devtools.sandbox import settings_for, wait_for
+from devtools.sandbox import free_ports, settings_for, wait_for
 from devtools.stack.manager import CORE, HDFS, Stack
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -193,3 +196,39 @@ def spark():
     session.stop()
     # py4j says goodbye at interpreter exit, after pytest has closed the streams its log went to
     logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+@contextmanager
+def serving(app, port: int | None = None) -> Iterator[str]:
+    """The app on uvicorn, on ``port`` (default: a free loopback port); yields its base URL."""
+    import uvicorn
+
+    port = port or free_ports(1)[0]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 30, what="uvicorn to start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (selenium), closed after the test."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not binary or not driver_path:
+        pytest.fail("chromium and chromedriver are needed (make test installs them: apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    yield driver
+    driver.quit()

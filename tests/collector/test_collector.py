@@ -24,18 +24,26 @@ WRITE_KEY = "wk_player_" + "x" * 30
 HMAC_KEY = "hmac-key-of-the-collector-tests-32+"
 
 
-@pytest.fixture
-def collector(stack, stack_settings, tmp_path):
-    """A collector on a topic of its own (3 partitions), with one write key for `web-player`."""
+def collector_settings(stack_settings, tmp_path, **overrides):
+    """Settings for a collector on a topic of its own (3 partitions, created), with one write key
+    for `web-player`, and a speed group and Redis prefix of their own."""
     name = f"collect-{uuid.uuid4().hex[:8]}"
     keys = tmp_path / "write-keys.json"
     keys.write_text(json.dumps({hashlib.sha256(WRITE_KEY.encode()).hexdigest(): "web-player"}))
     settings = stack_settings.replace(topic=name, dlq_topic=f"{name}.dlq", topic_partitions=3, redis_prefix=name,
                                       speed_group=f"{name}-speed", collector_keys_file=str(keys),
-                                      collector_ip_hmac_key=HMAC_KEY, audit_store=(tmp_path / "audit").as_uri())
+                                      collector_ip_hmac_key=HMAC_KEY, audit_store=(tmp_path / "audit").as_uri(),
+                                      **{f"collector_{k}": v for k, v in overrides.items()})
     admin = wiring.topic_admin(settings)
     admin.ensure_topics(wiring.topic_specs(settings))
     admin.close()
+    return settings
+
+
+@pytest.fixture
+def collector(stack, stack_settings, tmp_path):
+    """A collector (TestClient) on a topic of its own."""
+    settings = collector_settings(stack_settings, tmp_path)
     app, clients = wiring.collector_app(settings)
     with TestClient(app) as client:
         yield settings, client

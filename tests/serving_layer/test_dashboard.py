@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from serving_layer.app import create_app
 from serving_layer.auth import Authenticator, key_digest
 from app import wiring
-from devtools.sandbox import free_ports, wait_for
+from devtools.sandbox import wait_for
 from tests.billing.conftest import make_books  # noqa: F401  (the billing scenario factory)
+from tests.conftest import serving
 from tests.serving_layer.conftest import ADMIN_TOKEN
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """The app on uvicorn, on a free loopback port; yields its base URL."""
-    import uvicorn
-
-    port = free_ports(1)[0]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 30, what="uvicorn to start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture
@@ -46,24 +26,6 @@ def live_api(counted):
                      counted.settings.topic)
     with serving(app) as base:
         yield base, keys
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not binary or not driver_path:
-        pytest.fail("chromium and chromedriver are needed (make test installs them: apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    yield driver
-    driver.quit()
 
 
 def test_a_creator_sees_the_numbers_the_api_gives(live_api, browser, counted, artifacts):
