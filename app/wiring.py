@@ -222,7 +222,7 @@ def collector_app(settings: Settings):
     write_keys = load_write_keys(settings.collector_keys_file)
     config = CollectorConfig(settings.topic, settings.collector_ack_timeout / 1000,
                              tuple(o.strip() for o in settings.collector_allowed_origins.split(",") if o.strip()),
-                             settings.collector_ip_hmac_key.encode())
+                             settings.collector_ip_hmac_key.encode(), settings.collector_body_timeout / 1000)
     sender = producer(settings, client_id="viewcount-collector")
     admin = topic_admin(settings)
 

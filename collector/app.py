@@ -7,6 +7,7 @@
 are removed by the event-id rule. Producing and waiting run off the event loop.
 """
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class CollectorConfig:
     ack_timeout_s: float = 5.0
     allowed_origins: tuple[str, ...] = ()
     ip_hmac_key: bytes = b""
+    body_timeout_s: float = 10.0     # a 1 MiB body at 1 Mbit/s takes 8 s
 
 
 class CollectorMetrics:
@@ -93,7 +95,7 @@ def create_collector(config: CollectorConfig, producer: RecordProducer, write_ke
             metrics.requests.labels("401").inc()
             return _error(401, "unauthorized", "a valid write key is required", {"WWW-Authenticate": "Bearer"})
         try:
-            body = await _read_capped(request)
+            body = await _read_capped(request, config.body_timeout_s)
             events = parse_body(request.headers.get("content-type"), body)
         except BadBody as e:
             metrics.requests.labels(str(e.status)).inc()
@@ -141,15 +143,25 @@ def create_collector(config: CollectorConfig, producer: RecordProducer, write_ke
     return app
 
 
-async def _read_capped(request: Request) -> bytes:
-    """The body, refused (413) as soon as it is over the limit: a 10 MB body is never held whole."""
+async def _read_capped(request: Request, deadline_s: float) -> bytes:
+    """The body, refused (413) as soon as it is over the limit, so a 10 MB body is never held
+    whole; and refused (408) when it has not all arrived ``deadline_s`` after the request began,
+    so a client trickling bytes (slowloris) cannot hold a connection and its buffer for long."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise BadBody(413, "too_large", f"a request carries at most {MAX_BODY_BYTES} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BadBody(413, "too_large", f"a request carries at most {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
+
+    async def read() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BadBody(413, "too_large", f"a request carries at most {MAX_BODY_BYTES} bytes")
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(read(), deadline_s)
+    except asyncio.TimeoutError:
+        raise BadBody(408, "request_timeout", f"the body did not arrive within {deadline_s:g} s") from None
     return b"".join(chunks)

@@ -263,6 +263,9 @@ class Settings:
     collector_ack_timeout: int = _setting("5s", parse_duration_ms, duration=True,
                                           doc="the collector answers 503 when the broker has not acknowledged a "
                                               "request's events by then")
+    collector_body_timeout: int = _setting("10s", parse_duration_ms, duration=True,
+                                           doc="the collector answers 408 when a request's body has not all arrived "
+                                               "by then (a client trickling bytes holds nothing for long)")
     collector_allowed_origins: str = _setting("", str, doc="comma-separated origins allowed by CORS (browser players)")
     collector_ip_hmac_key: str = _setting("", _long_secret, secret=True,
                                           doc=f"key of the client-address HMAC the collector stamps (vc-ip-hmac), at "
