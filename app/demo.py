@@ -2,7 +2,8 @@
 
 stack up → topics → a seeded stream reaching back into the last closed month (a backfill, sent
 with its original ingest times) → produced → raw sink and speed layer run until caught up → batch
-recompute and publish → the HTTP API's answer for every video compared with truth.json →
+recompute and publish → the HTTP API's answer for every video compared with truth.json → live:
+players send views through the HTTP collector, and the API's answers grow by exactly those →
 billing for the closed month compared with truth.json → audit verify.
 
 Each run works in a namespace of its own (topic, Redis key prefix, raw and audit folders), so
@@ -11,6 +12,7 @@ runs never mix and the comparison is exact every time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import signal
@@ -29,7 +31,7 @@ from viewcount.settings import Settings
 from devtools.stack.manager import CORE, Stack
 from viewcount.timeutil import DAY_MS, HOUR_MS, format_ms, now_ms, parse_rfc3339_ms
 
-STEPS = 9
+STEPS = 10
 RATE_CARD = b'currency = "USD"\ndefault_rate_per_1000 = "2.50"\n[creators.creator_0001]\nrate_per_1000 = "4.00"\n'
 
 
@@ -58,12 +60,20 @@ class DemoSummary:
     audit_records: int = 0
     api_url: str = ""
     api_key: tuple[str, str] = ("", "")
+    live_requests: int = 0
+    live_events: int = 0
+    live_resent: int = 0
+    live_invalid: int = 0
+    live_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+    collector_url: str = ""
+    write_key: str = ""
     seconds: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return (self.raw_valid + self.raw_quarantined == self.produced == self.lines
-                and not self.mismatches and not self.payout_mismatches)
+                and not self.mismatches and not self.payout_mismatches and not self.live_mismatches
+                and self.live_events > 0)
 
 
 def demo_settings(settings: Settings, namespace: str, out_dir: Path) -> Settings:
@@ -74,7 +84,9 @@ def demo_settings(settings: Settings, namespace: str, out_dir: Path) -> Settings
         # the backfill reaches weeks back: keep it on the topic until both sinks have read it
         topic_retention=max(settings.topic_retention, 60 * DAY_MS),
         admin_token=settings.admin_token or secrets.token_hex(24),
-        api_keys_file=str(out_dir / "api-keys.json"), rate_card=str(out_dir / "rates.toml"))
+        api_keys_file=str(out_dir / "api-keys.json"), rate_card=str(out_dir / "rates.toml"),
+        collector_keys_file=str(out_dir / "write-keys.json"),
+        collector_ip_hmac_key=settings.collector_ip_hmac_key or secrets.token_hex(24))
 
 
 class _Layers:
@@ -191,6 +203,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     summary.api_key = (creator, key)
     server = ApiServer(wiring.api_app(s), s.serve_host, api_port or _free_port()).start()
     summary.api_url = server.url
+    collector, collector_clients = None, []
     try:
         for n, (video, expected) in enumerate(traffic.truth["videos"].items(), start=1):
             got = _get(f"{server.url}/v1/videos/{video}/views", s.admin_token)
@@ -205,7 +218,30 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
         summary.videos_checked = len(traffic.truth["videos"])
         took("api_compare")
 
-        step(7, f"billing {period} (closed at W {summary.batch_watermark}) and comparing payouts with the truth")
+        step(7, "live: players send views through the HTTP collector → Kafka → raw sink and speed layer → API")
+        from app.demo_live import live_views, send_as_players
+
+        summary.write_key = secrets.token_urlsafe(32)
+        Path(s.collector_keys_file).write_text(
+            json.dumps({hashlib.sha256(summary.write_key.encode()).hexdigest(): "demo-player"}))
+        collector_app, collector_clients = wiring.collector_app(s)
+        collector = ApiServer(collector_app, s.collector_host, _free_port()).start()
+        summary.collector_url = collector.url
+        live = send_as_players(collector.url, summary.write_key,
+                               live_views(traffic.truth["videos"], max(100, min(2000, events // 10)), seed))
+        summary.live_requests, summary.live_events = live.requests, live.events
+        summary.live_resent, summary.live_invalid = live.resent_events, live.invalid
+        say(f"      {live.requests} requests to {collector.url}/v1/events, 202 each: {live.events:,} views of "
+            f"{len(live.by_video)} videos, {live.resent_events} of them sent twice, {live.invalid} invalid line")
+        _Layers(s, until_idle_s=2).join()
+        for video, n in sorted(live.by_video.items()):
+            got = _get(f"{server.url}/v1/videos/{video}/views", s.admin_token)["views"]
+            if got != traffic.truth["videos"][video]["views"] + n:
+                summary.live_mismatches[video] = (got, traffic.truth["videos"][video]["views"] + n)
+        say(f"      the API's answers grew by exactly the views sent: {not summary.live_mismatches}")
+        took("live")
+
+        step(8, f"billing {period} (closed at W {summary.batch_watermark}) and comparing payouts with the truth")
         Path(s.rate_card).write_bytes(RATE_CARD)
         from app.billing_operations import monthly_billing, summary as billing_summary
 
@@ -221,27 +257,35 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
         say(f"      {len(outcome.written)} payouts, {done['amount']} USD; statement {summary.statement}")
         took("billing")
 
-        step(8, "verifying the audit ledger")
+        step(9, "verifying the audit ledger")
         audit = ledger.verify()
         summary.audit_records = audit.records
         say(f"      intact: {audit.records} records, head {audit.head_hash[:16]}…")
         took("audit_verify")
 
-        step(9, "done" + (": the API, raw sink and speed layer keep running (Ctrl-C stops them)"
-                          if keep_running else ""))
+        step(10, "done" + (": the API, the collector, the raw sink and the speed layer keep running (Ctrl-C "
+                           "stops them)" if keep_running else ""))
         if on_summary is not None:
             on_summary(summary)
         if keep_running:
-            _keep_running(s, server, say)
+            _keep_running(s, server, summary, say)
     finally:
+        if collector is not None:
+            collector.stop()
+        for client in collector_clients:
+            client.close()
         server.stop()
     return summary
 
 
-def _keep_running(s: Settings, server, say: Callable[[str], None]) -> None:
-    """Serve, count and store live traffic until Ctrl-C or SIGTERM; then stop the layers cleanly."""
+def _keep_running(s: Settings, server, summary: DemoSummary, say: Callable[[str], None]) -> None:
+    """Serve, collect, count and store live traffic until Ctrl-C or SIGTERM; then stop the layers
+    cleanly."""
     say(f"      API {server.url}  dashboard {server.url}/dashboard/  metrics {server.url}/metrics")
-    say(f"      produce more with: VIEWCOUNT_TOPIC={s.topic} viewcount produce FILE")
+    say(f"      send views: curl -H 'Authorization: Bearer {summary.write_key}' -H 'Content-Type: "
+        f"application/x-ndjson' --data-binary @views.ndjson {summary.collector_url}/v1/events")
+    say(f"      player snippet: {summary.collector_url}/static/viewcount-beacon.js")
+    say(f"      or produce: VIEWCOUNT_TOPIC={s.topic} viewcount produce FILE")
     layers = _Layers(s, until_idle_s=None)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

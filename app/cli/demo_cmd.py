@@ -46,6 +46,9 @@ def _print_summary(summary, keep_running: bool) -> None:
             ("views from the speed layer", f"{summary.speed_views:,}"),
             ("speed data as of (s before now)", f"{summary.freshness_s:.1f}"),
             ("videos checked through the API", f"{summary.videos_checked:,}"), ("mismatches", len(summary.mismatches)),
+            ("views sent through the collector", f"{summary.live_events:,}"),
+            ("collector requests (one resent)", f"{summary.live_requests:,}"),
+            ("live mismatches", len(summary.live_mismatches)),
             ("billed month", summary.period), ("payouts", summary.payouts),
             ("payouts total (USD)", summary.payouts_total), ("payout mismatches", len(summary.payout_mismatches)),
             ("audit records verified", summary.audit_records)]
@@ -58,6 +61,8 @@ def _print_summary(summary, keep_running: bool) -> None:
         print(f"{name:34} {value:>26}")
     for video, (got, expected) in sorted(summary.mismatches.items())[:10]:
         print(f"  MISMATCH {video}: API {got}, truth {expected}")
+    for video, (got, expected) in sorted(summary.live_mismatches.items())[:10]:
+        print(f"  LIVE MISMATCH {video}: API {got}, truth + views sent {expected}")
     for creator, (got, expected) in sorted(summary.payout_mismatches.items())[:10]:
         print(f"  PAYOUT MISMATCH {creator}: paid for {got} views, truth {expected}")
     creator, key = summary.api_key
@@ -68,6 +73,8 @@ def _print_summary(summary, keep_running: bool) -> None:
           ("" if keep_running else " (stopped; --keep-running leaves it up)"))
     print(f"dashboard    {summary.api_url}/dashboard/  creator {creator}, key {key}")
     print(f"metrics      {summary.api_url}/metrics")
+    print(f"collector    {summary.collector_url}/v1/events  write key {summary.write_key}" +
+          ("" if keep_running else " (stopped)"))
     print(f"look up      VIEWCOUNT_REDIS_PREFIX={summary.namespace} viewcount views VIDEO_ID")
-    print("result: " + ("every record stored once; every video's count and every payout equal the truth"
+    print("result: " + ("every record stored once; every video's count, every live view and every payout equal the truth"
                         if summary.ok else "MISMATCH"), flush=True)

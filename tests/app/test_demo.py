@@ -27,17 +27,18 @@ def test_demo_runs_and_every_count_equals_the_truth(stack_settings, stack, tmp_p
                           capture_output=True, env=env, timeout=600)
     out = done.stdout.decode()
     assert done.returncode == 0, out[-3000:] + done.stderr.decode()[-3000:]
-    assert "[9/9]" in out
+    assert "[10/10]" in out
     lines = {line.rsplit(maxsplit=1)[0].strip(): line.rsplit(maxsplit=1)[1] for line in out.splitlines()
              if line.strip() and line[:2] != "  " and len(line.split()) > 1}
-    assert lines["mismatches"] == lines["payout mismatches"] == "0"
+    assert lines["mismatches"] == lines["payout mismatches"] == lines["live mismatches"] == "0"
     assert lines["records produced"] == lines["lines generated"] == "4,000"
     number = lambda name: int(lines[name].replace(",", ""))  # noqa: E731
+    assert number("views sent through the collector") == 400 and number("collector requests (one resent)") == 5
     assert number("videos checked through the API") > 0 and number("payouts") > 0
     assert number("audit records verified") == 1 + number("payouts")
     statement = next(line.split(maxsplit=1)[1] for line in out.splitlines() if line.startswith("statement "))
     assert os.path.isfile(statement)
-    assert "every video's count and every payout equal the truth" in out
+    assert "every video's count, every live view and every payout equal the truth" in out
     # A second run works in a namespace of its own: idempotent.
     again = subprocess.run([sys.executable, "-m", "app", "demo", "--events", "2000", "--out", str(tmp_path)],
                            capture_output=True, env=env, timeout=600)
@@ -63,7 +64,7 @@ def test_keep_running_counts_live_views_and_stops_cleanly_on_ctrl_c(stack_settin
         wait_for(lambda: any(line.startswith("result:") for line in lines) or proc.poll() is not None, 600,
                  interval_s=0.5, what="the demo's summary")
         assert proc.poll() is None, "".join(lines)[-3000:]
-        assert "every video's count and every payout equal the truth" in "".join(lines)
+        assert "every video's count, every live view and every payout equal the truth" in "".join(lines)
         namespace = next(line.split("VIEWCOUNT_REDIS_PREFIX=")[1].split()[0] for line in lines
                          if "VIEWCOUNT_REDIS_PREFIX=" in line)
         api = next(line.split()[1] for line in lines if line.startswith("API ")).split("/v1/")[0]
