@@ -4,12 +4,19 @@
 ``POST /v1/events`` answers 202 only after the broker acknowledged every event of the request
 (the producer is idempotent with ``acks=all``); when that does not happen within the ack timeout,
 503 with ``Retry-After``: the client sends the same request again, and the duplicates this makes
-are removed by the event-id rule. Producing and waiting run off the event loop.
+are removed by the event-id rule.
+
+Waiting costs no thread: each send carries a callback, which a thread of the app's own (serving
+the producer's delivery reports) hands to the event loop; the request awaits a future that the
+last acknowledgement of its events resolves. Requests therefore share the producer's batches
+(``linger.ms``) instead of each flushing the queue, which would wait for everyone's records.
 """
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +68,18 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
 def create_collector(config: CollectorConfig, producer: RecordProducer, write_keys: dict[str, str],
                      ready: Callable[[], bool], metrics: CollectorMetrics | None = None) -> FastAPI:
     metrics = metrics or CollectorMetrics()
-    app = FastAPI(title="viewcount collector", version=__version__,
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        stop = threading.Event()
+        reports = threading.Thread(target=_serve_deliveries, args=(producer, stop), name="collector-deliveries",
+                                   daemon=True)
+        reports.start()
+        yield
+        stop.set()
+        reports.join(5)
+
+    app = FastAPI(title="viewcount collector", version=__version__, lifespan=lifespan,
                   description="Players send view events; each is produced to the views topic (CONTRACT §8).")
 
     @app.exception_handler(StarletteHTTPException)
@@ -69,19 +87,32 @@ def create_collector(config: CollectorConfig, producer: RecordProducer, write_ke
         code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "error")
         return _error(e.status_code, code, code)
 
-    def produce(events: list[Event], received_ms: int, headers: list[tuple[str, bytes]]) -> bool:
-        """Send every event, then wait for every acknowledgement until the ack timeout."""
-        deadline = time.monotonic() + config.ack_timeout_s
+    async def acknowledged(events: list[Event], received_ms: int, headers: list[tuple[str, bytes]],
+                           started: float) -> bool:
+        """Send every event; True once the broker acknowledged them all within the ack timeout."""
+        loop = asyncio.get_running_loop()
+        outcome = loop.create_future()
+        pending = [len(events)]
+        lock = threading.Lock()   # reports come from the delivery thread, or from a send's own poll
+
+        def on_done(error: Exception | None) -> None:
+            with lock:
+                pending[0] -= 1
+                settled = error is not None or pending[0] == 0
+            if settled:
+                loop.call_soon_threadsafe(_settle, outcome, error)
+
+        def send_all() -> None:   # off the loop: a full local queue makes a send wait for room
+            for e in events:
+                producer.send(config.topic, e.value, key=e.key, timestamp_ms=received_ms, headers=headers,
+                              on_done=on_done)
+
         try:
-            deliveries = [producer.send(config.topic, e.value, key=e.key, timestamp_ms=received_ms, headers=headers)
-                          for e in events]
-            for delivery in deliveries:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or delivery.error(timeout_s=remaining) is not None:
-                    return False
-        except KafkaSeamError:
+            await run_in_threadpool(send_all)
+            remaining = config.ack_timeout_s - (time.monotonic() - started)
+            return remaining > 0 and await asyncio.wait_for(asyncio.shield(outcome), remaining) is None
+        except (KafkaSeamError, asyncio.TimeoutError):
             return False
-        return True
 
     @app.post("/v1/events", status_code=202, summary="Send view events (write key: Bearer or ?key=)")
     async def post_events(request: Request) -> JSONResponse:
@@ -100,18 +131,20 @@ def create_collector(config: CollectorConfig, producer: RecordProducer, write_ke
         except BadBody as e:
             metrics.requests.labels(str(e.status)).inc()
             return _error(e.status, e.code, e.detail)
+        invalid = []
+        for index, event in enumerate(events):   # validated before sending: a valid one's key is known then
+            parsed = parse_event(event.value)
+            if isinstance(parsed, InvalidEvent):
+                invalid.append({"index": index, "reason": parsed.reason.value})
+            else:
+                event.learn_video(parsed.video_id)
         client = request.client.host if request.client else ""
         headers = edge_headers(source, request.headers.get("user-agent"), client, config.ip_hmac_key)
-        if not await run_in_threadpool(produce, events, received_ms, headers):
+        if not await acknowledged(events, received_ms, headers, started):
             metrics.requests.labels("503").inc()
             return _error(503, "unavailable", "the events were not acknowledged in time; send the same request again",
                           {"Retry-After": "1"})
         metrics.ack_seconds.observe(time.monotonic() - started)
-        invalid = []
-        for index, event in enumerate(events):
-            parsed = parse_event(event.value)
-            if isinstance(parsed, InvalidEvent):
-                invalid.append({"index": index, "reason": parsed.reason.value})
         metrics.events.labels("invalid").inc(len(invalid))
         metrics.events.labels("valid").inc(len(events) - len(invalid))
         metrics.requests.labels("202").inc()
@@ -141,6 +174,16 @@ def create_collector(config: CollectorConfig, producer: RecordProducer, write_ke
         app.add_middleware(CORSMiddleware, allow_origins=list(config.allowed_origins), allow_methods=["POST"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
     return app
+
+
+def _settle(outcome: asyncio.Future, error: Exception | None) -> None:
+    if not outcome.done():   # the first failure settles it; later reports change nothing
+        outcome.set_result(error)
+
+
+def _serve_deliveries(producer: RecordProducer, stop: threading.Event) -> None:
+    while not stop.is_set():
+        producer.serve_deliveries(0.1)
 
 
 async def _read_capped(request: Request, deadline_s: float) -> bytes:

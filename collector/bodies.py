@@ -22,10 +22,28 @@ CLOUDEVENTS_BATCH = "application/cloudevents-batch+json"
 CONTENT_TYPES = (*NDJSON, JSON_ARRAY, CLOUDEVENTS_BATCH)
 
 
-@dataclass(frozen=True)
+_UNKNOWN = object()
+
+
+@dataclass
 class Event:
+    """One event's record value, and its key: the ``video_id`` when the event is an object with a
+    string one. An NDJSON line's key is read only when asked for, because the collector learns
+    it from validating the line (:meth:`learn_video`), which parses it anyway."""
+
     value: bytes
-    key: bytes | None       # video_id when the event is an object with a string one
+    _key: object = _UNKNOWN
+
+    @property
+    def key(self) -> bytes | None:
+        if self._key is _UNKNOWN:
+            self._key = _key_of_line(self.value)
+        return self._key
+
+    def learn_video(self, video_id: str) -> None:
+        """The key, from the event's ``video_id`` once a validator has read it."""
+        if self._key is _UNKNOWN:
+            self._key = video_id.encode("utf-8", "surrogatepass")
 
 
 def media_type(content_type: str | None) -> str:
@@ -41,7 +59,7 @@ def parse_body(content_type: str | None, body: bytes) -> list[Event]:
     if kind in NDJSON:
         values = [line.rstrip(b"\r") for line in body.split(b"\n")]
         values = [v for v in values if v.strip()]
-        events = [Event(v, _key_of_line(v)) for v in values]
+        events = [Event(v) for v in values]
     else:
         elements = _array(body)
         if kind == CLOUDEVENTS_BATCH:

@@ -10,7 +10,8 @@ from typing import Any
 
 from adapters.kafka.exceptions import FENCED_HINT, KafkaSeamError, KafkaUnavailable, ProduceError, RecordTooLarge, TopicError
 from adapters.kafka.seam import (
-    Delivery, Headers, PartitionsCallback, Record, RecordConsumer, RecordProducer, TopicAdmin, TopicSpec,
+    Delivery, DeliveryCallback, Headers, PartitionsCallback, Record, RecordConsumer, RecordProducer, TopicAdmin,
+    TopicSpec,
 )
 
 from adapters.kafka.config import KafkaClientConfig
@@ -51,18 +52,21 @@ def _translate(error: Exception, what: str) -> KafkaSeamError:
 
 
 class _CallbackDelivery(Delivery):
-    def __init__(self, producer: Any) -> None:
+    def __init__(self, producer: Any, on_done: DeliveryCallback | None) -> None:
         self._producer = producer
+        self._on_done = on_done
         self.done = False
         self.failure: Exception | None = None
 
     def __call__(self, err, msg) -> None:  # librdkafka's delivery report
-        self.done = True
         if err is not None:
             from confluent_kafka import KafkaError
 
             too_large = err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE)
             self.failure = (RecordTooLarge if too_large else ProduceError)(f"delivery failed: {err.str()}")
+        self.done = True
+        if self._on_done is not None:
+            self._on_done(self.failure)
 
     def error(self, timeout_s: float = 30.0) -> Exception | None:
         if not self.done:
@@ -95,12 +99,12 @@ class ConfluentProducer(RecordProducer):
 
     def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
              timestamp_ms: int | None = None, partition: int | None = None,
-             headers: Headers = ()) -> Delivery:
+             headers: Headers = (), on_done: DeliveryCallback | None = None) -> Delivery:
         from confluent_kafka import KafkaException
 
         if len(value or b"") + len(key or b"") > self._max_bytes:
             raise RecordTooLarge(f"send to {topic}: record too large ({len(value or b'')} bytes)")
-        delivery = _CallbackDelivery(self._producer)
+        delivery = _CallbackDelivery(self._producer, on_done)
         kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivery}
         if timestamp_ms is not None:
             kwargs["timestamp"] = timestamp_ms
@@ -118,6 +122,9 @@ class ConfluentProducer(RecordProducer):
                 raise _translate(e, f"send to {topic}") from e
         self._producer.poll(0)
         return delivery
+
+    def serve_deliveries(self, timeout_s: float) -> None:
+        self._producer.poll(timeout_s)
 
     def flush(self, timeout_s: float | None = None) -> None:
         remaining = self._producer.flush(-1 if timeout_s is None else timeout_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from adapters.kafka.exceptions import (
 )
 from adapters.kafka.seam import (
     Delivery,
+    DeliveryCallback,
     Headers,
     PartitionsCallback,
     Record,
@@ -70,6 +72,7 @@ class KafkaPythonProducer(RecordProducer):
     def __init__(self, config: KafkaPythonConfig) -> None:
         self._config = config
         self._producer = self._new_producer()
+        self._idle = threading.Event()   # never set: serve_deliveries only waits
 
     def _new_producer(self) -> Any:
         from kafka import KafkaProducer
@@ -104,7 +107,7 @@ class KafkaPythonProducer(RecordProducer):
 
     def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
              timestamp_ms: int | None = None, partition: int | None = None,
-             headers: Headers = ()) -> Delivery:
+             headers: Headers = (), on_done: DeliveryCallback | None = None) -> Delivery:
         from kafka.errors import KafkaError
 
         self._recover()
@@ -115,7 +118,13 @@ class KafkaPythonProducer(RecordProducer):
             )
         except (KafkaError, AssertionError) as e:
             raise _translate(e, f"send to {topic}") from e
+        if on_done is not None:   # called on kafka-python's sender thread (or at once when known)
+            future.add_callback(lambda _metadata: on_done(None))
+            future.add_errback(lambda e: on_done(_translate(e, "delivery failed")))
         return _FutureDelivery(future)
+
+    def serve_deliveries(self, timeout_s: float) -> None:
+        self._idle.wait(timeout_s)   # kafka-python's own sender thread reports; nothing to serve here
 
     def flush(self, timeout_s: float | None = None) -> None:
         from kafka.errors import KafkaError

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 Headers = tuple[tuple[str, bytes], ...]
+DeliveryCallback = Callable[[Exception | None], None]
 PartitionsCallback = Callable[[list[int]], None]
 
 
@@ -46,9 +47,20 @@ class RecordProducer(ABC):
     @abstractmethod
     def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
              timestamp_ms: int | None = None, partition: int | None = None,
-             headers: Headers = ()) -> Delivery:
+             headers: Headers = (), on_done: DeliveryCallback | None = None) -> Delivery:
         """Queue one record. Raises :class:`~adapters.kafka.exceptions.RecordTooLarge` at once
-        when the client can tell the record will be refused."""
+        when the client can tell the record will be refused.
+
+        ``on_done`` is called once with the outcome (None: written; else the translated error),
+        on whichever thread the client reports deliveries: a waiter that must not block (an event
+        loop) hands it on, e.g. with ``call_soon_threadsafe``. Reports arrive while
+        :meth:`serve_deliveries` runs (or during later sends and flushes)."""
+
+    @abstractmethod
+    def serve_deliveries(self, timeout_s: float) -> None:
+        """Deliver outcomes to ``on_done`` callbacks for up to ``timeout_s``. Call it in a loop on
+        one thread of its own when waiting through callbacks rather than :meth:`flush`:
+        librdkafka reports only while polled; kafka-python reports from its own thread."""
 
     @abstractmethod
     def flush(self, timeout_s: float | None = None) -> None: ...

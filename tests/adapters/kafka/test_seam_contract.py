@@ -289,6 +289,31 @@ class TestSeamContract:
         assert refused is not None and "timestamp" in str(refused).lower()
         assert send(b"now", 0) is None
 
+    def test_delivery_callbacks_report_each_outcome_once_while_deliveries_are_served(self, client, make_topic):
+        import time
+
+        admin = client.admin()
+        topic = make_topic(partitions=2)
+        admin.ensure_topics([TopicSpec(topic, 2, 1, {"message.timestamp.after.max.ms": "60000"})])
+        producer = client.producer()
+        outcomes: list = []
+        for i in range(5):
+            producer.send(topic, b"v%d" % i, partition=0, on_done=outcomes.append)
+        # Alone on its partition: the broker refuses a batch whole, and this one must be refused.
+        producer.send(topic, b"ahead", partition=1, timestamp_ms=int(time.time() * 1000) + 10 * 60_000,
+                      on_done=outcomes.append)
+
+        def served():
+            producer.serve_deliveries(0.1)
+            return len(outcomes) == 6
+
+        wait_for(served, 30, interval_s=0, what="six delivery reports")
+        assert sorted(outcomes, key=lambda e: e is not None)[:5] == [None] * 5
+        refused = [e for e in outcomes if e is not None]
+        assert len(refused) == 1 and "timestamp" in str(refused[0]).lower()
+        producer.serve_deliveries(0.2)
+        assert len(outcomes) == 6   # once each
+
     def test_unknown_config_keys_are_rejected(self, client):
         from adapters.kafka.exceptions import KafkaSeamError
 
