@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_ORDINAL = EPOCH.toordinal()
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
@@ -24,19 +25,20 @@ def parse_rfc3339_ms(text: str) -> int:
     match = _RFC3339.fullmatch(text)
     if match is None:
         raise ValueError(f"not an RFC 3339 time with an offset: {text[:40]!r}")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction, offset = match.group(7), match.group(8)
-    millis = int((fraction or "0")[:3].ljust(3, "0"))
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    millis = int(fraction[:3].ljust(3, "0")) if fraction else 0
     if offset in ("Z", "z"):
-        tz = timezone.utc
+        offset_s = 0
     else:
-        sign = 1 if offset[0] == "+" else -1
         off_h, off_m = int(offset[1:3]), int(offset[4:6])
         if off_h > 23 or off_m > 59:
             raise ValueError(f"bad UTC offset: {offset!r}")
-        tz = timezone(sign * timedelta(hours=off_h, minutes=off_m))
-    moment = datetime(year, month, day, hour, minute, second, tzinfo=tz)
-    return (moment - EPOCH) // timedelta(milliseconds=1) + millis
+        offset_s = (off_h * 3600 + off_m * 60) * (1 if offset[0] == "+" else -1)
+    # datetime() checks the calendar (month, day of month, hour, minute, no leap second); the
+    # instant is then plain integer arithmetic, which every view's validation pays for.
+    local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    seconds = (local.toordinal() - _EPOCH_ORDINAL) * 86_400 + local.hour * 3600 + local.minute * 60 + local.second
+    return (seconds - offset_s) * 1000 + millis
 
 
 def format_ms(epoch_ms: int) -> str:
