@@ -203,7 +203,7 @@ def api_app(settings: Settings):
     limiter = (RateLimiter(settings.serve_rate_limit, 2 * settings.serve_rate_limit)
                if settings.serve_rate_limit else None)
     audit = file_store(settings, settings.audit_store)
-    return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file)),
+    return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file, reload=True)),
                       limiter, settings.topic, payouts=PayoutBook(AuditLedger(audit)), catalog=catalog,
                       failed_auth=RateLimiter(FAILED_AUTH_PER_S, FAILED_AUTH_BURST),
                       statements=StatementShelf(audit))
@@ -219,7 +219,7 @@ def collector_app(settings: Settings):
     if not settings.collector_ip_hmac_key:
         raise CollectorConfigError("VIEWCOUNT_COLLECTOR_IP_HMAC_KEY must be set (at least 32 characters, e.g. "
                                    "`openssl rand -hex 24`): the collector stamps an HMAC of each client address")
-    write_keys = load_write_keys(settings.collector_keys_file)
+    write_keys = load_write_keys(settings.collector_keys_file, reload=True)
     config = CollectorConfig(settings.topic, settings.collector_ack_timeout / 1000,
                              tuple(o.strip() for o in settings.collector_allowed_origins.split(",") if o.strip()),
                              settings.collector_ip_hmac_key.encode(), settings.collector_body_timeout / 1000)

@@ -1,7 +1,8 @@
 """Who is asking (CONTRACT §5–§6): the admin token reads everything, a creator's API key reads
 only that creator's data.
 
-Keys are never stored: ``API_KEYS_FILE`` maps the SHA-256 hex digest of each key to its creator.
+Keys are never stored: ``API_KEYS_FILE`` maps the SHA-256 hex digest of each key to its creator
+(read through :mod:`adapters.files.keyfile`, which follows changes without a restart).
 A presented key is hashed and looked up by its digest: the lookup's timing can reveal something
 about a digest at most, and a digest reveals nothing about a key. The admin token, which is
 compared as it is, is compared in constant time (``hmac.compare_digest``).
@@ -11,18 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
+from adapters.files.exceptions import KeyFileError
+from adapters.files.keyfile import KeyFile, read_key_file
 from serving_layer.exceptions import ServingConfigError
 from viewcount.events import valid_id
 from viewcount.settings import MIN_ADMIN_TOKEN
-
-_DIGEST = re.compile(r"[0-9a-f]{64}")
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -54,26 +52,22 @@ def new_api_key() -> str:
     return "vck_" + secrets.token_urlsafe(32)
 
 
-def load_api_keys(path: str) -> dict[str, str]:
-    """``API_KEYS_FILE`` → {digest: creator_id}; empty when no file is configured."""
+def load_api_keys(path: str, reload: bool = False) -> Mapping[str, str] | KeyFile:
+    """``API_KEYS_FILE`` → {digest: creator_id}; empty when no file is configured. With
+    ``reload``, a :class:`KeyFile` that follows changes to the file within a second (issued and
+    revoked keys take effect without a restart)."""
     if not path:
         return {}
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ServingConfigError(f"API keys file {path}: {e}") from e
-    if not isinstance(raw, dict):
-        raise ServingConfigError(f"API keys file {path}: expected a JSON object of sha256 hex → creator_id")
-    for digest, creator in raw.items():
-        if not _DIGEST.fullmatch(digest):
-            raise ServingConfigError(f"API keys file {path}: {digest[:16]!r}… is not a lowercase SHA-256 hex digest")
-        if not isinstance(creator, str) or not valid_id(creator):
-            raise ServingConfigError(f"API keys file {path}: the creator of {digest[:12]}… is not a valid creator_id")
-    return dict(raw)
+        if reload:
+            return KeyFile(path, valid_id, "API keys file", "creator_id")
+        return read_key_file(path, valid_id, "API keys file", "creator_id")
+    except KeyFileError as e:
+        raise ServingConfigError(str(e)) from e
 
 
 class Authenticator:
-    def __init__(self, admin_token: str, api_keys: dict[str, str]) -> None:
+    def __init__(self, admin_token: str, api_keys: Mapping[str, str] | KeyFile) -> None:
         if admin_token and len(admin_token) < MIN_ADMIN_TOKEN:
             raise ServingConfigError(f"the admin token must be at least {MIN_ADMIN_TOKEN} characters")
         self._admin = admin_token.encode() if admin_token else None

@@ -17,3 +17,7 @@ class AlreadyExists(StoreError):
 
 class NotFound(StoreError):
     """The path does not exist."""
+
+
+class KeyFileError(ViewcountError):
+    """A key file is missing, unreadable or invalid; the message names the entry."""

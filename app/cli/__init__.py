@@ -13,8 +13,8 @@ from viewcount.settings import Settings
 
 def build_parser() -> argparse.ArgumentParser:
     from app.cli import (
-        audit_cmd, batch_cmd, billing_cmd, collect_cmd, config_cmd, demo_cmd, generate_cmd, ingest_cmd, produce_cmd, serve_cmd, speed_cmd,
-        stack_cmd, topics_cmd, videos_cmd,
+        audit_cmd, batch_cmd, billing_cmd, collect_cmd, config_cmd, demo_cmd, generate_cmd, ingest_cmd, keys_cmd,
+        produce_cmd, serve_cmd, speed_cmd, stack_cmd, topics_cmd, videos_cmd,
     )
 
     parser = OneLineParser(
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (config_cmd, stack_cmd, topics_cmd, produce_cmd, generate_cmd, ingest_cmd, speed_cmd,
-                   batch_cmd, billing_cmd, serve_cmd, collect_cmd, videos_cmd, audit_cmd, demo_cmd):
+                   batch_cmd, billing_cmd, serve_cmd, keys_cmd, collect_cmd, videos_cmd, audit_cmd, demo_cmd):
         module.register(commands)
     return parser
 

@@ -1,16 +1,11 @@
-"""`viewcount serve [--host H] [--port P]` and `viewcount keys issue CREATOR_ID`."""
+"""`viewcount serve [--host H] [--port P]`."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 from app.cli import options
 from viewcount.errors import ViewcountError
-from viewcount.events import valid_id
 
 
 def register(commands) -> None:
@@ -20,16 +15,6 @@ def register(commands) -> None:
     serve.add_argument("--host", help="address to listen on (default: VIEWCOUNT_SERVE_HOST)")
     serve.add_argument("--port", type=options.port, help="port to listen on (default: VIEWCOUNT_SERVE_PORT)")
     serve.set_defaults(run=run_serve)
-
-    keys = commands.add_parser("keys", help="creator API keys").add_subparsers(dest="keys_command",
-                                                                               metavar="ACTION", required=True)
-    issue = keys.add_parser("issue", help="issue a creator API key: print it once, store only its SHA-256",
-                            description="Adds sha256(new key) → CREATOR_ID to VIEWCOUNT_API_KEYS_FILE "
-                                        "(created if missing, rewritten atomically) and prints the key. "
-                                        "The key is not stored anywhere: hand it to the creator now.")
-    issue.add_argument("creator_id", metavar="CREATOR_ID")
-    issue.add_argument("--file", help="the keys file (default: VIEWCOUNT_API_KEYS_FILE)")
-    issue.set_defaults(run=run_issue)
 
 
 def run_serve(args, settings) -> int:
@@ -59,26 +44,3 @@ def require_listenable(host: str, port: int) -> None:
             probe.bind(address)
     except OSError as e:
         raise ViewcountError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
-
-
-def run_issue(args, settings) -> int:
-    from serving_layer.auth import key_digest, load_api_keys, new_api_key
-
-    path = args.file or settings.api_keys_file
-    if not path:
-        raise ViewcountError("no keys file: set VIEWCOUNT_API_KEYS_FILE or pass --file")
-    if not valid_id(args.creator_id):
-        raise ViewcountError("CREATOR_ID must match ^[A-Za-z0-9_-]{1,64}$")
-    keys = load_api_keys(path) if Path(path).exists() else {}
-    key = new_api_key()
-    keys[key_digest(key)] = args.creator_id
-    target = Path(path)
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=target.parent, prefix=f".{target.name}.", delete=False) as f:
-        json.dump(keys, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.chmod(f.name, 0o600)
-    os.replace(f.name, target)
-    print(key)
-    print(f"issued a key for {args.creator_id}; {target} holds only its SHA-256", file=sys.stderr)
-    return 0

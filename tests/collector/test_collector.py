@@ -21,6 +21,7 @@ from viewcount.timeutil import format_ms, now_ms
 pytestmark = pytest.mark.integration
 
 WRITE_KEY = "wk_player_" + "x" * 30
+GOOD_KEYS_SOURCE = {hashlib.sha256(WRITE_KEY.encode()).hexdigest(): "web-player"}
 HMAC_KEY = "hmac-key-of-the-collector-tests-32+"
 
 
@@ -29,7 +30,7 @@ def collector_settings(stack_settings, tmp_path, **overrides):
     for `web-player`, and a speed group and Redis prefix of their own."""
     name = f"collect-{uuid.uuid4().hex[:8]}"
     keys = tmp_path / "write-keys.json"
-    keys.write_text(json.dumps({hashlib.sha256(WRITE_KEY.encode()).hexdigest(): "web-player"}))
+    keys.write_text(json.dumps(GOOD_KEYS_SOURCE))
     settings = stack_settings.replace(topic=name, dlq_topic=f"{name}.dlq", topic_partitions=3, redis_prefix=name,
                                       speed_group=f"{name}-speed", collector_keys_file=str(keys),
                                       collector_ip_hmac_key=HMAC_KEY, audit_store=(tmp_path / "audit").as_uri(),
