@@ -157,3 +157,89 @@ def test_the_app_image_is_multi_stage_pinned_and_unprivileged():
     assert user and user[-1] not in ("root", "0")
     for path in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M):
         assert (ROOT / path).exists(), path
+
+
+def test_the_file_follows_the_compose_specification(compose):
+    import jsonschema
+
+    schema = json.loads((ROOT / "tests/docker/schema/compose_spec.json").read_text())
+    schema["properties"]["name"] = {"type": "string"}   # added to the specification after this copy
+    errors = [f"{'/'.join(map(str, e.path))}: {e.message}"
+              for e in jsonschema.Draft201909Validator(schema).iter_errors(compose)]
+    assert errors == []
+
+
+def test_required_secrets_stop_compose_before_anything_starts():
+    text = (ROOT / "docker-compose.yml").read_text()
+    for secret in ("VIEWCOUNT_ADMIN_TOKEN", "VIEWCOUNT_COLLECTOR_IP_HMAC_KEY"):
+        assert re.search(r"\$\{" + secret + r":\?[^}]+\}", text), secret
+
+
+def test_health_checks_probe_the_address_the_service_binds(services):
+    master = services["spark-master"]
+    bound = master["command"][master["command"].index("--host") + 1]
+    assert master["hostname"] == bound and f"/dev/tcp/{bound}/7077" in master["healthcheck"]["test"][1]
+    for name, port in (("api", "8080"), ("collector", "8090")):
+        command = " ".join(services[name]["command"])
+        assert "--host 0.0.0.0" in command and f"--port {port}" in command
+        assert f"localhost:{port}/" in services[name]["healthcheck"]["test"][1]
+
+
+def test_the_api_and_the_collector_keep_their_keys_in_a_volume(compose, services):
+    for name, setting in (("api", "VIEWCOUNT_API_KEYS_FILE"), ("collector", "VIEWCOUNT_COLLECTOR_KEYS_FILE")):
+        path = services[name]["environment"][setting]
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in services[name]["volumes"]}
+        assert mounts.get(str(Path(path).parent)) == "keys" and "keys" in compose["volumes"], name
+    for name, service in services.items():   # the keys file settings are checked at start: only where mounted
+        env = service.get("environment") or {}
+        if name not in ("api", "collector"):
+            assert "VIEWCOUNT_API_KEYS_FILE" not in env and "VIEWCOUNT_COLLECTOR_KEYS_FILE" not in env, name
+
+
+def test_every_viewcount_and_airflow_command_line_parses(services):
+    """The services' command lines, parsed by the real parsers: a typo fails here, not at deploy."""
+    import shlex
+
+    from app.cli import build_parser
+
+    parser = build_parser()
+    checked = set()
+    for name, service in services.items():
+        command = service.get("command") or []
+        if command[:2] == ["sh", "-c"]:
+            command = shlex.split(command[2].rsplit("exec ", 1)[1])
+        if command[:1] == ["viewcount"]:
+            parser.parse_args(command[1:])
+            checked.add(name)
+    assert {"api", "collector", "raw-sink", "speed", "topics-init"} <= checked
+    airflow = [s["command"] for s in services.values() if (s.get("command") or [None])[0] == "airflow"]
+    assert len(airflow) >= 5
+    from airflow.cli.cli_parser import get_parser
+
+    airflow_parser = get_parser()
+    for command in airflow:
+        airflow_parser.parse_args(command[1:])
+
+
+def test_java_home_does_not_depend_on_the_architecture():
+    dockerfile = (ROOT / "docker/app/Dockerfile").read_text()
+    java_home = re.search(r"JAVA_HOME=(\S+)", dockerfile).group(1)
+    assert not re.search(r"amd64|arm64|aarch64|x86_64", java_home)
+    assert "dpkg --print-architecture" in dockerfile and java_home in dockerfile.split("ENV JAVA_HOME")[0]
+
+
+def test_airflow_runs_the_tested_airflow_and_both_images_install_the_tested_versions(services):
+    from importlib.metadata import version
+
+    dockerfile = (ROOT / "docker/airflow/Dockerfile").read_text()
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == [f"apache/airflow:{version('apache-airflow')}-python3.11"]
+    assert "--constraint /opt/viewcount/constraints.txt" in dockerfile
+    assert "--constraint constraints.txt" in (ROOT / "docker/app/Dockerfile").read_text()
+    pins = dict(line.split("==", 1) for line in (ROOT / "docker/constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    for package in ("apache-airflow", "pyspark", "confluent-kafka", "fastapi", "pyarrow", "redis"):
+        assert pins.get(package) == version(package), package
+    airflow = {name for name, s in services.items() if (s.get("command") or [""])[0] == "airflow"}
+    assert airflow and all(services[name]["image"] == "viewcount-airflow:0.1.0" for name in airflow)
+    for path in re.findall(r"^COPY (?:--chown=\S+ )?(\S+)", dockerfile, re.M):
+        assert (ROOT / path).exists(), path
