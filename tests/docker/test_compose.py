@@ -233,7 +233,7 @@ def test_airflow_runs_the_tested_airflow_and_both_images_install_the_tested_vers
 
     dockerfile = (ROOT / "docker/airflow/Dockerfile").read_text()
     assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == [f"apache/airflow:{version('apache-airflow')}-python3.11"]
-    assert "--constraint /opt/viewcount/constraints.txt" in dockerfile
+    assert "--constraint /opt/viewcount/src/docker/constraints.txt" in dockerfile
     assert "--constraint constraints.txt" in (ROOT / "docker/app/Dockerfile").read_text()
     pins = dict(line.split("==", 1) for line in (ROOT / "docker/constraints.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
