@@ -150,12 +150,13 @@ def view_reader(settings: Settings) -> RedisViewReader:
 
 
 def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10,
-                   catalog: CatalogSource | None = None) -> RedisServingReader:
-    """The merged read for the asyncio API."""
+                   catalog: CatalogSource | None = None,
+                   connection: AsyncRedisConnection | None = None) -> RedisServingReader:
+    """The merged read for the asyncio API (on ``connection``, which it closes, when given)."""
     from serving_layer.redis_reader import RedisServingReader
 
-    config = redis_config(settings, socket_timeout_s=timeout_s, retries=retries)
-    return RedisServingReader(AsyncRedisConnection(config), owners(settings, catalog))
+    connection = connection or AsyncRedisConnection(redis_config(settings, socket_timeout_s=timeout_s, retries=retries))
+    return RedisServingReader(connection, owners(settings, catalog))
 
 
 def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink") -> LayerProcess:
@@ -197,10 +198,14 @@ def api_app(settings: Settings):
     from serving_layer.app import create_app
     from serving_layer.auth import Authenticator, load_api_keys
     from serving_layer.ratelimit import RateLimiter
+    from serving_layer.redis_ratelimit import RedisRateLimiter
 
     catalog = catalog_view(settings)
-    store = serving_reader(settings, timeout_s=settings.serve_request_timeout / 1000, retries=0, catalog=catalog)
-    limiter = (RateLimiter(settings.serve_rate_limit, 2 * settings.serve_rate_limit)
+    redis = AsyncRedisConnection(redis_config(settings, socket_timeout_s=settings.serve_request_timeout / 1000,
+                                              retries=0))
+    store = serving_reader(settings, catalog=catalog, connection=redis)
+    # Creator keys are paced in Redis, so that every replica of the API takes from one bucket.
+    limiter = (RedisRateLimiter(redis, settings.serve_rate_limit, 2 * settings.serve_rate_limit)
                if settings.serve_rate_limit else None)
     audit = file_store(settings, settings.audit_store)
     return create_app(store, Authenticator(settings.admin_token, load_api_keys(settings.api_keys_file, reload=True)),

@@ -32,7 +32,7 @@ from serving_layer.access import AccessMiddleware
 from serving_layer.auth import Authenticator, Principal
 from serving_layer.documents import creator_document, hourly_document, video_document
 from serving_layer.metrics import ServeMetrics
-from serving_layer.ratelimit import RateLimiter
+from serving_layer.ratelimit import KeyPacer, RateLimiter
 from viewcount import __version__
 from viewcount.events import valid_id
 from serving_layer.owners import CatalogEditor
@@ -58,7 +58,7 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
-def create_app(store: ServingReader, authenticator: Authenticator, limiter: RateLimiter | None,
+def create_app(store: ServingReader, authenticator: Authenticator, limiter: KeyPacer | None,
                topic: str, metrics: ServeMetrics | None = None, payouts: PayoutSource | None = None,
                catalog: CatalogEditor | None = None, failed_auth: RateLimiter | None = None,
                statements: StatementSource | None = None) -> FastAPI:
@@ -117,13 +117,17 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
             raise ApiError(401, "unauthorized", "a valid bearer token is required",
                            {"WWW-Authenticate": "Bearer"})
         request.state.principal = who
+        return who
+
+    async def pace(who: Principal) -> None:
+        """A creator key's requests, paced by its token bucket (shared by every API replica when
+        the limiter is the Redis one); the admin is not paced."""
         if limiter is not None and not who.is_admin:
-            wait = limiter.acquire(who.creator_id)
+            wait = await limiter.take(who.creator_id)
             if wait > 0:
                 metrics.rate_limited.inc()
                 raise ApiError(429, "rate_limited", "too many requests for this key",
                                {"Retry-After": str(max(1, math.ceil(wait)))})
-        return who
 
 
     def checked_id(kind: str, value: str) -> str:
@@ -132,13 +136,15 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
         return value
 
     async def readable_video(who: Principal, video_id: str, hourly: bool = False):
+        await pace(who)
         views = await store.video_views(checked_id("video_id", video_id), topic, hourly=hourly)
         if not views.known or not who.may_read(views.creator_id):
             raise ApiError(404, "not_found", "no such video")  # another creator's: not revealed
         return views
 
-    def readable_creator(request: Request, creator_id: str) -> Principal:
+    async def readable_creator(request: Request, creator_id: str) -> Principal:
         who = principal(request)
+        await pace(who)
         checked_id("creator_id", creator_id)
         if not who.may_read(creator_id):
             raise ApiError(404, "not_found", "no such creator")  # another creator's: not revealed
@@ -166,7 +172,7 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
     @app.get("/v1/creators/{creator_id}/views", summary="A creator's videos and total views",
              responses=_example(CREATOR_EXAMPLE))
     async def creator_views(creator_id: str, request: Request) -> JSONResponse:
-        who = readable_creator(request, creator_id)
+        who = await readable_creator(request, creator_id)
         c = await store.creator_views(creator_id, topic)
         if not c.videos and who.is_admin:
             raise ApiError(404, "not_found", "no such creator")
@@ -175,7 +181,7 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: Rate
     @app.get("/v1/creators/{creator_id}/payouts", summary="A creator's payouts and adjustments, from the audit ledger",
              responses=_example(PAYOUTS_EXAMPLE))
     async def creator_payouts(creator_id: str, request: Request) -> JSONResponse:
-        readable_creator(request, creator_id)
+        await readable_creator(request, creator_id)
         if payouts is None:
             raise ApiError(404, "not_found", "payouts are not served here")
         # The ledger is on a file store (local disk or WebHDFS): read it off the event loop.

@@ -1,6 +1,9 @@
-"""A token bucket per API key: ``rate`` requests per second on average, bursts up to ``burst``.
+"""A token bucket per key: ``rate`` requests per second on average, bursts up to ``burst``.
 
-Pure and in-process (the API runs as one worker process); the clock is injected for tests.
+:class:`RateLimiter` is in-process, with the clock injected for tests: the API paces failed
+authentications per client address with it. Creator keys are paced by :class:`KeyPacer`, which
+the Redis limiter (``redis_ratelimit.py``) implements so that N replicas share one budget; this
+one implements it too, for a single process.
 """
 
 from __future__ import annotations
@@ -8,6 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class KeyPacer(Protocol):
+    async def take(self, key: str) -> float:
+        """0 if a request for ``key`` may go ahead (a token is taken), else the seconds to wait."""
 
 
 class RateLimiter:
@@ -34,6 +43,9 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
+
+    async def take(self, key: str) -> float:
+        return self.acquire(key)
 
     def wait(self, key: str) -> float:
         """The seconds until ``key`` may go ahead, taking nothing (0: it may now)."""

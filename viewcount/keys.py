@@ -23,6 +23,10 @@ Batch layer (a version is written whole, then the pointer flips):
     {p}:bv:{version}:v:{video}     hash: views, creator_id (the first claim over all history)
     {p}:bv:{version}:h:{video}     hash: event hour (ms) → views
     {p}:bv:{version}:c:{creator}   set of the videos the creator claimed first, in that version
+API (the serving layer):
+    {p}:rl:{creator}               hash: the creator key's token bucket (tokens, at), shared by
+                                   every replica; expires once it would be full again
+
 The owner is resolved by the reader: the catalog (audit ledger) first, then the batch claim,
 then the speed claim (serving_layer/owners.py).
 Digests are 12 bytes of BLAKE2b over the ids, so a retained event id costs the same whatever
@@ -107,3 +111,9 @@ def owner_key(prefix: str, video_id: str) -> bytes:
 def creator_videos_key(prefix: str, creator_id: str) -> bytes:
     """sorted set: video → ingest time (ms) of the creator's first claim on it (speed layer)."""
     return f"{prefix}:cv:{creator_id}".encode()
+
+
+def rate_limit_key(prefix: str, creator_id: str) -> bytes:
+    """hash: the token bucket of a creator's API key, shared by every API replica
+    (``tokens``, ``at`` in Redis server milliseconds)."""
+    return f"{prefix}:rl:{creator_id}".encode()

@@ -279,7 +279,8 @@ class Settings:
                                 doc="Prometheus Pushgateway the DAGs' failure callback pushes to (empty: failures "
                                     "are logged and counted in Airflow's own metrics only)")
     serve_rate_limit: int = _setting("50", _non_negative_int,
-                                     doc="requests per second per creator API key, bursts of twice that (0: off)")
+                                     doc="requests per second per creator API key, bursts of twice that, one budget for "
+                                         "every API replica (kept in Redis) (0: off)")
     serve_request_timeout: int = _setting("1s", parse_duration_ms, duration=True,
                                           doc="longest the API waits for Redis before answering 503")
     state_dir: str = _setting(lambda: str(_project_root() / ".viewcount"), str,

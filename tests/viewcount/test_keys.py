@@ -17,6 +17,7 @@ def test_speed_layer_keys():
     assert keys.bucket_hours_key("vc", "vid_1") == b"vc:sh:vid_1"
     assert keys.owner_key("vc", "vid_1") == b"vc:vo:vid_1"
     assert keys.creator_videos_key("vc", "creator_42") == b"vc:cv:creator_42"
+    assert keys.rate_limit_key("vc", "creator_42") == b"vc:rl:creator_42"
 
 
 def test_batch_keys():
