@@ -17,6 +17,7 @@ from adapters.kafka.exceptions import RecordTooLarge
 from adapters.kafka.seam import Delivery, Record, RecordProducer
 from ingestion.exceptions import DeadLetterError
 from viewcount.events import InvalidEvent
+from viewcount.logfields import where
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ class DeadLetterWriter:
                                       f"not delivered to {self.topic}: {error}") from error
         for record, invalid in too_large:
             logger.warning("dead letter of %s-%d@%d (%d bytes) is too large for %s: sending its location",
-                           record.topic, record.partition, record.offset, len(record.value or b""), self.topic)
+                           record.topic, record.partition, record.offset, len(record.value or b""), self.topic,
+                           extra=where(record.topic, record.partition, record.offset))
             delivery = self._producer.send(
                 self.topic, location_value(record, quarantine_url), key=record.key,
                 headers=[*dead_letter_headers(record, invalid), ("dlq_content", LOCATION)])

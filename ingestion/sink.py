@@ -23,6 +23,7 @@ from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path
 from viewcount.rules import advance_ingest_time
 from adapters.files.base import FileStore
 from viewcount.timeutil import hour_floor, now_ms
+from viewcount.logfields import where
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ class RawSink:
                                              flushed_offset=(resume.next_offset or 0) - 1)
             starts[p] = resume.next_offset
             logger.info("assigned %s-%d: resuming at offset %s (ingest time %s)",
-                        self.config.topic, p, resume.next_offset or "beginning", resume.ingest_ms)
+                        self.config.topic, p, resume.next_offset or "beginning", resume.ingest_ms,
+                        extra=where(self.config.topic, p, resume.next_offset))
         return starts
 
     def revoked(self, partitions: list[int]) -> None:
@@ -95,7 +97,8 @@ class RawSink:
                 self._buffered_bytes -= state.chunk.value_bytes
                 logger.info("revoked %s-%d: dropped %d buffered records (offsets %d..%d), which its "
                             "new owner reads again", self.config.topic, p, state.chunk.size,
-                            state.chunk.range.first, state.chunk.range.last)
+                            state.chunk.range.first, state.chunk.range.last,
+                            extra=where(self.config.topic, p, state.chunk.range.first))
 
     # --- the loop's work ----------------------------------------------------------------------
 

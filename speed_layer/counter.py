@@ -28,6 +28,7 @@ from adapters.redis.exceptions import ServingStoreError
 from speed_layer.exceptions import StateLost
 from speed_layer.store import CountStore, StateTtls, StepRecord, StepResult
 from viewcount.timeutil import hour_floor, now_ms
+from viewcount.logfields import where
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ class SpeedCounter:
             self._confirmed[p] = applied.get(p, -1)
             self._resume_at.pop(p, None)
             starts[p] = applied[p] + 1 if applied.get(p, -1) >= 0 else None
-            logger.info("assigned %s-%d: resuming after offset %s", self.config.topic, p, applied.get(p, "none"))
+            logger.info("assigned %s-%d: resuming after offset %s", self.config.topic, p, applied.get(p, "none"),
+                        extra=where(self.config.topic, p, applied.get(p)))
         self._assigned.update(partitions)
         return starts
 
@@ -143,7 +145,8 @@ class SpeedCounter:
             self.metrics.owner_mismatch.inc(result.owner_mismatch)
         if result.conflicting_offsets:
             logger.warning("conflicting duplicates in %s-%d at offsets %s", self.config.topic, partition,
-                           result.conflicting_offsets)
+                           result.conflicting_offsets,
+                           extra=where(self.config.topic, partition, result.conflicting_offsets[0]))
         self.metrics.freshness.observe(max(0, now_ms() - result.ingest_ms) / 1000)
         self.metrics.apply_seconds.observe(time.monotonic() - started)
         return result
@@ -213,7 +216,7 @@ class SpeedCounter:
     def _lost(self, partition: int, applied: int, expected: int) -> None:
         logger.error("Redis lost applied steps of %s-%d: it holds offsets through %d, %d had been "
                      "applied; rewinding to offset %d", self.config.topic, partition, applied, expected,
-                     applied + 1)
+                     applied + 1, extra=where(self.config.topic, partition, applied + 1))
         self.metrics.rewinds.inc()
         self._confirmed[partition] = applied
         self._resume_at[partition] = applied + 1

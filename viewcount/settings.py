@@ -295,6 +295,9 @@ class Settings:
                                             doc="local DataNode ports: http, +2 data, +3 ipc")
     hdfs_user: str = _setting("viewcount", str, doc="user name for WebHDFS")
     log_level: str = _setting("INFO", _log_level, doc="logging level")
+    log_format: str = _setting("text", _choice("text", "json"),
+                               doc="log lines as text, or as JSON objects (time, level, logger, message, and "
+                                   "topic/partition/offset where there is one)")
     redis_prefix: str = _setting("vc", _key_prefix, doc="prefix of every Redis key")
     speed_group: str = _setting("viewcount-speed", str, doc="consumer group of the speed layer")
     speed_bucket_retention: int = _setting("3d", parse_duration_ms, duration=True,

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from app import logs
 from app.cli.options import OneLineParser
 from viewcount.errors import ViewcountError
 from viewcount.settings import Settings
@@ -34,8 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logs.configure(settings.log_level, settings.log_format)
         # The Kafka driver narrates every connection attempt; its failures reach the user as
         # viewcount's own one-line errors, so its log shows only when debugging.
         if settings.log_level != "DEBUG":

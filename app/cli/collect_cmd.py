@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 
 from app.cli import options
 from app.cli.serve_cmd import require_listenable
+
+logger = logging.getLogger(__name__)
 
 
 def register(commands) -> None:
@@ -25,10 +27,11 @@ def run(args, settings) -> int:
     host, port = args.host or settings.collector_host, args.port or settings.collector_port
     require_listenable(host, port)
     app, clients = wiring.collector_app(settings)
-    print(f"viewcount collector on http://{host}:{port} → {settings.topic}", file=sys.stderr)
+    logger.info("viewcount collector on http://%s:%s → %s", host, port, settings.topic)
     try:
         uvicorn.run(app, host=host, port=port, workers=1, log_level=settings.log_level.lower(),
-                    access_log=False, timeout_graceful_shutdown=5)
+                    access_log=False, timeout_graceful_shutdown=5,
+                    log_config=None)   # uvicorn's loggers go to the process's handler (app/logs.py)
     finally:
         for client in clients:
             client.close()

@@ -3,17 +3,19 @@ run the layer until it stops."""
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable
 
 from app.layer_process import LayerProcess
 from viewcount.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def run_layer(settings: Settings, name: str, target: str, group: str, metrics, metrics_port: int,
               build: Callable[[Settings, object], LayerProcess], until_idle_s: float | None) -> None:
     metrics.serve(metrics_port, settings.metrics_host)
     process = build(settings, metrics)
-    print(f"{name}: {settings.topic} → {target} (group {group}"
-          + (f", metrics on :{metrics_port}" if metrics_port else "") + ")", file=sys.stderr)
+    logger.info("%s: %s → %s (group %s%s)", name, settings.topic, target, group,
+                f", metrics on :{metrics_port}" if metrics_port else "")
     process.run(until_idle_s=until_idle_s)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 
 from app.cli import options
 from viewcount.errors import ViewcountError
+
+logger = logging.getLogger(__name__)
 
 
 def register(commands) -> None:
@@ -25,9 +27,10 @@ def run_serve(args, settings) -> int:
     host, port = args.host or settings.serve_host, args.port or settings.serve_port
     require_listenable(host, port)
     app = wiring.api_app(settings)
-    print(f"viewcount API on http://{host}:{port} (docs /docs, dashboard /dashboard/)", file=sys.stderr)
+    logger.info("viewcount API on http://%s:%s (docs /docs, dashboard /dashboard/)", host, port)
     uvicorn.run(app, host=host, port=port, workers=1, log_level=settings.log_level.lower(),
-                access_log=False, timeout_graceful_shutdown=5)
+                access_log=False, timeout_graceful_shutdown=5,
+                    log_config=None)   # uvicorn's loggers go to the process's handler (app/logs.py)
     return 0
 
 
