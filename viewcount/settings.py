@@ -114,6 +114,14 @@ def _optional_url(*schemes: str) -> Callable[[str], str]:
     return lambda text: required(text) if text else text
 
 
+def _keys_file(text: str) -> str:
+    """A key file may not exist yet (`keys issue` creates it; a running process follows it once it
+    does), but its folder must."""
+    if text and not Path(text).is_file() and not Path(text).parent.is_dir():
+        raise ValueError(f"no such file, nor a folder to create it in: {text}")
+    return text
+
+
 def _optional_file(text: str) -> str:
     if text and not Path(text).is_file():
         raise ValueError(f"no such file: {text}")
@@ -253,13 +261,15 @@ class Settings:
     admin_token: str = _setting("", _long_secret, secret=True,
                                 doc=f"bearer token that reads everything, at least {MIN_ADMIN_TOKEN} characters "
                                     f"(empty: no admin)")
-    api_keys_file: str = _setting("", _optional_file, doc="JSON: sha256(api key) → creator_id")
+    api_keys_file: str = _setting("", _keys_file, doc="JSON: sha256(api key) → creator_id (may not exist yet: "
+                                                      "the API follows it once `keys issue` creates it)")
     rate_card: str = _setting("", _optional_file, doc="TOML rate card for billing")
     ownership: str = _setting("first-claim", _choice("first-claim", "catalog"),
                               doc="who owns a video without a catalog entry: its first claim, or no one (CONTRACT §9)")
     collector_host: str = _setting("127.0.0.1", str, doc="address `viewcount collect` listens on")
     collector_port: int = _setting("8090", _port, doc="port `viewcount collect` listens on")
-    collector_keys_file: str = _setting("", _optional_file, doc="JSON: sha256(write key) → source name (CONTRACT §8)")
+    collector_keys_file: str = _setting("", _keys_file, doc="JSON: sha256(write key) → source name (CONTRACT §8; "
+                                                            "followed once it exists)")
     collector_ack_timeout: int = _setting("5s", parse_duration_ms, duration=True,
                                           doc="the collector answers 503 when the broker has not acknowledged a "
                                               "request's events by then")

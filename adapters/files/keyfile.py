@@ -5,7 +5,8 @@ stored.
 :class:`KeyFile` is what a running process authenticates against: it re-reads the file when it
 has changed (new inode, size or mtime), looking at most once per second, so an issued or revoked
 key takes effect within a second, without a restart. A file that has become unreadable or
-invalid is refused and the previous keys stay in force, with an error in the log.
+invalid is refused and the previous keys stay in force, with an error in the log. A file that
+does not exist yet holds no keys until it is created.
 
 Writers replace the file atomically (a temporary file renamed over it), readable by its owner
 only (0600).
@@ -64,7 +65,11 @@ class KeyFile:
         self._path, self._valid, self._what, self._kind = path, valid_name, what, name_kind
         self._every, self._clock = check_every_s, clock
         self._seen = self._stamp()
-        self._keys = read_key_file(path, valid_name, what, name_kind)   # a bad file at start is an error
+        self._keys: dict[str, str] = {}
+        if self._seen is None:   # not there yet: no key is accepted until it is
+            logger.warning("%s %s does not exist yet: no key is accepted until it does", what, path)
+        else:
+            self._keys = read_key_file(path, valid_name, what, name_kind)   # a bad file at start is an error
         self._checked = clock()
 
     def get(self, digest: str) -> str | None:

@@ -70,3 +70,13 @@ def test_a_file_broken_while_running_keeps_the_previous_keys(tmp_path, caplog):
     write_json_0600(str(path), {B: "two"})
     clock.now += 2
     assert keys.get(A) is None and keys.get(B) == "two"
+
+
+def test_a_file_that_does_not_exist_yet_holds_no_keys_until_it_does(tmp_path, caplog):
+    path, clock = str(tmp_path / "keys.json"), Clock()
+    with caplog.at_level("WARNING"):
+        keys = KeyFile(path, valid, "keys file", clock=clock)
+    assert "does not exist yet" in caplog.text and keys.get(A) is None
+    write_json_0600(path, {A: "one"})
+    clock.now += 1.1
+    assert keys.get(A) == "one"
