@@ -13,6 +13,7 @@ last acknowledgement of its events resolves. Requests therefore share the produc
 """
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from viewcount import __version__
 from viewcount.events import InvalidEvent, json_schema, parse_event
 
 
+logger = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 
 
@@ -100,7 +102,10 @@ def create_collector(config: CollectorConfig, producer: RecordProducer, write_ke
                 pending[0] -= 1
                 settled = error is not None or pending[0] == 0
             if settled:
-                loop.call_soon_threadsafe(_settle, outcome, error)
+                try:
+                    loop.call_soon_threadsafe(_settle, outcome, error)
+                except RuntimeError:   # the loop has closed (shutdown): nobody waits any more
+                    pass
 
         def send_all() -> None:   # off the loop: a full local queue makes a send wait for room
             for e in events:
@@ -182,8 +187,13 @@ def _settle(outcome: asyncio.Future, error: Exception | None) -> None:
 
 
 def _serve_deliveries(producer: RecordProducer, stop: threading.Event) -> None:
+    """Until stopped; a failure to serve one round is logged and the next round goes on, since every
+    waiting request depends on this thread."""
     while not stop.is_set():
-        producer.serve_deliveries(0.1)
+        try:
+            producer.serve_deliveries(0.1)
+        except Exception:  # noqa: BLE001 - whatever a report raised, the reports after it must flow
+            logger.exception("serving the producer's delivery reports failed; going on")
 
 
 async def _read_capped(request: Request, deadline_s: float) -> bytes:
