@@ -16,7 +16,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.files.keyfile import KeyFile
 from adapters.kafka.exceptions import KafkaSeamError
 from adapters.kafka.seam import RecordProducer
 from collector.bodies import MAX_BODY_BYTES, Event, parse_body
@@ -67,7 +68,7 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
-def create_collector(config: CollectorConfig, producer: RecordProducer, write_keys: dict[str, str],
+def create_collector(config: CollectorConfig, producer: RecordProducer, write_keys: Mapping[str, str] | KeyFile,
                      ready: Callable[[], bool], metrics: CollectorMetrics | None = None) -> FastAPI:
     metrics = metrics or CollectorMetrics()
 
