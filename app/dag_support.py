@@ -15,6 +15,7 @@ FAILURE_METRIC = "viewcount.dag.task_failures"
 FAILURE_GAUGE = "viewcount_dag_task_last_failure_timestamp_seconds"
 PUSH_JOB = "viewcount_dags"
 
+
 def on_task_failure(context) -> None:
     """Log which task failed and why, count it in Airflow's metrics, and push the failure's time to
     the Prometheus Pushgateway (``VIEWCOUNT_PUSHGATEWAY``), where ``ViewcountDagTaskFailed`` in
