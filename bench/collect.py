@@ -1,6 +1,6 @@
 """Collector throughput and latency: `viewcount collect` (one uvicorn worker) on a private Kafka,
 every request answered 202 only after the broker acknowledged all its events (acks=all,
-idempotent producer), loaded from a second process.
+idempotent producer), loaded from a second process (bench/httpload.py).
 
   max          closed loop, --connections requests in flight, for --seconds, with batches of 50
                and of 500 events: acknowledged events/s
@@ -19,17 +19,16 @@ import argparse
 import asyncio
 import hashlib
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
 from common import ROOT, private_stack, summarize, write_result
+from httpload import answers, closed_loop, fixed_rate, in_own_process, percentiles_ms
 
 from app import wiring
 from devtools.sandbox import free_ports, wait_for
@@ -55,81 +54,17 @@ def _request(body: bytes) -> bytes:
             + b"\r\n\r\n" + body)
 
 
-async def _post(reader, writer, request: bytes) -> int:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return int(head[9:12])
-
-
-async def _closed_loop(port: int, requests: list[bytes], seconds: float, connections: int):
-    done, errors = 0, 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(k: int) -> None:
-        nonlocal done, errors
-        conn = await asyncio.open_connection("127.0.0.1", port)
-        i = k
-        while time.perf_counter() < deadline:
-            errors += await _post(*conn, requests[i % len(requests)]) != 202
-            done += 1
-            i += connections
-        conn[1].close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(k) for k in range(connections)))
-    return done / (time.perf_counter() - started), errors
-
-
-async def _fixed_rate(port: int, requests: list[bytes], rate: float, seconds: float, connections: int):
-    pool: asyncio.Queue = asyncio.Queue()
-    for _ in range(connections):
-        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-    latencies, errors = [], 0
-    start = time.perf_counter() + 0.2
-    total = int(rate * seconds)
-
-    async def one(i: int) -> None:
-        nonlocal errors
-        scheduled = start + i / rate
-        conn = await pool.get()
-        try:
-            errors += await _post(*conn, requests[i % len(requests)]) != 202
-        finally:
-            pool.put_nowait(conn)
-        latencies.append(time.perf_counter() - scheduled)
-
-    tasks = []
-    for i in range(total):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i)))
-    await asyncio.gather(*tasks)
-    return latencies, errors, total / (time.perf_counter() - start)
-
-
 def load(mode: str, port: int, batch: int, rate: float, seconds: float, connections: int, tag: str, out) -> None:
     """In the load process: one measurement, sent back through ``out``."""
     requests = [_request(b) for b in bodies(batch, 400 if batch >= 500 else 2000, tag)]
     if mode == "fixed":
-        out.put(asyncio.run(_fixed_rate(port, requests, rate, seconds, connections)))
+        out.put(asyncio.run(fixed_rate(port, requests, rate, seconds, connections, ok=202)))
     else:
-        out.put(asyncio.run(_closed_loop(port, requests, seconds, connections)))
+        out.put(asyncio.run(closed_loop(port, requests, seconds, connections, ok=202)))
 
 
 def measure(*args) -> tuple:
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    proc = ctx.Process(target=load, args=(*args, out))
-    proc.start()
-    result = out.get(timeout=600)
-    proc.join(30)
-    return result
+    return in_own_process(load, *args)
 
 
 def main() -> None:
@@ -153,7 +88,7 @@ def main() -> None:
                                   env={**os.environ, **settings.to_env()}, cwd=ROOT, stderr=subprocess.DEVNULL)
         figures = defaultdict(list)
         try:
-            wait_for(lambda: _ready(port), 60, what="the collector to start")
+            wait_for(lambda: answers(f"http://127.0.0.1:{port}/readyz"), 60, what="the collector to start")
             measure("max", port, 50, 0, 2, args.connections, "warm")
             for run in range(args.runs):
                 for batch in (50, 500):
@@ -165,9 +100,8 @@ def main() -> None:
                                                       args.connections, f"r{run}fixed")
                 if errors:
                     raise SystemExit(f"{errors} requests were not answered 202")
-                latencies.sort()
-                figures["p50_ms"].append(round(latencies[len(latencies) // 2] * 1000, 3))
-                figures["p99_ms"].append(round(latencies[int(len(latencies) * 0.99)] * 1000, 3))
+                for name, ms in percentiles_ms(latencies).items():
+                    figures[f"{name}_ms"].append(ms)
                 figures["achieved_events_per_s"].append(round(achieved * 50))
                 print(f"run {run + 1}: max {figures['max_events_per_s_batch_50'][-1]:,} events/s (batches of 50), "
                       f"{figures['max_events_per_s_batch_500'][-1]:,} (of 500); at {args.rate:,} events/s "
@@ -185,16 +119,6 @@ def main() -> None:
           f"{statistics.median(figures['p50_ms'])} ms, p99 {statistics.median(figures['p99_ms'])} ms "
           f"(target < {TARGETS['p99_ms_at_10000_events_per_s']} ms); one worker")
     print(f"wrote {path}")
-
-
-def _ready(port: int) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

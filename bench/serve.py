@@ -3,8 +3,8 @@ loaded from a second process.
 
 Redis is filled the way production fills it: N generated events applied by the speed layer's own
 atomic step, and a batch version published at a watermark in the middle of the traffic, so a
-read merges batch hours and speed buckets. The load generator is a small asyncio HTTP/1.1 client
-with keep-alive connections, in its own process:
+read merges batch hours and speed buckets. The load generator (bench/httpload.py) is a small
+asyncio HTTP/1.1 client with keep-alive connections, in its own process:
 
   fixed rate   open loop at --rate req/s for --seconds; latency is measured from each request's
                scheduled time, so a stalled server cannot hide its queue (no coordinated omission)
@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import random
 import statistics
 import subprocess
 import sys
-import time
 from collections import defaultdict
 
 from common import ROOT, private_stack, summarize, write_result
+from httpload import answers, closed_loop, fixed_rate, in_own_process, percentiles_ms
 
 from speed_layer.counter import prepare
 from app import wiring
@@ -82,83 +81,21 @@ def fill(settings, events: int) -> list[str]:
     return [video for video, n in everything.videos.items() for _ in range(n)]
 
 
-async def _get(reader, writer, path: bytes) -> int:
-    writer.write(b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer " + TOKEN.encode()
-                 + b"\r\n\r\n")
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
-
-
-async def _fixed_rate(port: int, paths: list[bytes], rate: int, seconds: float, connections: int):
-    pool: asyncio.Queue = asyncio.Queue()
-    for _ in range(connections):
-        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-    latencies, errors = [], 0
-    start = time.perf_counter() + 0.2
-    total = int(rate * seconds)
-
-    async def one(i: int) -> None:
-        nonlocal errors
-        scheduled = start + i / rate
-        conn = await pool.get()
-        try:
-            status = await _get(*conn, paths[i % len(paths)])
-            errors += status != 200
-        finally:
-            pool.put_nowait(conn)
-        latencies.append(time.perf_counter() - scheduled)
-
-    tasks = []
-    for i in range(total):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i)))
-    await asyncio.gather(*tasks)
-    achieved = total / (time.perf_counter() - start)
-    return latencies, errors, achieved
-
-
-async def _closed_loop(port: int, paths: list[bytes], seconds: float, connections: int):
-    done, errors = 0, 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(k: int) -> None:
-        nonlocal done, errors
-        conn = await asyncio.open_connection("127.0.0.1", port)
-        i = k
-        while time.perf_counter() < deadline:
-            errors += await _get(*conn, paths[i % len(paths)]) != 200
-            done += 1
-            i += connections
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(k) for k in range(connections)))
-    return done / (time.perf_counter() - started), errors
+def _request(path: bytes) -> bytes:
+    return b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n"
 
 
 def load(mode: str, port: int, paths: list[bytes], rate: int, seconds: float, connections: int, out) -> None:
     """In the load process: one measurement, sent back through ``out``."""
+    requests = [_request(path) for path in paths]
     if mode == "fixed":
-        out.put(asyncio.run(_fixed_rate(port, paths, rate, seconds, connections)))
+        out.put(asyncio.run(fixed_rate(port, requests, rate, seconds, connections, ok=200)))
     else:
-        out.put(asyncio.run(_closed_loop(port, paths, seconds, connections)))
+        out.put(asyncio.run(closed_loop(port, requests, seconds, connections, ok=200)))
 
 
 def measure(mode: str, *args) -> tuple:
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    proc = ctx.Process(target=load, args=(mode, *args, out))
-    proc.start()
-    result = out.get(timeout=300)
-    proc.join(30)
-    return result
+    return in_own_process(load, mode, *args)
 
 
 def main() -> None:
@@ -180,14 +117,13 @@ def main() -> None:
         server = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env, cwd=ROOT,
                                   stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: _ready(port), 60, what="the API to start")
+            wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), 60, what="the API to start")
             measure("max", port, paths, 0, 2, args.connections)   # warm-up
             figures = defaultdict(list)
             for run in range(args.runs):
                 latencies, errors, achieved = measure("fixed", port, paths, args.rate, args.seconds, args.connections)
-                latencies.sort()
-                figures["p50_ms"].append(round(latencies[len(latencies) // 2] * 1000, 3))
-                figures["p99_ms"].append(round(latencies[int(len(latencies) * 0.99)] * 1000, 3))
+                for name, ms in percentiles_ms(latencies).items():
+                    figures[f"{name}_ms"].append(ms)
                 figures["achieved_req_per_s"].append(round(achieved))
                 throughput, max_errors = measure("max", port, paths, 0, args.seconds, args.connections)
                 figures["max_req_per_s"].append(round(throughput))
@@ -207,16 +143,6 @@ def main() -> None:
           f"p99 {statistics.median(figures['p99_ms'])} ms (target < 10 ms); "
           f"max {statistics.median(figures['max_req_per_s']):,.0f} req/s, one worker")
     print(f"wrote {path}")
-
-
-def _ready(port: int) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":
