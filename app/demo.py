@@ -12,7 +12,6 @@ runs never mix and the comparison is exact every time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import signal
@@ -121,6 +120,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
              api_port: int = 0, keep_running: bool = False,
              on_summary: Callable[[DemoSummary], None] | None = None) -> DemoSummary:
     """Run the main job; ``on_summary`` gets the result before ``keep_running`` serves on."""
+    from adapters.files.keyfile import write_json_0600
     from serving_layer.auth import key_digest, new_api_key
     from serving_layer.server import ApiServer
 
@@ -199,7 +199,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     step(6, "starting the HTTP API and asking it for every video")
     creator = sorted({v["creator_id"] for v in traffic.truth["videos"].values()})[0]
     key = new_api_key()
-    Path(s.api_keys_file).write_text(json.dumps({key_digest(key): creator}))
+    write_json_0600(s.api_keys_file, {key_digest(key): creator})
     summary.api_key = (creator, key)
     server = ApiServer(wiring.api_app(s), s.serve_host, api_port or _free_port()).start()
     summary.api_url = server.url
@@ -222,8 +222,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
         from app.demo_live import live_views, send_as_players
 
         summary.write_key = secrets.token_urlsafe(32)
-        Path(s.collector_keys_file).write_text(
-            json.dumps({hashlib.sha256(summary.write_key.encode()).hexdigest(): "demo-player"}))
+        write_json_0600(s.collector_keys_file, {key_digest(summary.write_key): "demo-player"})
         collector_app, collector_clients = wiring.collector_app(s)
         collector = ApiServer(collector_app, s.collector_host, _free_port()).start()
         summary.collector_url = collector.url
