@@ -207,6 +207,8 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: KeyP
                            if statements is not None else "statements are not served here")
         try:   # the audit store is on local disk or WebHDFS: read it off the event loop
             found = await run_in_threadpool(statements.latest, period, fmt)
+        except StoreError:
+            raise          # the store is down: 503, as for any read of it
         except ViewcountError:
             raise ApiError(422, "invalid_request", "period must be a month YYYY-MM") from None
         if found is None:

@@ -123,3 +123,19 @@ def test_a_statement_is_not_for_creators_nor_for_months_not_billed(billed):
     assert get(client, "/v1/billing/2026-13/statement.csv", ADMIN).status_code == 422
     assert get(client, "/v1/billing/0000-01/statement.parquet", ADMIN).status_code == 422
     assert get(client, "/v1/billing/2026-10/statement.xlsx", ADMIN).status_code == 404
+
+
+def test_a_statement_store_that_is_down_answers_503_not_a_bad_month(billed):
+    from adapters.files.exceptions import StoreUnavailable
+
+    books, _, _ = billed
+
+    class Down:
+        def latest(self, period, fmt):
+            raise StoreUnavailable("WebHDFS did not answer")
+
+    app = create_app(wiring.serving_reader(books.settings), Authenticator(ADMIN, {}), None, books.settings.topic,
+                     statements=Down())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = get(client, "/v1/billing/2026-10/statement.csv", ADMIN)
+    assert answer.status_code == 503, answer.text
