@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import date
 
 from audit.kinds import BATCH_PUBLISH
-from audit.ledger import AuditLedger
 from batch_layer.exceptions import ChecksFailed
 from batch_layer.job import BatchResult, run_batch, spark_session
 from batch_layer.versions import load_checks, load_result
@@ -73,8 +72,8 @@ def publish_version(settings: Settings, version: str, kind: str = BATCH_PUBLISH,
         logger.info("not publishing %s (W %s): %s with W %s is newer", version, format_ms(result.watermark_ms),
                     *pointer[:1], format_ms(pointer[1]))
         return {"published": False, "version": version, "current": pointer[0]}
-    record = publish(result, serving, AuditLedger(wiring.file_store(settings, settings.audit_store)),
-                     kind=kind, extra=extra)
+    with wiring.audit_ledger(settings) as ledger:
+        record = publish(result, serving, ledger, kind=kind, extra=extra)
     return {"published": True, "version": version, "audit_seq": record["seq"],
             "watermark": format_ms(result.watermark_ms)}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from audit.ledger import AuditLedger
 from billing.money import money_str
 from billing.period import Period
 from billing.ratecard import load_rate_card
@@ -18,7 +17,7 @@ from viewcount.timeutil import format_ms
 
 def monthly_billing(settings: Settings, say: Callable[[str], None] = lambda line: None) -> MonthlyBilling:
     audit = wiring.file_store(settings, settings.audit_store)
-    return MonthlyBilling(wiring.batch_views(settings), wiring.raw_store(settings), audit, AuditLedger(audit),
+    return MonthlyBilling(wiring.batch_views(settings), wiring.raw_store(settings), audit, wiring.audit_ledger(settings),
                           load_rate_card(settings.rate_card), settings.rules, settings.ownership_mode, say=say)
 
 

@@ -79,6 +79,7 @@ def demo_settings(settings: Settings, namespace: str, out_dir: Path) -> Settings
     return settings.replace(
         topic=f"{settings.topic}.{namespace}", dlq_topic=f"{settings.topic}.{namespace}.dlq",
         redis_prefix=namespace, raw_store=(out_dir / "raw").as_uri(), audit_store=(out_dir / "audit").as_uri(),
+        audit_topic=f"{settings.audit_topic}.{namespace}",   # one anchor per ledger
         ingest_group=f"{settings.ingest_group}-{namespace}", speed_group=f"{settings.speed_group}-{namespace}",
         # the backfill reaches weeks back: keep it on the topic until both sinks have read it
         topic_retention=max(settings.topic_retention, 60 * DAY_MS),
@@ -184,13 +185,12 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     took("produce_and_sinks")
 
     step(5, f"batch layer: Spark ({s.spark_master}) recompute below the safe watermark, checks, publish")
-    from audit.ledger import AuditLedger
     from app.batch_operations import recompute
     from batch_layer.publish import publish
 
     batch = recompute(s)
-    ledger = AuditLedger(wiring.file_store(s, s.audit_store))
-    record = publish(batch, wiring.batch_views(s), ledger)
+    with wiring.audit_ledger(s) as ledger:
+        record = publish(batch, wiring.batch_views(s), ledger)
     summary.batch_watermark = format_ms(batch.watermark_ms)
     say(f"      version {batch.version} at W {summary.batch_watermark}: {len(batch.totals):,} videos; "
         f"audit seq {record['seq']}")

@@ -22,6 +22,7 @@ from app.layer_process import LayerProcess
 from viewcount.settings import Settings
 
 if TYPE_CHECKING:  # the layers are imported where a client is built, so a command loads only its own
+    from audit.ledger import AuditLedger
     from batch_layer.redis_views import RedisBatchViews
     from catalog.store import CatalogStore, CatalogView
     from serving_layer.owners import CatalogSource, Owners
@@ -86,7 +87,18 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(settings.topic, settings.topic_partitions, settings.topic_replication, configs),
         TopicSpec(settings.dlq_topic, settings.topic_partitions, settings.topic_replication, configs),
+        audit_topic_spec(settings),
     ]
+
+
+def audit_topic_spec(settings: Settings) -> TopicSpec:
+    """The ledger's anchor: one partition, nothing ever deleted or compacted away."""
+    return TopicSpec(settings.audit_topic, 1, settings.topic_replication, {
+        "retention.ms": "-1",
+        "retention.bytes": "-1",
+        "cleanup.policy": "delete",
+        "min.insync.replicas": "2" if settings.topic_replication >= 3 else "1",
+    })
 
 
 def file_store(settings: Settings, url: str) -> FileStore:
@@ -96,6 +108,15 @@ def file_store(settings: Settings, url: str) -> FileStore:
         return LocalFileStore(LocalStoreConfig(root=parts.path))
     return WebHdfsFileStore(WebHdfsStoreConfig(url=url, webhdfs_url=settings.webhdfs_url,
                                                user=settings.hdfs_user))
+
+
+def audit_ledger(settings: Settings) -> AuditLedger:
+    """The ledger in AUDIT_STORE, each record anchored in AUDIT_TOPIC as it is appended."""
+    from audit.kafka_anchor import KafkaLedgerAnchor
+    from audit.ledger import AuditLedger
+
+    anchor = KafkaLedgerAnchor(producer(settings), lambda: consumer(settings), settings.audit_topic)
+    return AuditLedger(file_store(settings, settings.audit_store), anchor)
 
 
 def raw_store(settings: Settings) -> FileStore:
@@ -121,15 +142,15 @@ def batch_views(settings: Settings) -> RedisBatchViews:
 
 
 def catalog_store(settings: Settings) -> CatalogStore:
-    """The video catalog (CONTRACT §9): ``ownership`` records in the audit ledger."""
-    from audit.ledger import AuditLedger
+    """The video catalog (CONTRACT §9): ``ownership`` records in the audit ledger, anchored."""
     from catalog.store import CatalogStore
 
-    return CatalogStore(AuditLedger(file_store(settings, settings.audit_store)))
+    return CatalogStore(audit_ledger(settings))
 
 
 def catalog_view(settings: Settings) -> CatalogView:
-    """The catalog as a long-running reader sees it, refreshed from the ledger every few seconds."""
+    """The catalog as a long-running process sees it, refreshed from the ledger every few seconds
+    (the API also writes assignments through it)."""
     from catalog.store import CatalogView
 
     return CatalogView(catalog_store(settings))

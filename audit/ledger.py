@@ -2,7 +2,9 @@
 
 One record per file, ``ledger/{seq // 100000:07d}/{seq:012d}.json``, created exclusively: two
 appenders racing for the same ``seq`` cannot both win, and the loser retries on top of the
-winner. Nothing is ever overwritten or deleted.
+winner. Nothing is ever overwritten or deleted. With an anchor (:mod:`audit.anchor`), each record
+is also kept outside the store once it is written, and :meth:`AuditLedger.verify_anchored`
+compares the two.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from audit.anchor import UNANCHORED, AnchorReport, LedgerAnchor, compare
 from audit.canonical import canonical_bytes, record_hash
-from audit.exceptions import AuditError, HeadMoved, LedgerCorrupt
+from audit.exceptions import AnchorMismatch, AuditError, HeadMoved, LedgerCorrupt
 from adapters.files.base import FileStore
 from adapters.files.exceptions import AlreadyExists
 
@@ -47,8 +50,18 @@ class VerifyReport:
 
 
 class AuditLedger:
-    def __init__(self, store: FileStore) -> None:
-        self._store = store
+    def __init__(self, store: FileStore, anchor: LedgerAnchor | None = None) -> None:
+        self._store, self.anchor = store, anchor
+
+    def close(self) -> None:
+        if self.anchor is not None:
+            self.anchor.close()
+
+    def __enter__(self) -> AuditLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _paths(self, after_seq: int = 0) -> list[tuple[int, str]]:
         found = []
@@ -98,16 +111,54 @@ class AuditLedger:
             "prev_hash": GENESIS if head is None else head["hash"],
         }
         record["hash"] = record_hash(record)
+        if self.anchor is not None:
+            self.anchor.ready()
         try:
             self._store.create_exclusive(record_path(record["seq"]), canonical_bytes(record))
         except AlreadyExists as e:
             raise HeadMoved(f"audit seq {record['seq']} was taken by a concurrent appender") from e
+        if self.anchor is not None:
+            # after the store's create: only the winner of a race for this seq is anchored
+            self.anchor.publish([record])
         return record
 
     def verify(self) -> VerifyReport:
         """Recompute every hash and link; raise :class:`LedgerCorrupt` naming the first bad record."""
+        return VerifyReport(len(chain := self._chain()), chain[-1][1] if chain else GENESIS)
+
+    def verify_anchored(self) -> AnchorReport:
+        """:meth:`verify`, then compare the chain with the anchor: raise :class:`AnchorMismatch`
+        naming a rewritten chain, a cut-off tail, a deleted store or unanchored records."""
+        anchor = self._require_anchor()
+        chain = self._chain()
+        found = compare(chain, anchor.anchored(), anchor.name)
+        if found:
+            raise AnchorMismatch(found.message)
+        return AnchorReport(len(chain), *(chain[-1] if chain else (0, GENESIS)))
+
+    def anchor_missing(self) -> list[dict]:
+        """Anchor the store's records that the anchor lacks (records written before the ledger
+        had an anchor, or by a writer that stopped between the two writes) and return them.
+        Refuses when the store disagrees with the anchor in any other way."""
+        anchor = self._require_anchor()
+        chain = self._chain()
+        anchored = anchor.anchored()
+        found = compare(chain, anchored, anchor.name)
+        if found and found.kind != UNANCHORED:
+            raise AnchorMismatch(found.message)
+        missing = [json.loads(self._store.read(record_path(seq))) for seq, _ in chain if seq not in anchored]
+        anchor.publish(missing)
+        return missing
+
+    def _require_anchor(self) -> LedgerAnchor:
+        if self.anchor is None:
+            raise AuditError("this ledger has no anchor")
+        return self.anchor
+
+    def _chain(self) -> list[tuple[int, str]]:
+        """``(seq, hash)`` of every record, each checked against its content and its predecessor."""
+        chain: list[tuple[int, str]] = []
         prev = GENESIS
-        count = 0
         for expected_seq, (seq, path) in enumerate(self._paths(), start=1):
             if seq != expected_seq:
                 raise LedgerCorrupt(f"record {expected_seq} is missing (next file is {path})")
@@ -120,8 +171,8 @@ class AuditLedger:
             if problem:
                 raise LedgerCorrupt(f"record {seq} ({path}): {problem}")
             prev = record["hash"]
-            count += 1
-        return VerifyReport(count, prev)
+            chain.append((seq, prev))
+        return chain
 
 
 def _problem(record: Any, seq: int, prev: str, data: bytes) -> str | None:

@@ -100,13 +100,15 @@ class MonthlyBilling:
         # 3. The ledger so far: what each creator has been paid for the month, and the video
         #    catalog that divides the month's views among owners at each view's event hour; the
         #    version read must be the last one the ledger records as published.
+        #    Before anything is paid from it, the ledger must verify, and match its anchor.
+        verified = self._verify_ledger()
         fold = _LedgerFold(self._ledger, period)
         fold.catch_up()
         fold.require_published(version)
         self._require_one_currency(fold.paid)
         month = month.divided(Catalog(fold.assignments), self._ownership)
         catalog_size = len(fold.assignments)
-        self._say(f"[3/7] ledger at seq {fold.head['seq'] if fold.head else 0}; "
+        self._say(f"[3/7] ledger at seq {fold.head['seq'] if fold.head else 0} ({verified}); "
                   f"{len(fold.paid)} creators already paid for {period}; {len(month.by_creator)} owners, "
                   f"{month.unassigned} views unassigned ({catalog_size} catalog assignments, "
                   f"OWNERSHIP={self._ownership.value})")
@@ -153,6 +155,12 @@ class MonthlyBilling:
         return outcome
 
     # --- the steps' parts ---------------------------------------------------------------------
+    def _verify_ledger(self) -> str:
+        if self._ledger.anchor is None:
+            return f"{self._ledger.verify().records} records verified, no anchor"
+        report = self._ledger.verify_anchored()
+        return f"{report.records} records verified against {self._ledger.anchor.name}"
+
     def _inputs(self, month: MonthViews) -> dict:
         return {"batch_version": month.version, "batch_watermark": format_ms(month.watermark_ms),
                 "raw_input_fingerprint": month.raw_input_fingerprint,

@@ -3,6 +3,11 @@ sequence number, as CSV (with a totals row) and as Parquet (typed, without it).
 
 The statement is named after the last audit record it lists, and written once: a re-run that
 adds nothing to the ledger finds its statement already there and writes nothing.
+
+Each statement carries the ledger head it was made through: the seq and hash of the last record
+it lists (the CSV's totals row holds them in ``audit_seq`` and ``payout_id``, the Parquet file in
+its key-value metadata). The hash pins every record before it, so finance can check a statement
+against the ledger, and the ledger against its anchor, long after it was sent.
 """
 
 from __future__ import annotations
@@ -25,15 +30,25 @@ TOTAL_LABEL = "(total)"  # parentheses cannot occur in a creator id, so the tota
 ROOT = "statements"
 
 
+HEAD_PREFIX = "ledger-head:sha256:"
+
+
 @dataclass(frozen=True)
 class Line:
     entry: Entry
     audit_seq: int
+    audit_hash: str = ""   # empty for an entry not yet written
+
+
+def ledger_head(lines: list[Line]) -> tuple[int, str] | None:
+    """``(seq, hash)`` of the last record the statement lists."""
+    written = [line for line in lines if line.audit_hash]
+    return max((line.audit_seq, line.audit_hash) for line in written) if written else None
 
 
 def lines_of(records: Iterable[dict], period: Period) -> list[Line]:
     """The period's payouts and adjustments, by creator and then in ledger order."""
-    out = [Line(entry_from_record(r), r["seq"]) for r in records if is_entry_of(r, period)]
+    out = [Line(entry_from_record(r), r["seq"], r["hash"]) for r in records if is_entry_of(r, period)]
     return sorted(out, key=lambda line: (line.entry.creator_id, line.audit_seq))
 
 
@@ -51,7 +66,9 @@ def render_csv(period: Period, lines: list[Line]) -> bytes:
                          money_str(e.amount), e.payout_id, line.audit_seq])
     views, amount = totals(lines)
     currency = lines[0].entry.currency if lines else ""
-    writer.writerow([TOTAL_LABEL, str(period), views, "", currency, money_str(amount), "", ""])
+    head = ledger_head(lines)
+    writer.writerow([TOTAL_LABEL, str(period), views, "", currency, money_str(amount),
+                     f"{HEAD_PREFIX}{head[1]}" if head else "", head[0] if head else ""])
     return out.getvalue().encode()
 
 
@@ -68,6 +85,10 @@ def render_parquet(lines: list[Line]) -> bytes:
         "rate_per_1000": line.entry.rate_per_1000, "currency": line.entry.currency, "amount": line.entry.amount,
         "payout_id": line.entry.payout_id, "audit_seq": line.audit_seq, "kind": line.entry.kind,
         "adjusts": line.entry.adjusts} for line in lines], schema=schema)
+    head = ledger_head(lines)
+    if head:
+        table = table.replace_schema_metadata({"viewcount.ledger_head_seq": str(head[0]),
+                                               "viewcount.ledger_head_hash": head[1]})
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()

@@ -38,7 +38,7 @@ from viewcount.events import valid_id
 from serving_layer.owners import CatalogEditor
 from serving_layer.views import PayoutSource, ServingReader, StatementSource
 from adapters.files.exceptions import StoreError
-from viewcount.errors import ViewcountError
+from viewcount.errors import DependencyUnavailable, ViewcountError
 from viewcount.ownership import Catalog
 from viewcount.timeutil import HOUR_MS, format_hour, format_ms, hour_floor, now_ms, parse_rfc3339_ms
 
@@ -244,6 +244,8 @@ def create_app(store: ServingReader, authenticator: Authenticator, limiter: KeyP
             assignment = await run_in_threadpool(catalog.assign, video_id, body.creator_id, effective, "admin-token (API)")
         except StoreError:
             raise
+        except DependencyUnavailable as e:
+            raise ApiError(503, "unavailable", str(e)) from None
         except ViewcountError as e:
             raise ApiError(409, "refused", str(e)) from None
         return JSONResponse(_catalog_document(video_id, await run_in_threadpool(catalog.current), assignment.seq))

@@ -72,6 +72,25 @@ def force_rebalances(settings: Settings, group: str, cycles: int,
     return 2 * cycles
 
 
+def with_ledger(settings: Settings, audit_store: str, **more) -> Settings:
+    """``settings`` with an audit ledger of its own: its store at ``audit_store`` and its anchor
+    topic, created now (one anchor topic per ledger, as in a deployment)."""
+    own = settings.replace(audit_store=audit_store, audit_topic=f"audit-{uuid.uuid4().hex[:10]}", **more)
+    create_audit_topic(own)
+    return own
+
+
+def create_audit_topic(settings: Settings) -> None:
+    from app import wiring
+
+    admin = wiring.topic_admin(settings)
+    try:
+        admin.ensure_topics([wiring.audit_topic_spec(settings)])
+        admin.await_visible(settings.audit_topic)
+    finally:
+        admin.close()
+
+
 def produce_traffic(settings: Settings, lines: list[bytes]) -> None:
     """Send generated lines to the settings' topic, each stamped with its own ingest time."""
     from app import wiring
@@ -135,9 +154,10 @@ def stack_settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(stack_settings) -> Iterator[Stack]:
-    """Kafka and Redis, started once for the session."""
+    """Kafka and Redis, started once for the session, with the anchor topic of the session's ledger."""
     running = Stack(stack_settings)
     running.up(CORE, progress=lambda line: None)
+    create_audit_topic(stack_settings)
     yield running
     running.down(progress=lambda line: None)
 

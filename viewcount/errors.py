@@ -15,3 +15,8 @@ class SettingsError(ViewcountError):
     def __init__(self, variable: str, message: str) -> None:
         super().__init__(f"VIEWCOUNT_{variable}: {message}")
         self.variable = variable
+
+
+class DependencyUnavailable(ViewcountError):
+    """A system viewcount stands on did not answer or is missing; trying again later may work. A
+    caller that serves requests answers 503 for it, whichever concern raised it."""

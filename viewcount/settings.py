@@ -249,6 +249,9 @@ class Settings:
                                         doc="Spark driver heap (with a local master, the executors' too)")
     topic: str = _setting("video.views.v1", str, doc="views topic")
     dlq_topic: str = _setting("video.views.v1.dlq", str, doc="dead-letter topic")
+    audit_topic: str = _setting("viewcount.audit.v1", str,
+                                doc="the audit ledger's anchor: every record is also kept here, never deleted, so a "
+                                    "ledger rewritten in AUDIT_STORE no longer matches it (one topic per ledger)")
     topic_partitions: int = _setting("4", _positive_int, doc="partitions of the views topic")
     topic_replication: int = _setting("1", _positive_int,
                                       doc="replication factor of both topics when created (min ISR: 2 from 3 replicas)")
@@ -331,6 +334,8 @@ class Settings:
             raise SettingsError("TOPIC_RETENTION", "must be at least 8d (the rules look back 7d5m)")
         if self.topic == self.dlq_topic:
             raise SettingsError("DLQ_TOPIC", "must differ from VIEWCOUNT_TOPIC")
+        if self.audit_topic in (self.topic, self.dlq_topic):
+            raise SettingsError("AUDIT_TOPIC", "must differ from VIEWCOUNT_TOPIC and DLQ_TOPIC")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -28,7 +28,6 @@ def register(commands) -> None:
 
 
 def run_batch_cmd(args, settings) -> int:
-    from audit.ledger import AuditLedger
     from app.batch_operations import recompute
     from batch_layer.publish import publish
     from app import wiring
@@ -36,7 +35,8 @@ def run_batch_cmd(args, settings) -> int:
     asked = time_option(args.watermark, "--watermark")
     print(f"batch: Spark {settings.spark_master}, raw store {settings.raw_store}", file=sys.stderr)
     result = recompute(settings, asked)
-    record = publish(result, wiring.batch_views(settings), AuditLedger(wiring.file_store(settings, settings.audit_store)))
+    with wiring.audit_ledger(settings) as ledger:
+        record = publish(result, wiring.batch_views(settings), ledger)
     print(f"published batch version {result.version} (W {format_ms(result.watermark_ms)}): {len(result.totals)} videos, "
           f"{sum(v for v, _ in result.totals.values())} views; audit seq {record['seq']}")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
@@ -45,7 +45,6 @@ def run_batch_cmd(args, settings) -> int:
 
 def run_replay_cmd(args, settings) -> int:
     from audit.kinds import BATCH_REPLAY
-    from audit.ledger import AuditLedger
     from app.batch_operations import replay
     from batch_layer.replay import replay_extra
     from batch_layer.publish import publish
@@ -58,8 +57,8 @@ def run_replay_cmd(args, settings) -> int:
     if args.dry_run:
         print(f"dry run: published version {report.previous_version} unchanged")
         return 0
-    record = publish(report.result, wiring.batch_views(settings),
-                     AuditLedger(wiring.file_store(settings, settings.audit_store)),
-                     kind=BATCH_REPLAY, extra=replay_extra(report))
+    with wiring.audit_ledger(settings) as ledger:
+        record = publish(report.result, wiring.batch_views(settings), ledger, kind=BATCH_REPLAY,
+                         extra=replay_extra(report))
     print(f"published version {report.result.version} replacing {report.previous_version}; audit seq {record['seq']}")
     return 0

@@ -78,10 +78,12 @@ def test_produce_reads_stdin(stack_settings, make_topic):
 
 
 def test_topics_create_is_idempotent_with_retention(stack_settings, stack):
-    settings = stack_settings.replace(topic=f"views-{os.getpid()}", dlq_topic=f"views-{os.getpid()}.dlq")
+    settings = stack_settings.replace(topic=f"views-{os.getpid()}", dlq_topic=f"views-{os.getpid()}.dlq",
+                                      audit_topic=f"audit-{os.getpid()}")
     first, second = cli(settings, "topics", "create"), cli(settings, "topics", "create")
     assert first.returncode == second.returncode == 0, first.stderr
-    assert first.stdout.count(b"created") == 2 and second.stdout.count(b"exists") == 2
+    assert first.stdout.count(b"created") == 3 and second.stdout.count(b"exists") == 3
+    assert f"created audit-{os.getpid()}: 1 partitions, retention forever".encode() in first.stdout
     admin = wiring.topic_admin(settings)
     try:
         assert len(admin.partitions(settings.topic)) == settings.topic_partitions

@@ -16,7 +16,7 @@ from app import wiring
 from viewcount.events import ViewEvent
 from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
 from viewcount.timeutil import HOUR_MS, format_ms
-from tests.conftest import redis_stores
+from tests.conftest import redis_stores, with_ledger
 from tests.ingestion.conftest import rows
 from tests.viewcount.test_rules import SMALL, T0, value
 
@@ -84,7 +84,6 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
     from speed_layer.counter import SpeedConfig, SpeedCounter
     from speed_layer.metrics import SpeedMetrics
     from batch_layer.publish import publish
-    from audit.ledger import AuditLedger
     from fastapi.testclient import TestClient
 
     from serving_layer.app import create_app
@@ -95,8 +94,8 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
         request.getfixturevalue("hdfs")
     scenario = make_scenario(events=8000, days=0.5 if store == "local" else 0.15, store=store)
     scenario.run_sink(flush_records=1000)
-    settings = scenario.settings.replace(redis_prefix=f"b{uuid.uuid4().hex[:8]}",
-                                         audit_store=scenario.settings.raw_store + "-audit")
+    settings = with_ledger(scenario.settings, scenario.settings.raw_store + "-audit",
+                           redis_prefix=f"b{uuid.uuid4().hex[:8]}")
     # W inside the traffic, on an hour where a record was ingested exactly at W, as a re-send of
     # a view ingested before W: records on both sides, one right at W, a duplicate straddling it.
     all_rows = rows(scenario.store) + rows(scenario.store, "quarantine/v1")
@@ -130,9 +129,9 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
         counter.run(until_idle_s=2)
     finally:
         consumer.close()
-    ledger = AuditLedger(wiring.file_store(settings, settings.audit_store))
+    ledger = wiring.audit_ledger(settings)
     record = publish(result, stores.batch, ledger, actor="test")
-    assert record["kind"] == "batch_publish" and ledger.verify().records >= 1
+    assert record["kind"] == "batch_publish" and ledger.verify_anchored().records >= 1
     assert stores.batch.batch_pointer() == (result.version, watermark)
     for video, truth in scenario.truth["videos"].items():
         merged = stores.views.video_views(video)
@@ -159,8 +158,8 @@ def test_a_version_that_fails_a_data_check_is_not_published(make_scenario, spark
 
     scenario = make_scenario(events=1500, days=0.2)
     scenario.run_sink()
-    settings = scenario.settings.replace(redis_prefix=f"c{uuid.uuid4().hex[:8]}",
-                                         audit_store=scenario.settings.raw_store + "-audit")
+    settings = with_ledger(scenario.settings, scenario.settings.raw_store + "-audit",
+                           redis_prefix=f"c{uuid.uuid4().hex[:8]}")
     watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
     # Generated traffic is ~2% invalid overall, but a partition holding few videos can run to
     # several percent in a small sample: the passing run allows 20%, the failing one 0.1%.

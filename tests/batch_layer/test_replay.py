@@ -21,7 +21,7 @@ from batch_layer.publish import publish
 from batch_layer.watermark import safe_watermark
 from ingestion.dataset import range_files
 from app import wiring
-from tests.conftest import RedisStores, redis_stores
+from tests.conftest import RedisStores, redis_stores, with_ledger
 from viewcount.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -63,14 +63,14 @@ def make_baseline(make_scenario, spark) -> Callable[..., Baseline]:
     def make(events: int, days: float) -> Baseline:
         scenario = make_scenario(events=events, days=days)
         scenario.run_sink(flush_records=800)
-        settings = scenario.settings.replace(redis_prefix=f"r{uuid.uuid4().hex[:8]}",
-                                             audit_store=scenario.settings.raw_store + "-audit",
-                                             batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
+        settings = with_ledger(scenario.settings, scenario.settings.raw_store + "-audit",
+                               redis_prefix=f"r{uuid.uuid4().hex[:8]}",
+                               batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
         watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
         published = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic,
                               max_invalid_share=settings.batch_max_invalid_share)
         stores = redis_stores(settings)
-        ledger = AuditLedger(wiring.file_store(settings, settings.audit_store))
+        ledger = wiring.audit_ledger(settings)
         publish(published, stores.batch, ledger, actor="test")
         return Baseline(scenario, settings, watermark, published, stores, ledger)
 
@@ -102,7 +102,7 @@ def test_replay_dry_run_then_publish_only_moves_days_in_range(make_baseline, spa
     assert version != published.version and w == watermark
     records = ledger.records()
     assert records[-1]["kind"] == "batch_replay" and records[-1]["payload"]["from"] == target
-    assert ledger.verify().records == 2
+    assert ledger.verify_anchored().records == 2
 
     fresh = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic, write=False)
     expected = Counter({k: n for k, n in before.items() if k[0] != target})

@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-from audit.ledger import AuditLedger
 from billing.period import Period
 from billing.ratecard import load_rate_card
 from billing.run import MonthlyBilling
@@ -34,7 +33,7 @@ def main(barrier_dir: str, parties: str) -> None:
     settings = Settings.from_env()
     audit = wiring.file_store(settings, settings.audit_store)
     say = lambda line: rendezvous(Path(barrier_dir), int(parties)) if line.startswith("[5/7]") else None  # noqa: E731
-    billing = MonthlyBilling(wiring.batch_views(settings), wiring.raw_store(settings), audit, AuditLedger(audit),
+    billing = MonthlyBilling(wiring.batch_views(settings), wiring.raw_store(settings), audit, wiring.audit_ledger(settings),
                              load_rate_card(settings.rate_card), settings.rules, say=say)
     outcome = billing.run(Period.parse("2026-10"))
     print(json.dumps({"written": len(outcome.written), "statement": outcome.statement_csv}))

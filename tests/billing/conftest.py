@@ -19,6 +19,7 @@ import pytest
 from audit.ledger import AuditLedger
 from viewcount.rawdata import BATCH_ROOT
 from app import wiring
+from tests.conftest import with_ledger
 from viewcount.settings import Settings
 from adapters.files.base import FileStore
 from viewcount.timeutil import parse_rfc3339_ms
@@ -104,10 +105,10 @@ def make_books(stack, stack_settings, tmp_path) -> Callable[..., Books]:
         else:
             raw_url = f"{stack_settings.hdfs_namenode}/tests/billing-raw-{name}"
             audit_url = f"{stack_settings.hdfs_namenode}/tests/billing-audit-{name}"
-        settings = stack_settings.replace(redis_prefix=f"b{name}", raw_store=raw_url, audit_store=audit_url,
-                                          rate_card=str(card))
+        settings = with_ledger(stack_settings, audit_url, redis_prefix=f"b{name}", raw_store=raw_url,
+                               rate_card=str(card))
         audit = wiring.file_store(settings, audit_url)
-        return Books(settings, wiring.raw_store(settings), audit, AuditLedger(audit),
+        return Books(settings, wiring.raw_store(settings), audit, wiring.audit_ledger(settings),
                      wiring.batch_views(settings))
 
     return make

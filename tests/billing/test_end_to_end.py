@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from audit.ledger import AuditLedger
 from batch_layer.job import run_batch
 from batch_layer.publish import publish
 from batch_layer.replay import replay_days
@@ -28,6 +27,7 @@ from tests.batch_layer.test_replay import SMALL_SAMPLE_INVALID_SHARE
 from tests.billing.conftest import RATE_CARD
 from tests.ingestion.conftest import make_scenario  # noqa: F401  (the raw-sink scenario factory)
 from app import wiring
+from tests.conftest import with_ledger
 from viewcount.ownership import Catalog, OwnershipMode
 from viewcount.timeutil import HOUR_MS, now_ms
 
@@ -51,11 +51,11 @@ def test_payouts_follow_the_batch_views_and_a_replay_becomes_exact_adjustments(m
     scenario.run_sink(flush_records=600)
     card = tmp_path / "rates.toml"
     card.write_bytes(RATE_CARD)
-    settings = scenario.settings.replace(redis_prefix=f"e{uuid.uuid4().hex[:8]}", rate_card=str(card),
-                                         audit_store=scenario.settings.raw_store + "-audit",
-                                         batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
-    serving, audit = wiring.batch_views(settings), wiring.file_store(settings, settings.audit_store)
-    ledger = AuditLedger(audit)
+    settings = with_ledger(scenario.settings, scenario.settings.raw_store + "-audit",
+                           redis_prefix=f"e{uuid.uuid4().hex[:8]}", rate_card=str(card),
+                           batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
+    serving = wiring.batch_views(settings)
+    ledger = wiring.audit_ledger(settings)
     watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
     result = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic,
                        max_invalid_share=settings.batch_max_invalid_share)

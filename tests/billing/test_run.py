@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from audit.canonical import canonical_bytes, record_hash
 from audit.ledger import record_path
 from billing.exceptions import BillingChecksFailed, StaleBatchVersion
 from billing.period import Period
@@ -58,11 +59,13 @@ def test_a_closed_month_is_paid_once_with_a_statement_and_a_rerun_writes_nothing
         "creator_id,period,views,rate_per_1000,currency,amount,payout_id,audit_seq\n"
         f"creator_42,2026-10,1234,4.00,USD,4.94,{payouts[0]['payload']['payout_id']},2\n"
         f"creator_7,2026-10,999,2.50,USD,2.50,{payouts[1]['payload']['payout_id']},3\n"
-        "(total),2026-10,2233,,USD,7.44,,\n")
+        f"(total),2026-10,2233,,USD,7.44,ledger-head:sha256:{payouts[1]['hash']},3\n")   # the ledger head
     parquet_path = first.stdout.strip().splitlines()[-2].split("/statements/", 1)[1]
     table = pq.read_table(pa.BufferReader(books.audit.read(f"statements/{parquet_path}")))
     assert table.column("amount").to_pylist() == [Decimal("4.94"), Decimal("2.50")]
     assert table.schema.field("amount").type == pa.decimal128(18, 2)
+    assert table.schema.metadata == {b"viewcount.ledger_head_seq": b"3",
+                                     b"viewcount.ledger_head_hash": payouts[1]["hash"].encode()}
 
     before = books.snapshot()
     again = books.cli("billing", "run", "--period", "2026-10")
@@ -95,7 +98,7 @@ def test_after_a_replay_a_run_writes_exactly_one_adjustment_per_changed_creator(
     rows = list(csv.DictReader(io.StringIO(statement_bytes(books, done.stdout).decode())))
     assert [(r["creator_id"], r["amount"], r["audit_seq"]) for r in rows] == [
         ("creator_42", "4.94", "2"), ("creator_42", "-0.02", "5"), ("creator_7", "2.50", "3"),
-        ("creator_7", "-2.50", "6"), ("creator_9", "1.00", "7"), ("(total)", "5.92", "")]
+        ("creator_7", "-2.50", "6"), ("creator_9", "1.00", "7"), ("(total)", "5.92", "7")]
     # the first statement is still there, unchanged
     assert books.audit.exists("statements/period=2026-10/statement-2026-10-through-seq-000003.csv")
     assert books.cli("billing", "run", "--period", "2026-10").stdout.count("nothing new to write") == 1
@@ -201,3 +204,20 @@ def test_a_missing_rate_card_file_is_named(make_books, tmp_path):
     books = make_books()
     done = books.cli("billing", "run", "--period", "2026-10", env={"VIEWCOUNT_RATE_CARD": str(tmp_path / "no.toml")})
     assert done.returncode == 1 and "VIEWCOUNT_RATE_CARD: no such file" in done.stderr
+
+
+def test_billing_refuses_a_ledger_rewritten_behind_its_anchor(make_books):
+    books = make_books()
+    books.publish(OCTOBER)
+    # Whoever can write the audit store replaces the publish record, hashes recomputed: the chain
+    # verifies on its own, but not against the anchor, and billing pays nothing from it.
+    record = json.loads(books.audit.read(record_path(1)))
+    record["inputs"]["batch_version"] = "w-forged"
+    record["hash"] = record_hash(record)
+    books.audit.delete(record_path(1))
+    books.audit.put_new(record_path(1), canonical_bytes(record))
+    before = books.snapshot()
+    refused = books.cli("billing", "run", "--period", "2026-10")
+    assert refused.returncode == 1
+    assert "rewritten from seq 1" in refused.stderr and "the anchor topic" in refused.stderr
+    assert books.snapshot() == before

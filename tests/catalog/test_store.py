@@ -15,6 +15,7 @@ from audit.ledger import AuditLedger
 from catalog.exceptions import AssignmentRefused
 from catalog.store import CatalogStore, CatalogView
 from devtools.sandbox import settings_for
+from tests.conftest import with_ledger
 from viewcount.timeutil import parse_rfc3339_ms
 
 NOV = parse_rfc3339_ms("2026-11-02T05:00:00Z")
@@ -100,24 +101,28 @@ def test_a_view_sees_new_assignments_after_its_refresh_interval(make_catalog):
     assert view.current().owner_at("vid_1", NOV + 3_600_000) == "creator_b"
 
 
-def _cli(tmp_path, *args):
-    env = {**os.environ, **settings_for(tmp_path).to_env()}
-    return subprocess.run([sys.executable, "-m", "app", "videos", *args], env=env, capture_output=True, text=True)
+def _cli(settings, *args, command="videos"):
+    env = {**os.environ, **settings.to_env()}
+    return subprocess.run([sys.executable, "-m", "app", command, *args], env=env, capture_output=True, text=True)
 
 
-def test_videos_assign_and_list(tmp_path):
-    assert _cli(tmp_path, "assign", "vid_1", "creator_a", "--from", "2026-10-01T00:00:00Z").returncode == 0
-    assert _cli(tmp_path, "assign", "vid_2", "creator_b", "--from", "2026-10-01T00:00:00Z").returncode == 0
-    done = _cli(tmp_path, "assign", "vid_1", "creator_b")          # default: the next hour
+@pytest.mark.integration
+def test_videos_assign_and_list(stack, stack_settings, tmp_path):
+    settings = with_ledger(stack_settings, (tmp_path / "audit").as_uri())
+    assert _cli(settings, "assign", "vid_1", "creator_a", "--from", "2026-10-01T00:00:00Z").returncode == 0
+    assert _cli(settings, "assign", "vid_2", "creator_b", "--from", "2026-10-01T00:00:00Z").returncode == 0
+    done = _cli(settings, "assign", "vid_1", "creator_b")          # default: the next hour
     assert done.returncode == 0 and "vid_1 belongs to creator_b from" in done.stdout
-    now = [json.loads(line) for line in _cli(tmp_path, "list").stdout.splitlines()]
+    now = [json.loads(line) for line in _cli(settings, "list").stdout.splitlines()]
     assert now[0]["video_id"] == "vid_1" and now[0]["creator_id"] == "creator_a"
     assert now[0]["next"]["creator_id"] == "creator_b" and now[1] == {"video_id": "vid_2", "creator_id": "creator_b"}
-    mine = [json.loads(line)["video_id"] for line in _cli(tmp_path, "list", "--creator", "creator_b").stdout.splitlines()]
+    mine = [json.loads(line)["video_id"] for line in _cli(settings, "list", "--creator", "creator_b").stdout.splitlines()]
     assert mine == ["vid_2"]
-    assert len(_cli(tmp_path, "list", "--history").stdout.splitlines()) == 3
+    assert len(_cli(settings, "list", "--history").stdout.splitlines()) == 3
     for bad in (["assign", "vid_1", "creator_a", "--from", "2026-10-01T00:30:00Z"], ["assign", "bad!", "creator_a"],
                 ["assign", "vid_1", "creator_a", "--from", "yesterday"]):
-        done = _cli(tmp_path, *bad)
+        done = _cli(settings, *bad)
         assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "Traceback" not in done.stderr
+    anchored = _cli(settings, "verify", "--against-topic", command="audit")   # every assignment anchored
+    assert anchored.returncode == 0 and "intact and anchored: 3 records" in anchored.stdout, anchored.stderr

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from audit.ledger import AuditLedger
 from batch_layer.job import run_batch
 from batch_layer.versions import load_result
 from batch_layer.replay import replay_days
@@ -20,6 +19,7 @@ from ingestion.dataset import range_files
 from tests.batch_layer.test_replay import SMALL_SAMPLE_INVALID_SHARE
 from tests.ingestion.conftest import make_scenario  # noqa: F401  (the raw-sink scenario factory)
 from app import wiring
+from tests.conftest import with_ledger
 from viewcount.timeutil import format_ms
 
 pytestmark = pytest.mark.integration
@@ -28,10 +28,10 @@ pytestmark = pytest.mark.integration
 def test_hourly_batch_then_replay_dry_and_real(make_scenario, run_dag, spark):
     scenario = make_scenario(events=4000, days=2)
     scenario.run_sink(flush_records=700)
-    settings = scenario.settings.replace(redis_prefix=f"d{uuid.uuid4().hex[:8]}",
-                                         audit_store=scenario.settings.raw_store + "-audit",
-                                         batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
-    serving, ledger = wiring.batch_views(settings), AuditLedger(wiring.file_store(settings, settings.audit_store))
+    settings = with_ledger(scenario.settings, scenario.settings.raw_store + "-audit",
+                           redis_prefix=f"d{uuid.uuid4().hex[:8]}",
+                           batch_max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
+    serving, ledger = wiring.batch_views(settings), wiring.audit_ledger(settings)
     watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
 
     # 1. A manual hourly run triggered at 17 min 42 s past W publishes at W (floored to the hour),

@@ -11,6 +11,7 @@ from audit.ledger import AuditLedger
 from catalog.store import CatalogStore, CatalogView
 from devtools.generate import INGEST_TIME_FIELD
 from app import wiring
+from tests.conftest import with_ledger
 from tests.serving_layer.conftest import ADMIN_TOKEN
 from viewcount.timeutil import HOUR_MS, format_hour, format_ms, hour_floor, now_ms
 
@@ -22,7 +23,7 @@ def owned(make_speed_scenario, tmp_path):
     """A small counted stream whose catalog (an audit ledger of its own) starts empty."""
     scenario = make_speed_scenario(events=400, days=0.2, produce=True)
     scenario.run()
-    scenario.settings = scenario.settings.replace(audit_store=(tmp_path / "audit").as_uri())
+    scenario.settings = with_ledger(scenario.settings, (tmp_path / "audit").as_uri())
     videos = {v: t for v, t in scenario.truth["videos"].items() if t["views"]}
     victim = max(videos, key=lambda v: videos[v]["views"])
     owner = videos[victim]["creator_id"]
@@ -91,7 +92,7 @@ def test_the_admin_moves_a_video_through_the_catalog_and_the_api_follows(owned, 
     assert later.json()["history"][-1]["effective_from"] == format_hour(hour_floor(now_ms()) + HOUR_MS)
 
     # A month that is billed takes no assignment.
-    CatalogStore(AuditLedger(wiring.file_store(scenario.settings, scenario.settings.audit_store))).ledger.append(
+    CatalogStore(wiring.audit_ledger(scenario.settings)).ledger.append(
         "payout", {"period": this_hour[:7], "creator_id": owner}, {})
     refused = api.put(path, ADMIN_TOKEN, json=body)
     assert refused.status_code == 409 and "already billed" in refused.json()["detail"]

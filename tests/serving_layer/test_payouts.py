@@ -103,7 +103,8 @@ def test_finance_downloads_the_latest_statement_with_the_admin_token(billed):
     bill()
     csv = get(client, "/v1/billing/2026-10/statement.csv", ADMIN)
     assert csv.headers["content-disposition"] == 'attachment; filename="statement-2026-10-through-seq-000005.csv"'
-    assert csv.text.splitlines()[-1] == "(total),2026-10,2229,,USD,7.42,,"
+    head = books.ledger.records()[4]
+    assert csv.text.splitlines()[-1] == f"(total),2026-10,2229,,USD,7.42,ledger-head:sha256:{head['hash']},5"
     parquet = get(client, "/v1/billing/2026-10/statement.parquet", ADMIN)
     assert parquet.status_code == 200 and parquet.headers["content-type"] == "application/vnd.apache.parquet"
     rows = pq.read_table(io.BytesIO(parquet.content)).to_pylist()
