@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -16,9 +17,11 @@ from adapters.kafka.kafka_python import (
     KafkaPythonConsumer,
     KafkaPythonProducer,
 )
+from adapters.kafka.security import KafkaSecurity
 from adapters.kafka.seam import RecordConsumer, RecordProducer, TopicAdmin, TopicSpec
 from adapters.redis.connection import AsyncRedisConnection, RedisConfig, RedisConnection
 from app.layer_process import LayerProcess
+from viewcount.errors import SettingsError
 from viewcount.settings import Settings
 
 if TYPE_CHECKING:  # the layers are imported where a client is built, so a command loads only its own
@@ -53,7 +56,20 @@ def _kafka(settings: Settings) -> KafkaDriver:
 
 def kafka_config(settings: Settings, **overrides):
     config_cls = _kafka(settings).config
-    return config_cls.from_mapping({"bootstrap_servers": settings.kafka_bootstrap, **overrides})
+    return config_cls.from_mapping({"bootstrap_servers": settings.kafka_bootstrap,
+                                    "security": kafka_security(settings), **overrides})
+
+
+def kafka_security(settings: Settings) -> KafkaSecurity:
+    """TLS and SASL for every Kafka client, from KAFKA_CONFIG_FILE (plain text without one)."""
+    if not settings.kafka_config_file:
+        return KafkaSecurity()
+    path = Path(settings.kafka_config_file)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SettingsError("KAFKA_CONFIG_FILE", f"cannot read {path}: {e.strerror}") from e
+    return KafkaSecurity.from_properties(text, source=str(path))
 
 
 def producer(settings: Settings, **overrides) -> RecordProducer:

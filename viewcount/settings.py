@@ -236,6 +236,9 @@ class Settings:
         doc="static group membership: this process's stable id in its consumer groups (default: the "
             "host name; empty: dynamic membership). A restarted member with the same id takes its "
             "partitions back at once; two live members of one group need different ids")
+    kafka_config_file: str = _setting("", _optional_file,
+                                      doc="client properties for both Kafka clients (security.protocol, sasl.*, ssl.*: "
+                                          "TLS and SASL), one name=value per line; its secrets are never printed")
     kafka_client: str = _setting("confluent-kafka", _choice("confluent-kafka", "kafka-python"),
                                  doc="Kafka client behind the seam (confluent-kafka: the faster, measured in bench/)")
     redis_url: str = _setting("redis://127.0.0.1:16379/0", _url("redis", "rediss"), secret=True,
@@ -301,6 +304,12 @@ class Settings:
     jars_dir: str = _setting(lambda: str(_project_root() / ".cache" / "jars"), str,
                              doc="JVM jars fetched by `make jars`")
     kafka_controller_port: int = _setting("19093", _port, doc="KRaft controller port of the local stack")
+    redis_tls_port: int = _setting("16380", _port,
+                                   doc="TLS port of the local stack's Redis (its self-signed certificate in "
+                                       "STATE_DIR/stack/redis/tls/cert.pem)")
+    kafka_sasl_port: int = _setting("19094", _port,
+                                    doc="SASL/PLAIN listener of the local stack (user viewcount; its password in "
+                                        "STATE_DIR/stack/kafka/sasl-password)")
     hdfs_namenode: str = _setting("hdfs://127.0.0.1:19000", _url("hdfs"), doc="NameNode RPC address")
     webhdfs_url: str = _setting("http://127.0.0.1:19870", _url("http", "https"),
                                 doc="NameNode HTTP address (WebHDFS)")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from adapters.kafka.exceptions import KafkaSeamError
+from adapters.kafka.security import KafkaSecurity
 from viewcount.typed_config import typed_config
 
 C = TypeVar("C", bound="KafkaClientConfig")
@@ -27,6 +28,7 @@ class KafkaClientConfig:
     linger_ms: int = 5
     max_request_size: int = 1_048_576
     compression_type: str | None = None
+    security: KafkaSecurity = KafkaSecurity()   # TLS and SASL (KAFKA_CONFIG_FILE)
 
     @classmethod
     def from_mapping(cls: type[C], values: Mapping[str, Any]) -> C:

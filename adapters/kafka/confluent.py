@@ -4,7 +4,7 @@ bottleneck: it consumes an order of magnitude faster than kafka-python on the sa
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,29 @@ class ConfluentConfig(KafkaClientConfig):
 
     def common(self) -> dict[str, Any]:
         return {"bootstrap.servers": self.bootstrap_servers, "client.id": self.client_id,
-                "socket.timeout.ms": self.request_timeout_ms, "logger": driver_log}
+                "socket.timeout.ms": self.request_timeout_ms, "logger": driver_log,
+                "error_cb": _client_error_reporter(self.bootstrap_servers), **self.security.librdkafka()}
+
+
+def _client_error_reporter(bootstrap: str) -> Callable[[Any], None]:
+    """librdkafka's asynchronous errors. Most pass by themselves (a broker away for a moment: the
+    client retries, and the operation that waits on it says so); refused credentials do not, and
+    the operation would only time out, so they are said once, at ERROR, with where to look."""
+    said = False
+
+    def report(error: Any) -> None:
+        nonlocal said
+        from confluent_kafka import KafkaError
+
+        if error.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED,
+                            KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED):
+            if not said:
+                said = True
+                logger.error("Kafka at %s refused this client: %s (check KAFKA_CONFIG_FILE)", bootstrap, error.str())
+        else:
+            driver_log.debug("client error: %s", error.str())
+
+    return report
 
 
 def _translate(error: Exception, what: str) -> KafkaSeamError:
@@ -311,6 +333,11 @@ class ConfluentAdmin(TopicAdmin):
         self._admin = AdminClient(config.common())
         self._timeout_s = config.request_timeout_ms / 1000
 
+    def _failed(self) -> None:
+        """Before an admin call's failure is raised: serve the client's queued error reports, so a
+        refused login is named (the call itself only says that it timed out)."""
+        self._admin.poll(0)
+
     def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, bool]:
         from confluent_kafka import KafkaError, KafkaException
         from confluent_kafka.admin import NewTopic
@@ -326,6 +353,7 @@ class ConfluentAdmin(TopicAdmin):
                 self.await_visible(spec.name)
             except KafkaException as e:
                 if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    self._failed()
                     raise TopicError(f"create topic {spec.name}: {e}") from e
                 created[spec.name] = False
                 self._set_configs(spec)
@@ -343,6 +371,7 @@ class ConfluentAdmin(TopicAdmin):
             for future in self._admin.incremental_alter_configs([resource]).values():
                 future.result()
         except KafkaException as e:
+            self._failed()
             raise TopicError(f"set configs of topic {spec.name}: {e}") from e
 
     def partitions(self, topic: str) -> list[int]:
@@ -358,6 +387,7 @@ class ConfluentAdmin(TopicAdmin):
         try:
             described = self._admin.describe_consumer_groups([group_id])[group_id].result()
         except KafkaException as e:
+            self._failed()
             raise _translate(e, f"describe group {group_id}") from e
         return len(described.members)
 
@@ -367,6 +397,7 @@ class ConfluentAdmin(TopicAdmin):
         try:
             return len(self._admin.list_topics(timeout=self._timeout_s).brokers)
         except KafkaException as e:
+            self._failed()
             raise _translate(e, "describe cluster") from e
 
     def close(self) -> None:

@@ -81,6 +81,7 @@ class KafkaPythonProducer(RecordProducer):
         try:
             return KafkaProducer(
                 bootstrap_servers=config.bootstrap_servers.split(","),
+                **config.security.kafka_python(),
                 client_id=config.client_id,
                 acks="all",
                 enable_idempotence=True,
@@ -148,6 +149,7 @@ class KafkaPythonConsumer(RecordConsumer):
         try:
             self._consumer = KafkaConsumer(
                 bootstrap_servers=config.bootstrap_servers.split(","),
+                **config.security.kafka_python(),
                 client_id=config.client_id,
                 group_id=config.group_id,
                 group_instance_id=config.group_instance_id if config.group_id else None,
@@ -303,6 +305,7 @@ class KafkaPythonAdmin(TopicAdmin):
         try:
             self._admin = KafkaAdminClient(
                 bootstrap_servers=config.bootstrap_servers.split(","),
+                **config.security.kafka_python(),
                 client_id=config.client_id,
                 request_timeout_ms=config.request_timeout_ms,
             )

@@ -9,5 +9,10 @@ def register(commands) -> None:
 
 
 def run(args, settings) -> int:
-    print(json.dumps(settings.as_public_dict(), indent=2))
+    from app import wiring
+
+    shown = settings.as_public_dict()
+    if settings.kafka_config_file:
+        shown["kafka_client_properties"] = wiring.kafka_security(settings).masked()
+    print(json.dumps(shown, indent=2))
     return 0

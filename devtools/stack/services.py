@@ -81,26 +81,47 @@ class KafkaService(Service):
                              "VIEWCOUNT_KAFKA_BOOTSTRAP to 127.0.0.1:PORT")
         self.host, self.port = "127.0.0.1", int(port)
         self.controller_port = settings.kafka_controller_port
+        self.sasl_port = settings.kafka_sasl_port
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def sasl_address(self) -> str:
+        """The SASL/PLAIN listener: user ``viewcount``, password :meth:`sasl_password`."""
+        return f"{self.host}:{self.sasl_port}"
+
+    def sasl_password(self) -> str:
+        return (self.home / "sasl-password").read_text().strip()
+
     def ports(self) -> list[tuple[str, int]]:
-        return [(self.host, self.port), (self.host, self.controller_port)]
+        return [(self.host, self.port), (self.host, self.controller_port), (self.host, self.sasl_port)]
 
     def prepare(self) -> None:
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True)
+        password_file = self.home / "sasl-password"
+        if not password_file.exists():
+            import secrets
+
+            password_file.write_text(secrets.token_urlsafe(24) + "\n")
+            password_file.chmod(0o600)
+        plain = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+                 f'user_viewcount="{self.sasl_password()}";')
         (self.home / "server.properties").write_text("\n".join([
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
-            f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
+            f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port},"
+            f"SASL_PLAINTEXT://{self.host}:{self.sasl_port}",
+            f"advertised.listeners=PLAINTEXT://{self.host}:{self.port},SASL_PLAINTEXT://{self.host}:{self.sasl_port}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            # a SASL/PLAIN listener beside the plain one, so clients' SASL settings are tested for real
+            "listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN",
+            f"listener.name.sasl_plaintext.plain.sasl.jaas.config={plain}",
             f"log.dirs={data}",
             "num.partitions=1",
             "auto.create.topics.enable=false",
@@ -173,18 +194,42 @@ class RedisService(Service):
             raise StackError("the local stack runs Redis on loopback: set VIEWCOUNT_REDIS_URL "
                              "to redis://127.0.0.1:PORT/0")
         self.host, self.port = "127.0.0.1", url.port or 6379
+        self.tls_port = settings.redis_tls_port
+        self.certificate = self.home / "tls" / "cert.pem"
 
     @property
     def address(self) -> str:
         return f"redis://{self.host}:{self.port}"
 
+    @property
+    def tls_address(self) -> str:
+        """The TLS port, as a ``rediss://`` URL that trusts the stack's own certificate."""
+        return f"rediss://{self.host}:{self.tls_port}/0?ssl_ca_certs={self.certificate}"
+
     def ports(self) -> list[tuple[str, int]]:
-        return [(self.host, self.port)]
+        return [(self.host, self.port), (self.host, self.tls_port)]
 
     def prepare(self) -> None:
         if shutil.which("redis-server") is None:
             raise MissingTool("redis-server not found: apt-get install redis-server")
         (self.home / "data").mkdir(parents=True, exist_ok=True)
+        if not self.certificate.exists():
+            self._make_certificate()
+
+    def _make_certificate(self) -> None:
+        """A self-signed certificate for 127.0.0.1, so clients' TLS settings are tested for real."""
+        import subprocess
+
+        if shutil.which("openssl") is None:
+            raise MissingTool("openssl not found: apt-get install openssl")
+        self.certificate.parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+                               "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                               "-keyout", str(self.certificate.with_name("key.pem")), "-out", str(self.certificate)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise StackError(f"making the Redis TLS certificate failed: {done.stderr[-500:]}")
+        self.certificate.with_name("key.pem").chmod(0o600)
 
     def argv(self) -> list[str]:
         return [
@@ -192,6 +237,10 @@ class RedisService(Service):
             "--bind", self.host, "--port", str(self.port), "--protected-mode", "yes",
             "--dir", str(self.home / "data"), "--daemonize", "no",
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            # a TLS port beside the plain one (server authentication only, like a managed Redis)
+            "--tls-port", str(self.tls_port), "--tls-cert-file", str(self.certificate),
+            "--tls-key-file", str(self.certificate.with_name("key.pem")),
+            "--tls-ca-cert-file", str(self.certificate), "--tls-auth-clients", "no",
         ]
 
     def healthy(self) -> bool:
