@@ -1,0 +1,96 @@
+"""The JVM services' compose command lines, run outside containers where the binaries exist here:
+the Spark master and worker with pyspark's own `spark-class`, and the HDFS commands as the Hadoop
+main classes the test stack runs. A wrong class name or argument fails `make test`, not a deploy."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devtools.sandbox import free_ports, wait_for
+from devtools.stack.services import DataNodeService, NameNodeService
+
+ROOT = Path(__file__).resolve().parents[2]
+# what `hdfs <subcommand>` runs (Hadoop's bin/hdfs)
+HDFS_SUBCOMMANDS = {"namenode": NameNodeService.main_class, "datanode": DataNodeService.main_class}
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def services() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def spark_class() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "bin" / "spark-class"
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_spark_master_and_worker_commands_form_a_cluster(services, tmp_path):
+    master_cmd, worker_cmd = services["spark-master"]["command"], services["spark-worker"]["command"]
+    assert master_cmd[0] == worker_cmd[0] == "/opt/spark/bin/spark-class"
+    port, ui, worker_ui = free_ports(3)
+    # The compose arguments as they are, the host name replaced by loopback and the ports by free
+    # ones (a machine running tests may already use 7077 and 8080).
+    master = [str(spark_class()), *master_cmd[1:], "--port", str(port), "--webui-port", str(ui)]
+    master[master.index("--host") + 1] = "127.0.0.1"
+    worker = [str(spark_class()), *(a.replace("spark-master:7077", f"127.0.0.1:{port}") for a in worker_cmd[1:]),
+              "--webui-port", str(worker_ui)]
+    env = {**os.environ, **services["spark-worker"]["environment"], "SPARK_LOG_DIR": str(tmp_path),
+           "SPARK_WORKER_DIR": str(tmp_path / "work"), "SPARK_LOCAL_IP": "127.0.0.1"}
+    env.pop("SPARK_HOME", None)
+    processes = []
+    try:
+        log = (tmp_path / "master.log").open("w")
+        processes.append(subprocess.Popen(master, env=env, stdout=log, stderr=subprocess.STDOUT))
+        wait_for(lambda: listening(port), 90, what=f"the master on {port} ({shlex.join(master)})")  # its health check
+        log = (tmp_path / "worker.log").open("w")
+        processes.append(subprocess.Popen(worker, env=env, stdout=log, stderr=subprocess.STDOUT))
+
+        def registered() -> dict | None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5) as answer:
+                    state = json.load(answer)
+            except OSError:   # the web UI starts a moment after the RPC port
+                return None
+            return state if state["aliveworkers"] == 1 else None
+
+        state = wait_for(registered, 90, what="the worker to register with the master")
+        assert state["status"] == "ALIVE" and state["url"] == f"spark://127.0.0.1:{port}"
+        cores = int(services["spark-worker"]["environment"]["SPARK_WORKER_CORES"])
+        assert state["workers"][0]["cores"] == cores and state["workers"][0]["memory"] == 4096
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(30)
+
+
+def test_the_hdfs_commands_run_the_main_classes_the_test_stack_runs(services):
+    namenode = services["namenode"]["command"]
+    assert namenode[:2] == ["/bin/bash", "-c"]
+    format_part, run_part = namenode[2].split("||", 1)[1].split(";")
+    format_argv, run_argv = shlex.split(format_part), shlex.split(run_part.replace("exec ", ""))
+    datanode = services["datanode"]["command"]
+    for argv in (format_argv, run_argv, datanode):
+        assert argv[0] == "hdfs" and argv[1] in HDFS_SUBCOMMANDS, argv
+    # The stack formats with the same arguments and runs the same classes in every HDFS test.
+    assert format_argv[2:] == ["-format", "-nonInteractive"] and len(run_argv) == 2 and len(datanode) == 2
+    source = (ROOT / "devtools/stack/services.py").read_text()
+    assert '"-format", "-nonInteractive"' in source
+    assert HDFS_SUBCOMMANDS == {"namenode": "org.apache.hadoop.hdfs.server.namenode.NameNode",
+                                "datanode": "org.apache.hadoop.hdfs.server.datanode.DataNode"}
