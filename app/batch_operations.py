@@ -9,6 +9,10 @@ from datetime import date
 
 from audit.kinds import BATCH_PUBLISH
 from batch_layer.exceptions import ChecksFailed
+from audit.kinds import HOLE_ACCEPTED
+from batch_layer.exceptions import DatasetHole
+from batch_layer.holes import Hole, accepted_holes, find_holes, require_no_holes
+from viewcount import __version__
 from batch_layer.job import BatchResult, run_batch, spark_session
 from batch_layer.versions import load_checks, load_result
 from batch_layer.publish import publish
@@ -35,8 +39,43 @@ def safe_watermark_now(settings: Settings) -> int:
     return safe_watermark(wiring.raw_store(settings), settings.topic, topic_partitions(settings))
 
 
+def require_no_holes_now(settings: Settings) -> None:
+    """Refuse a master dataset whose stored offsets have a hole (CONTRACT §4), naming it; holes
+    accepted in the ledger as lost do not count."""
+    from audit.ledger import AuditLedger
+
+    accepted = accepted_holes(AuditLedger(wiring.file_store(settings, settings.audit_store)).records(), settings.topic)
+    require_no_holes(wiring.raw_store(settings), settings.topic, topic_partitions(settings), accepted)
+
+
+def accept_hole(settings: Settings, hole: Hole, reason: str) -> dict:
+    """Record, in the ledger, that ``hole`` is lost: it must be a hole now, and Kafka must no
+    longer hold any of it (else it can be re-ingested, and is refused)."""
+    store = wiring.raw_store(settings)
+    with wiring.audit_ledger(settings) as ledger:
+        accepted = accepted_holes(ledger.records(), settings.topic)
+        current = find_holes(store, settings.topic, topic_partitions(settings), accepted)
+        if not any(h.partition == hole.partition and h.first <= hole.first and hole.last <= h.last for h in current):
+            listed = ", ".join(f"partition {h.partition} offsets {h.first}..{h.last}" for h in current) or "none"
+            raise DatasetHole(f"partition {hole.partition} offsets {hole.first}..{hole.last} is not a hole of the "
+                              f"master dataset (its holes now: {listed})")
+        consumer = wiring.consumer(settings, client_id="viewcount-accept-hole")
+        try:
+            consumer.assign(settings.topic, [hole.partition])
+            log_start = consumer.beginning_offsets([hole.partition])[hole.partition]
+        finally:
+            consumer.close()
+        if log_start <= hole.last:
+            raise DatasetHole(f"Kafka still holds offsets {max(hole.first, log_start)}..{hole.last} of partition "
+                              f"{hole.partition}: re-ingest them (`{hole.replay_command()}`) rather than accept them")
+        payload = {"topic": settings.topic, "partition": hole.partition, "first_offset": hole.first,
+                   "last_offset": hole.last, "reason": reason, "log_start_offset": log_start}
+        return ledger.append(HOLE_ACCEPTED, payload, {"code_version": __version__})
+
+
 def recompute(settings: Settings, watermark_ms: int | None = None) -> BatchResult:
     """Recompute at W (default: the safe W) and write the version; nothing is published."""
+    require_no_holes_now(settings)
     safe = safe_watermark_now(settings)
     watermark = safe if watermark_ms is None else check_watermark(watermark_ms, safe)
     spark = spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory)
@@ -81,6 +120,7 @@ def publish_version(settings: Settings, version: str, kind: str = BATCH_PUBLISH,
 def replay(settings: Settings, from_day: date, to_day: date, dry_run: bool,
            say: Callable[[str], None] = lambda line: None) -> ReplayReport:
     """Recompute the event days and write the merged version unless ``dry_run``; never publishes."""
+    require_no_holes_now(settings)
     spark = spark_session(settings.spark_master, "viewcount-replay", driver_memory=settings.spark_driver_memory)
     try:
         return replay_days(spark, wiring.raw_store(settings), wiring.batch_views(settings), settings.rules,

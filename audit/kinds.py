@@ -5,5 +5,6 @@ BATCH_REPLAY = "batch_replay"
 PAYOUT = "payout"
 ADJUSTMENT = "adjustment"
 OWNERSHIP = "ownership"
+HOLE_ACCEPTED = "hole_accepted"   # offsets lost from the master dataset and from Kafka, accepted by an operator
 
 PAID_KINDS = (PAYOUT, ADJUSTMENT)

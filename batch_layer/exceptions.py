@@ -13,3 +13,7 @@ class WatermarkError(BatchError):
 
 class ChecksFailed(BatchError):
     """A data check failed: the version is kept for inspection but not published."""
+
+
+class DatasetHole(BatchError):
+    """A partition's stored offsets are not contiguous: publishing would silently count fewer views."""

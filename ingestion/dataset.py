@@ -7,30 +7,12 @@ import logging
 from dataclasses import dataclass
 
 from ingestion.chunk import file_metadata
-from viewcount.rawdata import (
-    QUARANTINE_ROOT, VIEWS_ROOT, RangeFile, checkpoint_path, parse_hour_dir, parse_name,
-)
+from viewcount.rawdata import QUARANTINE_ROOT, RangeFile, checkpoint_path
 from adapters.files.base import FileStore
+from adapters.files.rawdata import range_files
 from adapters.files.exceptions import NotFound
 
 logger = logging.getLogger(__name__)
-
-
-def range_files(store: FileStore, topic: str, partition: int | None = None, root: str = VIEWS_ROOT,
-                since_hour_ms: int | None = None) -> list[RangeFile]:
-    """The range files of ``topic`` (one partition, or all), oldest offsets first. ``since_hour_ms``
-    skips hour folders before that hour (ingest time is monotone per partition)."""
-    found = []
-    for date_dir in store.list_dirs(root):
-        for hour_name in store.list_dirs(f"{root}/{date_dir}"):
-            hour_ms = parse_hour_dir(date_dir, hour_name)
-            if since_hour_ms is not None and hour_ms < since_hour_ms:
-                continue
-            for info in store.list(f"{root}/{date_dir}/{hour_name}"):
-                parsed = parse_name(info.path.rsplit("/", 1)[-1], hour_ms)
-                if parsed and parsed.topic == topic and (partition is None or parsed.partition == partition):
-                    found.append(parsed)
-    return sorted(found, key=lambda f: (f.partition, f.first))
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingestion.chunk import Chunk, file_metadata
-from ingestion.dataset import range_files, read_checkpoint
+from ingestion.dataset import read_checkpoint
 from ingestion.exceptions import ReplayError
 from viewcount.events import InvalidEvent, parse_event
 from adapters.kafka.seam import RecordConsumer
-from adapters.files.rawdata import read_progress
-from viewcount.rawdata import QUARANTINE_ROOT, RangeFile
+from adapters.files.rawdata import range_files, read_progress
+from viewcount.rawdata import QUARANTINE_ROOT, gaps
 from viewcount.rules import advance_ingest_time
 from adapters.files.base import FileStore
 from viewcount.timeutil import hour_floor
@@ -35,21 +35,6 @@ class ReplayReport:
     quarantine_missing: list[tuple[int, int]] = field(default_factory=list)
     files_written: list[str] = field(default_factory=list)
     records_restored: int = 0
-
-
-def _gaps(covered: list[RangeFile], start: int, end: int) -> list[tuple[int, int]]:
-    gaps, cursor = [], start
-    for f in sorted(covered, key=lambda f: f.first):
-        if f.last < cursor:
-            continue
-        if f.first > cursor:
-            gaps.append((cursor, min(f.first - 1, end)))
-        cursor = max(cursor, f.last + 1)
-        if cursor > end:
-            break
-    if cursor <= end:
-        gaps.append((cursor, end))
-    return [g for g in gaps if g[0] <= g[1]]
 
 
 def replay_partition(store: FileStore, consumer: RecordConsumer, topic: str, partition: int,
@@ -77,7 +62,7 @@ def replay_partition(store: FileStore, consumer: RecordConsumer, topic: str, par
                           "later offsets belong to the running sink")
     if start > end:
         raise ReplayError(f"empty range: from {start} to {end}")
-    report = ReplayReport(partition, start, end, gaps=_gaps(views, start, end))
+    report = ReplayReport(partition, start, end, gaps=gaps(views, start, end))
 
     quarantined = {f.name for f in range_files(store, topic, partition, QUARANTINE_ROOT)}
     needs_quarantine = []

@@ -7,6 +7,7 @@ is dropped (its new owner reads it again). :meth:`RawSink.flush` is the commit p
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from viewcount.events import parse_event
 from adapters.kafka.runtime import GroupRuntime, RuntimeConfig
 from adapters.kafka.seam import Record, RecordConsumer, RecordProducer
 from adapters.files.rawdata import read_progress
-from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, progress_path
+from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, origin_path, progress_path
 from viewcount.rules import advance_ingest_time
 from adapters.files.base import FileStore
 from viewcount.timeutil import hour_floor, now_ms
@@ -47,6 +48,7 @@ class _Partition:
     ingest_ms: int | None
     chunk: Chunk | None = None
     flushed_offset: int = -1
+    first_flush: bool = False    # nothing of the partition stored yet: its first file is its origin
 
 
 class RawSink:
@@ -81,7 +83,8 @@ class RawSink:
         for p in partitions:
             resume = resume_point(self._store, self.config.topic, p)
             self._partitions[p] = _Partition(resume.next_offset, resume.ingest_ms,
-                                             flushed_offset=(resume.next_offset or 0) - 1)
+                                             flushed_offset=(resume.next_offset or 0) - 1,
+                                             first_flush=resume.next_offset is None)
             starts[p] = resume.next_offset
             logger.info("assigned %s-%d: resuming at offset %s (ingest time %s)",
                         self.config.topic, p, resume.next_offset or "beginning", resume.ingest_ms,
@@ -178,7 +181,12 @@ class RawSink:
             logger.warning("range %s already committed; skipped", rng.path())
         self.metrics.records.labels("valid").inc(chunk.size - len(chunk.invalid_records))
         self.metrics.records.labels("invalid").inc(len(chunk.invalid_records))
-        # 5. The resume hint and the flush progress for the batch watermark.
+        # 5. The partition's origin (once: its first offset ever stored, so that a deleted first
+        #    file is a hole the batch can see), the resume hint, the flush progress.
+        if state.first_flush:
+            origin = json.dumps({"first_offset": rng.first}).encode()
+            self._store.put_new(origin_path(self.config.topic, partition), origin)
+            state.first_flush = False
         write_checkpoint(self._store, rng, chunk.max_ingest_ms)
         state.chunk, state.flushed_offset = None, rng.last
         self._buffered_bytes -= chunk.value_bytes

@@ -14,6 +14,7 @@ written first, and the range's views file commits both.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -95,6 +96,28 @@ def progress_path(topic: str, partition: int) -> str:
 
 def checkpoint_path(topic: str, partition: int) -> str:
     return f"_sink/{topic}/partition-{partition}.json"
+
+
+def origin_path(topic: str, partition: int) -> str:
+    """Where the sink records, once, the first offset it ever stored of a partition: without it a
+    deleted first file would leave no trace."""
+    return f"_sink/{topic}/partition-{partition}.origin.json"
+
+
+def gaps(covered: Iterable[RangeFile], start: int, end: int) -> list[tuple[int, int]]:
+    """The offset ranges in ``start..end`` (inclusive) that no file covers, in order."""
+    found, cursor = [], start
+    for f in sorted(covered, key=lambda f: f.first):
+        if f.last < cursor:
+            continue
+        if f.first > cursor:
+            found.append((cursor, min(f.first - 1, end)))
+        cursor = max(cursor, f.last + 1)
+        if cursor > end:
+            break
+    if cursor <= end:
+        found.append((cursor, end))
+    return [g for g in found if g[0] <= g[1]]
 
 
 @dataclass(frozen=True)

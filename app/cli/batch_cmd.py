@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from app.cli.options import time_option
+from app.cli.options import non_negative, time_option
 from viewcount.timeutil import format_ms
 
 
@@ -25,6 +25,27 @@ def register(commands) -> None:
     replay.add_argument("--to", dest="to_day", required=True, metavar="DATE", help="last event day, YYYY-MM-DD")
     replay.add_argument("--dry-run", action="store_true", help="compute and show the difference only")
     replay.set_defaults(run=run_replay_cmd)
+    accept = actions.add_parser(
+        "accept-hole", help="record, audited, that a hole of the master dataset is lost (Kafka no longer holds it)",
+        description="The batch refuses a master dataset with holes. When a hole's records are gone from Kafka "
+                    "too (retention), nothing can fill it: this records it in the audit ledger as lost, with "
+                    "the reason, and the batch then counts what remains. Refused while Kafka still holds any "
+                    "of it (re-ingest with `viewcount ingest replay` instead).")
+    accept.add_argument("--partition", type=non_negative, required=True)
+    accept.add_argument("--from-offset", type=non_negative, required=True, metavar="O")
+    accept.add_argument("--to-offset", type=non_negative, required=True, metavar="O")
+    accept.add_argument("--reason", required=True, help="why the records are lost (kept in the ledger)")
+    accept.set_defaults(run=run_accept_hole_cmd)
+
+
+def run_accept_hole_cmd(args, settings) -> int:
+    from app.batch_operations import accept_hole
+    from batch_layer.holes import Hole
+
+    record = accept_hole(settings, Hole(args.partition, args.from_offset, args.to_offset), args.reason)
+    print(f"accepted as lost: partition {args.partition} offsets {args.from_offset}..{args.to_offset} of "
+          f"{settings.topic}; audit seq {record['seq']}")
+    return 0
 
 
 def run_batch_cmd(args, settings) -> int:

@@ -22,7 +22,7 @@ from billing.money import amount_for, money_str
 from billing.period import Period
 from billing.ratecard import parse_rate_card
 from billing.views import read_month_views
-from ingestion.dataset import range_files
+from adapters.files.rawdata import range_files
 from tests.batch_layer.test_replay import SMALL_SAMPLE_INVALID_SHARE
 from tests.billing.conftest import RATE_CARD
 from tests.ingestion.conftest import make_scenario  # noqa: F401  (the raw-sink scenario factory)

@@ -15,7 +15,7 @@ from batch_layer.job import run_batch
 from batch_layer.versions import load_result
 from batch_layer.replay import replay_days
 from batch_layer.watermark import safe_watermark
-from ingestion.dataset import range_files
+from adapters.files.rawdata import range_files
 from tests.batch_layer.test_replay import SMALL_SAMPLE_INVALID_SHARE
 from tests.ingestion.conftest import make_scenario  # noqa: F401  (the raw-sink scenario factory)
 from app import wiring
@@ -50,13 +50,13 @@ def test_hourly_batch_then_replay_dry_and_real(make_scenario, run_dag, spark):
     assert hourly["asset_events"] == [{"task_id": "publish", "uri": "viewcount://batch/views", "extra": {
         "version": published["version"], "watermark": format_ms(watermark)}}]   # billing on publish runs on it
 
-    # 2. Lose a raw file; the dry replay DAG reports the difference the replay computes, and
-    #    changes nothing.
+    # 2. A rule setting is corrected; the dry replay DAG reports the difference the replay
+    #    computes under it, and changes nothing.
     files = range_files(scenario.store, settings.topic, 1)
-    lost = files[len(files) // 2].path()
-    day = Counter(str(t.date()) for t in pq.read_table(pa.BufferReader(scenario.store.read(lost)))
+    sample = files[len(files) // 2].path()
+    day = Counter(str(t.date()) for t in pq.read_table(pa.BufferReader(scenario.store.read(sample)))
                   .column("event_time").to_pylist()).most_common(1)[0][0]
-    scenario.store.delete(lost)
+    settings = settings.replace(min_watch_ms=45_000)   # a rule setting corrected: replayed days lose views
     before = ({f.path for f in scenario.store.walk("batch")}, [r["hash"] for r in ledger.records()])
     dry = run_dag("viewcount_replay", settings, {"from": day, "to": day})
     assert dry["state"] == "success", dry["log"][-4000:]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from ingestion.chunk import Chunk, file_metadata
-from ingestion.dataset import range_files, resume_point, write_checkpoint
+from adapters.files.rawdata import range_files
+from ingestion.dataset import resume_point, write_checkpoint
 from viewcount.events import parse_event
 from adapters.kafka.seam import Record
 from viewcount.rawdata import QUARANTINE_ROOT, RangeFile, checkpoint_path, parse_name

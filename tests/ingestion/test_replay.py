@@ -8,9 +8,8 @@ import sys
 
 import pytest
 
-from ingestion.dataset import range_files
-from ingestion.replay import _gaps
-from viewcount.rawdata import QUARANTINE_ROOT, RangeFile
+from adapters.files.rawdata import range_files
+from viewcount.rawdata import QUARANTINE_ROOT, RangeFile, gaps
 from tests.ingestion.conftest import assert_exact, rows
 
 
@@ -18,7 +17,7 @@ def rf(first, last):
     return RangeFile(0, first, last, 0, "t")
 
 
-@pytest.mark.parametrize("files, start, end, gaps", [
+@pytest.mark.parametrize("files, start, end, expected", [
     ([rf(0, 9), rf(10, 19)], 0, 19, []),
     ([rf(0, 9), rf(20, 29)], 0, 29, [(10, 19)]),
     ([rf(10, 19)], 0, 19, [(0, 9)]),
@@ -26,8 +25,8 @@ def rf(first, last):
     ([rf(0, 9), rf(20, 29), rf(40, 49)], 5, 45, [(10, 19), (30, 39)]),
     ([], 3, 7, [(3, 7)]),
 ])
-def test_gaps_are_the_offsets_no_file_covers(files, start, end, gaps):
-    assert _gaps(files, start, end) == gaps
+def test_gaps_are_the_offsets_no_file_covers(files, start, end, expected):
+    assert gaps(files, start, end) == expected
 
 
 def replay(scenario, *args):
