@@ -78,11 +78,13 @@ def recompute(settings: Settings, watermark_ms: int | None = None) -> BatchResul
     require_no_holes_now(settings)
     safe = safe_watermark_now(settings)
     watermark = safe if watermark_ms is None else check_watermark(watermark_ms, safe)
+    published = wiring.batch_views(settings).batch_pointer()    # what the version is computed over
     spark = spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory)
     try:
         return run_batch(spark, wiring.raw_store(settings), settings.rules, watermark, settings.topic,
                          max_invalid_share=settings.batch_max_invalid_share,
-                         catalog=wiring.catalog_store(settings).load(), ownership=settings.ownership_mode)
+                         catalog=wiring.catalog_store(settings).load(), ownership=settings.ownership_mode,
+                         based_on=published[0] if published else "")
     finally:
         spark.stop()
 

@@ -86,8 +86,11 @@ def fingerprint(files: list[dict]) -> str:
 
 def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, topic: str,
               version: str | None = None, max_invalid_share: float = 0.05, write: bool = True,
-              catalog: Catalog | None = None, ownership: OwnershipMode = OwnershipMode.FIRST_CLAIM) -> BatchResult:
+              catalog: Catalog | None = None, ownership: OwnershipMode = OwnershipMode.FIRST_CLAIM,
+              based_on: str | None = None) -> BatchResult:
     """Recompute at W; with ``write=False`` nothing is written (a dry run sees the numbers only).
+    ``based_on``: the version published when the computation began (``""``: none), kept in the
+    manifest so the publish can refuse to roll a newer one back (None: not checked).
     ``catalog`` and ``ownership`` decide whom each counted view belongs to in the owner-mismatch
     report (CONTRACT §9)."""
     from pyspark.sql import functions as F
@@ -130,6 +133,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         "version": version, "watermark": format_ms(watermark_ms), "watermark_ms": watermark_ms,
         "topic": topic, "rules": rules.__dict__, "rules_version": RULES_VERSION, "inputs": files, "raw_input_fingerprint": fingerprint(files),
         "outcomes": dict(sorted(outcomes.items())), "videos": len(totals),
+        **({"based_on": based_on} if based_on is not None else {}),
         "rows": {"video_hourly": sum(len(h) for h in hourly.values()), "video_totals": len(totals),
                  "creator_daily": len(daily)},
         "owner_mismatch": {"views": sum(mismatch.values()), "videos": len(mismatch),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.kinds import BATCH_PUBLISH
 from audit.ledger import AuditLedger
-from batch_layer.exceptions import ChecksFailed
+from batch_layer.exceptions import ChecksFailed, PublishConflict
 from batch_layer.job import BatchResult
 from viewcount import __version__
 from batch_layer.views_store import BatchViewStore
@@ -15,11 +15,19 @@ GRACE_S = 3600  # readers mid-request on the previous version finish long before
 
 def publish(result: BatchResult, store: BatchViewStore, ledger: AuditLedger, actor: str | None = None,
             kind: str = BATCH_PUBLISH, extra: dict | None = None) -> dict:
-    """Publish a version whose data checks passed; a failed one never reaches readers."""
+    """Publish a version whose data checks passed; a failed one never reaches readers. A version
+    whose manifest names what it was computed over (``based_on``) publishes only over that."""
     if not result.checks_passed:
         raise ChecksFailed(f"version {result.version} not published: {result.failed_checks()} "
                            f"(report: {result.checks_path})")
-    previous = store.publish_batch(result.version, result.watermark_ms, result.totals, result.hourly, GRACE_S)
+    over = result.manifest.get("based_on")
+    try:
+        previous = store.publish_batch(result.version, result.watermark_ms, result.totals, result.hourly, GRACE_S,
+                                       over=over)
+    except PublishConflict as e:
+        again = "`viewcount batch replay` again" if kind != BATCH_PUBLISH else "the batch again"
+        raise PublishConflict(f"{e}: nothing was published (it would have rolled {e.current} back); run {again}, "
+                              f"over what is published now", e.current) from e
     return ledger.append(
         kind,
         payload={"version": result.version, "watermark": format_ms(result.watermark_ms),

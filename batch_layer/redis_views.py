@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from adapters.redis.connection import RedisConnection
+from batch_layer.exceptions import PublishConflict
 from batch_layer.views_store import BatchViewStore
 from viewcount import keys
 
 LOAD_CHUNK = 5000  # videos per pipeline round trip
+FLIP_LUA = Path(__file__).with_name("flip.lua")
 
 
 class RedisBatchViews(BatchViewStore):
     def __init__(self, redis: RedisConnection) -> None:
         self._redis = redis
         self.prefix = redis.prefix
+        self._flip = redis.script(FLIP_LUA)
 
     def publish_batch(self, version: str, watermark_ms: int, totals: dict[str, tuple[int, str]],
-                      hourly: dict[str, dict[int, int]], grace_s: int) -> str | None:
+                      hourly: dict[str, dict[int, int]], grace_s: int, over: str | None = None) -> str | None:
         client, call = self._redis.client, self._redis.call
         pipe = client.pipeline(transaction=False)
         for n, (video, (views, owner)) in enumerate(totals.items(), start=1):
@@ -26,17 +31,31 @@ class RedisBatchViews(BatchViewStore):
             if n % LOAD_CHUNK == 0:
                 call(f"load batch {version}", pipe.execute)
         call(f"load batch {version}", pipe.execute)
-        previous = self.batch_pointer()
-        # The flip: one HSET of both fields, so a reader sees the old pair or the new one.
-        call("flip batch pointer", client.hset, keys.batch_pointer_key(self.prefix),
-             mapping={"version": version, "watermark_ms": watermark_ms})
-        if previous is None or previous[0] == version:
+        # The flip: one HSET of both fields, so a reader sees the old pair or the new one; with
+        # ``over``, in one script with the check that nothing was published meanwhile.
+        pointer = keys.batch_pointer_key(self.prefix)
+        if over is None:
+            before = self.batch_pointer()
+            call("flip batch pointer", client.hset, pointer, mapping={"version": version, "watermark_ms": watermark_ms})
+            previous = before[0] if before else ""
+        else:
+            flipped, found = call("flip batch pointer", self._flip, keys=[pointer], args=[over, version, watermark_ms])
+            previous = found.decode() if isinstance(found, bytes) else found
+            if not flipped:
+                self._expire(version, grace_s)
+                raise PublishConflict(f"version {version} was computed over {over or 'nothing published'}, but "
+                                      f"{previous or 'nothing'} is published now", previous or None)
+        if not previous or previous == version:
             return None
+        self._expire(previous, grace_s)
+        return previous
+
+    def _expire(self, version: str, grace_s: int) -> None:
+        client = self._redis.client
         pipe = client.pipeline(transaction=False)
-        for key in client.scan_iter(match=keys.batch_version_pattern(self.prefix, previous[0]), count=10_000):
+        for key in client.scan_iter(match=keys.batch_version_pattern(self.prefix, version), count=10_000):
             pipe.expire(key, grace_s)
-        call(f"expire batch {previous[0]}", pipe.execute)
-        return previous[0]
+        self._redis.call(f"expire batch {version}", pipe.execute)
 
     def batch_pointer(self) -> tuple[str, int] | None:
         raw = self._redis.call("read batch pointer", self._redis.client.hmget,

@@ -12,9 +12,13 @@ from abc import ABC, abstractmethod
 class BatchViewStore(ABC):
     @abstractmethod
     def publish_batch(self, version: str, watermark_ms: int, totals: dict[str, tuple[int, str]],
-                      hourly: dict[str, dict[int, int]], grace_s: int) -> str | None:
+                      hourly: dict[str, dict[int, int]], grace_s: int, over: str | None = None) -> str | None:
         """Load a batch version under version-scoped keys, then flip the pointer (version, W) in
-        one step. The previous version expires after ``grace_s``; returns its id."""
+        one step. The previous version expires after ``grace_s``; returns its id.
+
+        ``over``: the version the caller computed against (``""``: none was published); the flip
+        happens only if that is still the published one, else :class:`PublishConflict` names the
+        current one and the loaded keys expire. ``None``: unconditional."""
 
     @abstractmethod
     def batch_pointer(self) -> tuple[str, int] | None:
