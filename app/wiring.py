@@ -215,8 +215,12 @@ def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed
 
     config = SpeedConfig(settings.topic, settings.rules,
                          StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
-    store = count_store(settings)
-    store.ping()
+    from speed_layer.redis_store import RedisCountStore
+
+    redis = RedisConnection(redis_config(settings))
+    redis.ping()
+    redis.require_no_eviction("the speed layer")
+    store = RedisCountStore(redis)
     source = consumer(settings, group_id=settings.speed_group, client_id=client_id)
     return LayerProcess(SpeedCounter(config, source, store, metrics), [source])
 
@@ -237,6 +241,11 @@ def api_app(settings: Settings):
     from serving_layer.ratelimit import RateLimiter
     from serving_layer.redis_ratelimit import RedisRateLimiter
 
+    checked = RedisConnection(redis_config(settings))
+    try:
+        checked.require_no_eviction("the API")
+    finally:
+        checked.close()
     catalog = catalog_view(settings)
     redis = AsyncRedisConnection(redis_config(settings, socket_timeout_s=settings.serve_request_timeout / 1000,
                                               retries=0))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from adapters.redis.exceptions import ServingStoreError
+from adapters.redis.exceptions import ServingStoreError, UnsafeStore
 from viewcount.typed_config import typed_config
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,25 @@ class RedisConnection:
 
     def ping(self) -> bool:
         return bool(self.call("ping", self.client.ping))
+
+    def require_no_eviction(self, who: str) -> None:
+        """Refuse a Redis whose ``maxmemory-policy`` may evict keys: the exact state (dedup and
+        cap keys, applied offsets, published views) would vanish silently under memory pressure.
+        A user not allowed INFO cannot tell: that is logged, and the start goes on."""
+        import redis
+
+        try:
+            policy = self.client.info("memory").get("maxmemory_policy")
+        except redis.exceptions.NoPermissionError:
+            logger.warning("%s cannot read Redis's maxmemory-policy (the ACL user lacks +info): make sure it is "
+                           "noeviction, or grant +info so that it is checked", who)
+            return
+        except (redis.RedisError, OSError) as e:
+            raise ServingStoreError(f"read maxmemory-policy: {type(e).__name__}: {e}") from e
+        if policy != "noeviction":
+            raise UnsafeStore(f"Redis's maxmemory-policy is {policy}: it may evict keys {who} relies on to count "
+                              f"exactly, and nothing would say so. Set `maxmemory-policy noeviction` (a full Redis "
+                              f"then refuses writes, which {who} reports and retries)")
 
     def close(self) -> None:
         self.client.close()

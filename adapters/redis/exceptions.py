@@ -7,3 +7,7 @@ from viewcount.errors import ViewcountError
 
 class ServingStoreError(ViewcountError):
     """Redis failed or did not answer."""
+
+
+class UnsafeStore(ServingStoreError):
+    """Redis is configured so that it may drop keys on its own (an eviction policy)."""
