@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,10 +18,12 @@ from adapters.kafka.kafka_python import (
     KafkaPythonConsumer,
     KafkaPythonProducer,
 )
+from adapters.kafka.runtime import Gap
 from adapters.kafka.security import KafkaSecurity
 from adapters.kafka.seam import RecordConsumer, RecordProducer, TopicAdmin, TopicSpec
 from adapters.redis.connection import AsyncRedisConnection, RedisConfig, RedisConnection
 from app.layer_process import LayerProcess
+from viewcount import __version__
 from viewcount.errors import SettingsError
 from viewcount.settings import Settings
 
@@ -196,33 +199,55 @@ def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10
     return RedisServingReader(connection, owners(settings, catalog))
 
 
-def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink") -> LayerProcess:
+def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink",
+             accept_gap: bool = False) -> LayerProcess:
     """The raw sink in the ingest group, with its consumer and dead-letter producer."""
     from ingestion.sink import RawSink, SinkConfig
 
     config = SinkConfig(topic=settings.topic, dlq_topic=settings.dlq_topic,
                         flush_records=settings.ingest_flush_records, flush_bytes=settings.raw_flush_bytes,
-                        flush_age_s=settings.ingest_flush_age / 1000)
+                        flush_age_s=settings.ingest_flush_age / 1000, accept_gap=accept_gap)
     source = consumer(settings, group_id=settings.ingest_group, client_id=client_id)
     dlq = producer(settings, client_id=f"{client_id}-dlq")
-    return LayerProcess(RawSink(config, source, dlq, raw_store(settings), metrics), [source, dlq])
+    # An accepted gap is a hole in the master dataset as well: the batch refuses it until
+    # `batch accept-hole` records it there.
+    sink = RawSink(config, source, dlq, raw_store(settings), metrics,
+                   on_gap=gap_recorder(settings, "raw sink", metrics.retention_gap))
+    return LayerProcess(sink, [source, dlq])
 
 
-def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed") -> LayerProcess:
+def gap_recorder(settings: Settings, layer: str, counter) -> Callable[[Gap], None]:
+    """Counts an accepted retention gap's records on ``counter`` and writes it to the audit
+    ledger (anchored), as it happens."""
+    from audit.kinds import RETENTION_GAP_ACCEPTED
+
+    def record(gap: Gap) -> None:
+        counter.inc(gap.records)
+        with audit_ledger(settings) as ledger:
+            ledger.append(RETENTION_GAP_ACCEPTED, {"layer": layer, "topic": gap.topic, "partition": gap.partition,
+                                                   "first_offset": gap.first, "last_offset": gap.last,
+                                                   "records": gap.records}, {"code_version": __version__})
+
+    return record
+
+
+def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed",
+                  accept_gap: bool = False) -> LayerProcess:
     """The speed layer in the speed group, counting into Redis."""
     from speed_layer.counter import SpeedConfig, SpeedCounter
+    from speed_layer.redis_store import RedisCountStore
     from speed_layer.store import StateTtls
 
     config = SpeedConfig(settings.topic, settings.rules,
-                         StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
-    from speed_layer.redis_store import RedisCountStore
-
+                         StateTtls.for_rules(settings.rules, settings.speed_bucket_retention), accept_gap=accept_gap)
     redis = RedisConnection(redis_config(settings))
     redis.ping()
     redis.require_no_eviction("the speed layer")
     store = RedisCountStore(redis)
     source = consumer(settings, group_id=settings.speed_group, client_id=client_id)
-    return LayerProcess(SpeedCounter(config, source, store, metrics), [source])
+    counter = SpeedCounter(config, source, store, metrics,
+                           on_gap=gap_recorder(settings, "speed layer", metrics.retention_gap))
+    return LayerProcess(counter, [source])
 
 
 # Failed authentications per client address: 20 at once, then one every 5 s. A misconfigured

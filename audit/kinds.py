@@ -5,6 +5,7 @@ BATCH_REPLAY = "batch_replay"
 PAYOUT = "payout"
 ADJUSTMENT = "adjustment"
 OWNERSHIP = "ownership"
+RETENTION_GAP_ACCEPTED = "retention_gap_accepted"   # a layer started past offsets retention deleted (--accept-gap)
 HOLE_ACCEPTED = "hole_accepted"   # offsets lost from the master dataset and from Kafka, accepted by an operator
 
 PAID_KINDS = (PAYOUT, ADJUSTMENT)

@@ -24,6 +24,9 @@ class SinkMetrics:
                                   ["partition"], registry=r)
         self.dead_letters = Counter("viewcount_ingest_dead_letters_total",
                                     "Invalid records sent to the dead-letter topic", registry=r)
+        self.retention_gap = Counter("viewcount_ingest_retention_gap_records_total",
+                                     "Records retention deleted before the raw sink stored them, accepted with "
+                                     "--accept-gap", registry=r)
 
     def records_written(self, outcome: str) -> int:
         """Records written so far with ``outcome`` (``valid`` or ``invalid``)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingestion.chunk import Chunk
@@ -17,7 +18,7 @@ from ingestion.dead_letters import DeadLetterWriter
 from ingestion.dataset import resume_point, write_checkpoint
 from ingestion.metrics import SinkMetrics
 from viewcount.events import parse_event
-from adapters.kafka.runtime import GroupRuntime, RuntimeConfig
+from adapters.kafka.runtime import Gap, GroupRuntime, RuntimeConfig
 from adapters.kafka.seam import Record, RecordConsumer, RecordProducer
 from adapters.files.rawdata import read_progress
 from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, origin_path, progress_path
@@ -40,6 +41,7 @@ class SinkConfig:
     poll_timeout_s: float = 0.5
     max_poll_records: int = 5000
     flush_bytes: int = 64 << 20     # buffered values of all partitions: memory is bounded by bytes, not only records
+    accept_gap: bool = False        # go on past offsets retention deleted unstored (--accept-gap)
 
 
 @dataclass
@@ -55,7 +57,8 @@ class RawSink:
     """The raw sink's side of the consumer runtime (:class:`~adapters.kafka.runtime.PartitionHandler`)."""
 
     def __init__(self, config: SinkConfig, consumer: RecordConsumer, dlq_producer: RecordProducer,
-                 store: FileStore, metrics: SinkMetrics | None = None) -> None:
+                 store: FileStore, metrics: SinkMetrics | None = None,
+                 on_gap: Callable[[Gap], None] | None = None) -> None:
         self.config = config
         self._consumer = consumer
         self._dead_letters = DeadLetterWriter(dlq_producer, config.dlq_topic)
@@ -65,8 +68,9 @@ class RawSink:
         self._buffered_bytes = 0        # record values held in chunks, over every partition
         self._last_idle_check = 0.0
         self._runtime = GroupRuntime(
-            RuntimeConfig(config.topic, "raw sink", config.poll_timeout_s, config.max_poll_records),
-            consumer, self)
+            RuntimeConfig(config.topic, "raw sink", config.poll_timeout_s, config.max_poll_records,
+                          accept_gap=config.accept_gap),
+            consumer, self, on_gap=on_gap)
 
     def run(self, until_idle_s: float | None = None) -> None:
         """Consume until stopped (SIGTERM/SIGINT) or, with ``until_idle_s``, until no record has

@@ -15,13 +15,13 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from speed_layer.metrics import SpeedMetrics
 from viewcount import keys
 from viewcount.events import ViewEvent, parse_event
-from adapters.kafka.runtime import GroupRuntime, RuntimeConfig
+from adapters.kafka.runtime import Gap, GroupRuntime, RuntimeConfig
 from adapters.kafka.seam import Record, RecordConsumer
 from viewcount.rules import RuleSettings
 from adapters.redis.exceptions import ServingStoreError
@@ -58,11 +58,12 @@ class SpeedConfig:
     ttls: StateTtls
     poll_timeout_s: float = 0.2
     max_poll_records: int = 5000
+    accept_gap: bool = False      # go on past offsets retention deleted unapplied (--accept-gap)
 
 
 class SpeedCounter:
     def __init__(self, config: SpeedConfig, consumer: RecordConsumer, store: CountStore,
-                 metrics: SpeedMetrics | None = None) -> None:
+                 metrics: SpeedMetrics | None = None, on_gap: Callable[[Gap], None] | None = None) -> None:
         self.config = config
         self._consumer = consumer
         self._store = store
@@ -79,8 +80,9 @@ class SpeedCounter:
         self._rewinds: dict[int, int] = {}
         self._rewinds_lock = threading.Lock()
         self._runtime = GroupRuntime(
-            RuntimeConfig(config.topic, "speed layer", config.poll_timeout_s, config.max_poll_records),
-            consumer, self)
+            RuntimeConfig(config.topic, "speed layer", config.poll_timeout_s, config.max_poll_records,
+                          accept_gap=config.accept_gap),
+            consumer, self, on_gap=on_gap)
 
     # --- group membership (on the polling thread, after the poll that reported it) ---------
 

@@ -27,6 +27,9 @@ class SpeedMetrics:
         self.rewinds = Counter("viewcount_speed_rewinds_total",
                                "Partitions rewound because Redis came back holding less than it had confirmed",
                                registry=r)
+        self.retention_gap = Counter("viewcount_speed_retention_gap_records_total",
+                                     "Records retention deleted before the speed layer applied them, accepted with "
+                                     "--accept-gap (never counted)", registry=r)
         self.lag = Gauge("viewcount_speed_consumer_lag", "Records behind the log end, by partition",
                          ["partition"], registry=r)
 

@@ -25,3 +25,8 @@ class RecordTooLarge(ProduceError):
 
 class TopicError(KafkaSeamError):
     """Creating or describing a topic failed."""
+
+
+class RetentionGap(KafkaSeamError):
+    """Records a layer never processed were deleted by retention before it resumed: going on
+    would skip them without a word."""

@@ -8,6 +8,9 @@ A layer plugs in a :class:`PartitionHandler` that knows its own store. The rules
   that reported it, before any record of that poll is handled.
 - A newly assigned partition starts where the layer's own store says it is processed to, never
   where Kafka's committed offsets say (those are for lag monitoring only).
+- A partition whose resume offset retention has already deleted is not skipped silently: the
+  start is refused naming the lost offsets, unless the layer was started to accept such a gap,
+  and then it is reported to the layer (``on_gap``: logged, counted, audited).
 - "Done" (``--until-idle``) is a fact about the whole topic: every partition processed to its
   end offset as the layer's own store records it, including partitions another member, or a
   dead one, still holds.
@@ -19,12 +22,13 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from adapters.kafka.exceptions import KafkaUnavailable
+from adapters.kafka.exceptions import KafkaUnavailable, RetentionGap
 from adapters.kafka.seam import Record, RecordConsumer
+from viewcount.logfields import where
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,21 @@ class RuntimeConfig:
     poll_timeout_s: float = 0.5
     max_poll_records: int = 5000
     done_check_s: float = 1.0      # how often an idle member compares its store with the end offsets
+    accept_gap: bool = False       # go on past offsets retention deleted before they were processed
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Offsets ``first..last`` of a partition, deleted by retention before the layer processed them."""
+
+    topic: str
+    partition: int
+    first: int
+    last: int
+
+    @property
+    def records(self) -> int:
+        return self.last - self.first + 1
 
 
 class _MembershipChanges:
@@ -102,10 +121,12 @@ def unfinished(ends: Mapping[int, int], begins: Mapping[int, int], stored: Mappi
 
 
 class GroupRuntime:
-    def __init__(self, config: RuntimeConfig, consumer: RecordConsumer, handler: PartitionHandler) -> None:
+    def __init__(self, config: RuntimeConfig, consumer: RecordConsumer, handler: PartitionHandler,
+                 on_gap: Callable[[Gap], None] | None = None) -> None:
         self.config = config
         self._consumer = consumer
         self._handler = handler
+        self._on_gap = on_gap
         self._changes = _MembershipChanges()
         self._owned: set[int] = set()
         self._stopping = False
@@ -199,11 +220,33 @@ class GroupRuntime:
         new = sorted(p for p, owned in owned_after.items() if owned and p not in self._owned)
         if new:
             starts = self._handler.assigned(new)
+            self._check_retention(starts)
             for p in new:
                 self._consumer.start(p, starts.get(p))
             self._owned.update(new)
             logger.info("%s: %s partitions %s assigned, starting at %s", self.config.layer, self.config.topic,
                         new, {p: ("beginning" if starts.get(p) is None else starts[p]) for p in new})
+
+    def _check_retention(self, starts: Mapping[int, int | None]) -> None:
+        """A resume offset below the log start means records were deleted unprocessed."""
+        resuming = sorted(p for p, offset in starts.items() if offset is not None)
+        if not resuming:
+            return
+        begins = self._consumer.beginning_offsets(resuming)
+        for p in resuming:
+            if begins.get(p, 0) <= starts[p]:
+                continue
+            gap = Gap(self.config.topic, p, starts[p], begins[p] - 1)
+            if not self.config.accept_gap:
+                raise RetentionGap(f"{self.config.layer}: offsets {gap.first}..{gap.last} of {gap.topic}-{p} "
+                                   f"({gap.records} records) were deleted by retention before this layer processed "
+                                   f"them; nothing was skipped. Start it with --accept-gap to go on from offset "
+                                   f"{begins[p]}: the loss is then logged, counted and written to the audit ledger")
+            logger.warning("%s: accepting a retention gap: offsets %d..%d of %s-%d (%d records) were deleted "
+                           "unprocessed; going on from offset %d", self.config.layer, gap.first, gap.last, gap.topic,
+                           p, gap.records, begins[p], extra=where(gap.topic, p, gap.first))
+            if self._on_gap is not None:
+                self._on_gap(gap)
 
     def _topic_done(self) -> bool:
         """Every partition of the topic processed to its end offset, by the layer's own store."""

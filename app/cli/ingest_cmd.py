@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from app.cli.options import non_negative, seconds, time_option
 
 
@@ -13,6 +15,9 @@ def register(commands) -> None:
     cmd.add_argument("--until-idle", type=seconds, metavar="SECONDS",
                      help="exit 0 once no record has arrived for this long and every partition of the "
                           "topic is flushed to its end offset (also partitions other members hold)")
+    cmd.add_argument("--accept-gap", action="store_true",
+                     help="when retention deleted records the sink had not stored yet, go on from the log start "
+                          "(logged, counted, audited; the batch still refuses the hole until `batch accept-hole`)")
     cmd.set_defaults(run=run)
     actions = cmd.add_subparsers(dest="action", metavar="ACTION")
     replay = actions.add_parser(
@@ -34,8 +39,9 @@ def run(args, settings) -> int:
     from ingestion.metrics import SinkMetrics
 
     metrics = SinkMetrics()
+    build = functools.partial(wiring.raw_sink, accept_gap=args.accept_gap)
     run_layer(settings, "raw sink", settings.raw_store, settings.ingest_group, metrics,
-              settings.ingest_metrics_port, wiring.raw_sink, args.until_idle)
+              settings.ingest_metrics_port, build, args.until_idle)
     print(f"raw sink stopped: {metrics.records_written('valid')} valid and "
           f"{metrics.records_written('invalid')} quarantined records written")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 from app.cli.options import seconds
@@ -17,6 +18,9 @@ def register(commands) -> None:
     speed.add_argument("--until-idle", type=seconds, metavar="SECONDS",
                        help="exit 0 once no record has arrived for this long and Redis holds every partition "
                             "of the topic applied to its end offset (also partitions other members hold)")
+    speed.add_argument("--accept-gap", action="store_true",
+                       help="when retention deleted records this layer had not applied yet, go on from the log start "
+                            "(the loss is logged, counted and written to the audit ledger) instead of refusing")
     speed.set_defaults(run=run_speed)
     views = commands.add_parser("views", help="print a video's merged count as the API returns it (JSON)")
     views.add_argument("video_id", metavar="VIDEO_ID")
@@ -31,8 +35,9 @@ def run_speed(args, settings) -> int:
     from viewcount.settings import mask_secret
 
     metrics = SpeedMetrics()
+    build = functools.partial(wiring.speed_counter, accept_gap=args.accept_gap)
     run_layer(settings, "speed layer", mask_secret(settings.redis_url), settings.speed_group, metrics,
-              settings.speed_metrics_port, wiring.speed_counter, args.until_idle)
+              settings.speed_metrics_port, build, args.until_idle)
     print("speed layer stopped: " + ", ".join(f"{o.value} {n}" for o, n in metrics.records_applied().items() if n))
     return 0
 
