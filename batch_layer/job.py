@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from batch_layer.exceptions import BatchError
 from batch_layer.spark_rules import classify
 from viewcount import __version__
-from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, parse_hour_dir
+from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, RangeFile, overlaps, parse_hour_dir, parse_name
 from viewcount.rules import RULES_VERSION, Outcome, RuleSettings
 from adapters.files.base import FileStore
 from viewcount.ownership import Catalog, OwnershipMode, owner_mismatches
@@ -80,6 +80,17 @@ def input_files(store: FileStore, watermark_ms: int) -> list[dict]:
     return sorted(files, key=lambda f: f["path"])
 
 
+def input_ranges(files: list[dict], topic: str) -> list[RangeFile]:
+    """The views range files of ``topic`` among the input files."""
+    ranges = []
+    for f in files:
+        if f["path"].startswith(VIEWS_ROOT):
+            parsed = parse_name(f["path"].rsplit("/", 1)[-1], 0)
+            if parsed is not None and parsed.topic == topic:
+                ranges.append(parsed)
+    return ranges
+
+
 def fingerprint(files: list[dict]) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
@@ -104,11 +115,20 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     # mergeSchema: files written before the headers column existed are read with it empty.
     views = (spark.read.option("mergeSchema", "true").parquet(f"{store.url}/{VIEWS_ROOT}")
              .where(before_w).where(F.col("topic") == topic))
+    overlapping = overlaps(input_ranges(files, topic))
+    if overlapping:
+        # Two files hold the same offsets (a member that flushed after losing its partition):
+        # each record is read once, and the overlap is reported rather than halting the batch.
+        logger.warning("raw files of %s overlap, each record read once: %s", topic,
+                       ", ".join(f"partition {p} offsets {a}..{b}" for p, a, b in overlapping))
+        views = views.dropDuplicates(["partition", "offset"])
     classified = classify(views, rules).cache()
     outcomes = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
     quarantine = None
     if any(f["path"].startswith(QUARANTINE_ROOT) for f in files):
         quarantine = spark.read.parquet(f"{store.url}/{QUARANTINE_ROOT}").where(before_w).where(F.col("topic") == topic)
+        if overlapping:
+            quarantine = quarantine.dropDuplicates(["partition", "offset"])
         outcomes[Outcome.INVALID.value] = quarantine.count()
     counted = classified.where(F.col("outcome") == Outcome.COUNTED.value)
 
@@ -133,6 +153,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         "version": version, "watermark": format_ms(watermark_ms), "watermark_ms": watermark_ms,
         "topic": topic, "rules": rules.__dict__, "rules_version": RULES_VERSION, "inputs": files, "raw_input_fingerprint": fingerprint(files),
         "outcomes": dict(sorted(outcomes.items())), "videos": len(totals),
+        "overlaps": [{"partition": p, "first_offset": a, "last_offset": b} for p, a, b in overlapping],
         **({"based_on": based_on} if based_on is not None else {}),
         "rows": {"video_hourly": sum(len(h) for h in hourly.values()), "video_totals": len(totals),
                  "creator_daily": len(daily)},

@@ -104,6 +104,26 @@ def origin_path(topic: str, partition: int) -> str:
     return f"_sink/{topic}/partition-{partition}.origin.json"
 
 
+def overlaps(files: Iterable[RangeFile]) -> list[tuple[int, int, int]]:
+    """``(partition, first, last)`` of every offset range two files of one topic both hold (a
+    member that flushed after it had lost its partition): read once, they count once."""
+    found = []
+    by_partition: dict[int, list[RangeFile]] = {}
+    for f in files:
+        by_partition.setdefault(f.partition, []).append(f)
+    for partition, ranges in sorted(by_partition.items()):
+        reach = -1
+        for f in sorted(ranges, key=lambda f: (f.first, f.last)):
+            if f.first <= reach:
+                first, last = f.first, min(f.last, reach)
+                if found and found[-1][0] == partition and first <= found[-1][2] + 1:   # one stretch
+                    _, first, before = found.pop()
+                    last = max(last, before)
+                found.append((partition, first, last))
+            reach = max(reach, f.last)
+    return found
+
+
 def gaps(covered: Iterable[RangeFile], start: int, end: int) -> list[tuple[int, int]]:
     """The offset ranges in ``start..end`` (inclusive) that no file covers, in order."""
     found, cursor = [], start

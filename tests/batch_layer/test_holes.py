@@ -98,3 +98,33 @@ def test_a_hole_kafka_no_longer_holds_is_accepted_only_as_lost_and_audited(make_
         "hole_accepted", 0, lost.first, lost.last, "disk lost, past retention")
     require_no_holes_now(settings)   # the batch goes on with what remains
     assert cli(settings, "audit", "verify", "--against-topic").returncode == 0
+
+
+def test_overlapping_files_are_read_once_and_reported(make_scenario, spark):
+    """What a raw-sink member that flushed after losing its partition leaves behind."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from viewcount.rawdata import RangeFile
+
+    scenario = make_scenario(events=2000, days=0.3)
+    scenario.run_sink(flush_records=300)
+    store, topic = scenario.store, scenario.settings.topic
+    watermark = safe_watermark(store, topic, [0, 1, 2])
+    exact = run_batch(spark, store, scenario.settings.rules, watermark, topic, write=False,
+                      max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
+    a, b = range_files(store, topic, 1)[:2]
+    both = pa.concat_tables([pq.read_table(pa.BufferReader(store.read(f.path()))) for f in (a, b)])
+    first, last = a.last - 49, b.first + 49
+    offsets = both.column("offset").to_pylist()
+    stray = both.filter(pa.array([first <= o <= last for o in offsets]))
+    sink = pa.BufferOutputStream()
+    pq.write_table(stray, sink)
+    store.put_new(RangeFile(1, first, last, b.hour_ms, topic).path(), sink.getvalue().to_pybytes())
+
+    again = run_batch(spark, store, scenario.settings.rules, watermark, topic, write=False,
+                      max_invalid_share=SMALL_SAMPLE_INVALID_SHARE)
+    assert again.checks_passed, again.failed_checks()
+    assert again.totals == exact.totals and again.outcomes == exact.outcomes
+    assert again.manifest["overlaps"] == [{"partition": 1, "first_offset": first, "last_offset": last}]
+    assert exact.manifest["overlaps"] == []
