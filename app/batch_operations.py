@@ -83,7 +83,7 @@ def recompute(settings: Settings, watermark_ms: int | None = None) -> BatchResul
     try:
         return run_batch(spark, wiring.raw_store(settings), settings.rules, watermark, settings.topic,
                          max_invalid_share=settings.batch_max_invalid_share,
-                         catalog=wiring.catalog_store(settings).load(), ownership=settings.ownership_mode,
+                         catalog=wiring.catalog(settings), ownership=settings.ownership_mode,
                          based_on=published[0] if published else "")
     finally:
         spark.stop()
@@ -128,6 +128,6 @@ def replay(settings: Settings, from_day: date, to_day: date, dry_run: bool,
         return replay_days(spark, wiring.raw_store(settings), wiring.batch_views(settings), settings.rules,
                            settings.topic, from_day, to_day, dry_run, say=say,
                            max_invalid_share=settings.batch_max_invalid_share,
-                           catalog=wiring.catalog_store(settings).load(), ownership=settings.ownership_mode)
+                           catalog=wiring.catalog(settings), ownership=settings.ownership_mode)
     finally:
         spark.stop()

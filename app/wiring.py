@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the layers are imported where a client is built, so a comma
     from batch_layer.redis_views import RedisBatchViews
     from catalog.store import CatalogStore, CatalogView
     from serving_layer.owners import CatalogSource, Owners
+    from viewcount.ownership import Catalog
     from serving_layer.redis_reader import RedisServingReader, RedisViewReader
     from speed_layer.redis_store import RedisCountStore
 
@@ -165,6 +166,14 @@ def catalog_store(settings: Settings) -> CatalogStore:
     from catalog.store import CatalogStore
 
     return CatalogStore(audit_ledger(settings))
+
+
+def catalog(settings: Settings) -> Catalog:
+    """The catalog as the ledger holds it now, read once (no anchor: nothing is appended)."""
+    from audit.ledger import AuditLedger
+    from catalog.store import CatalogStore
+
+    return CatalogStore(AuditLedger(file_store(settings, settings.audit_store))).load()
 
 
 def catalog_view(settings: Settings) -> CatalogView:

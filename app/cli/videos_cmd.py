@@ -45,7 +45,7 @@ def run_list(args, settings) -> int:
 
     if args.creator is not None and not valid_id(args.creator):
         raise ViewcountError("--creator must match ^[A-Za-z0-9_-]{1,64}$")
-    catalog = wiring.catalog_store(settings).load()
+    catalog = wiring.catalog(settings)
     hour = hour_floor(now_ms())
     for a in catalog.assignments() if args.history else ():
         print(json.dumps({"video_id": a.video_id, "creator_id": a.creator_id,
