@@ -65,9 +65,12 @@ def test_the_spark_master_and_worker_commands_form_a_cluster(services, tmp_path)
         def registered() -> dict | None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5) as answer:
-                    state = json.load(answer)
+                    body = answer.read()
             except OSError:   # the web UI starts a moment after the RPC port
                 return None
+            if not body.lstrip().startswith(b"{"):   # an empty page until the master is elected leader
+                return None
+            state = json.loads(body)
             return state if state["aliveworkers"] == 1 else None
 
         state = wait_for(registered, 90, what="the worker to register with the master")
