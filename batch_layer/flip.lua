@@ -2,8 +2,12 @@
 -- KEYS[1]  the pointer hash (version, watermark_ms)
 -- ARGV[1]  the expected current version ("" when nothing is published yet)
 -- ARGV[2]  the new version, ARGV[3] its watermark in ms
--- Returns {1, previous} when flipped, {0, current} when another version is published now.
+-- Returns {1, previous} when flipped (or already flipped to this version: a retried publish),
+-- {0, current} when another version is published now.
 local current = redis.call('HGET', KEYS[1], 'version') or ''
+if current == ARGV[2] then
+  return {1, current}
+end
 if current ~= ARGV[1] then
   return {0, current}
 end

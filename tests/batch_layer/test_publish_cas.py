@@ -70,3 +70,11 @@ def test_a_replay_that_finishes_after_a_newer_publish_does_not_roll_it_back(book
     assert [r["payload"]["version"] for r in ledger.records()] == ["a", "b"]
     loaded = redis_client.keys(f"{stores.batch.prefix}:bv:a-replayed:*")
     assert loaded and all(0 < redis_client.ttl(k) <= 3600 for k in loaded)   # the refused version goes away
+
+
+def test_a_retried_publish_of_the_published_version_goes_through(books):
+    """A DAG retry after the flip (its audit record failed, say) finds its own version published."""
+    stores, ledger = books
+    publish(computed("a", "", 10), stores.batch, ledger, actor="test")
+    again = publish(computed("a", "", 10), stores.batch, ledger, actor="test")
+    assert again["payload"]["version"] == "a" and stores.batch.batch_pointer() == ("a", W)
