@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from adapters.kafka.exceptions import KafkaSeamError
 from adapters.kafka.seam import RecordConsumer, RecordProducer
@@ -34,16 +35,22 @@ class KafkaLedgerAnchor(LedgerAnchor):
     def ready(self) -> None:
         # once per anchor: a missing topic is a deployment mistake, not something that comes and goes
         if not self._topic_seen:
-            consumer = self._open_consumer()
-            try:
-                consumer.assign(self._topic, [PARTITION])
-                consumer.partitions()
-            except KafkaSeamError as e:
-                raise AnchorUnavailable(f"cannot anchor audit records in {self._topic}: {e} (it is created by "
-                                        f"`viewcount topics create`)") from e
-            finally:
-                consumer.close()
-            self._topic_seen = True
+            with self._assigned():
+                self._topic_seen = True
+
+    @contextmanager
+    def _assigned(self) -> Iterator[RecordConsumer]:
+        """A consumer of the anchor's partition; an unknown topic fails here, by name, rather than
+        reading as empty. Driver errors become :class:`AnchorUnavailable`."""
+        consumer = self._open_consumer()
+        try:
+            consumer.assign(self._topic, [PARTITION])
+            consumer.partitions()
+            yield consumer
+        except KafkaSeamError as e:
+            raise AnchorUnavailable(f"cannot use {self.name}: {e} (it is created by `viewcount topics create`)") from e
+        finally:
+            consumer.close()
 
     @property
     def name(self) -> str:
@@ -68,18 +75,10 @@ class KafkaLedgerAnchor(LedgerAnchor):
         self._producer.close()
 
     def anchored(self) -> dict[int, set[str]]:
-        consumer = self._open_consumer()
-        try:
+        with self._assigned() as consumer:
             return self._read(consumer)
-        except KafkaSeamError as e:
-            raise AnchorUnavailable(f"could not read {self.name}: {e} (it is created by `viewcount topics "
-                                    f"create`)") from e
-        finally:
-            consumer.close()
 
     def _read(self, consumer: RecordConsumer) -> dict[int, set[str]]:
-        consumer.assign(self._topic, [PARTITION])
-        consumer.partitions()  # an unknown topic fails here, by name, rather than reading as empty
         start = consumer.beginning_offsets([PARTITION])[PARTITION]
         end = consumer.end_offsets([PARTITION])[PARTITION]
         kept: dict[int, set[str]] = {}
