@@ -245,10 +245,8 @@ def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed
     """The speed layer in the speed group, counting into Redis."""
     from speed_layer.counter import SpeedConfig, SpeedCounter
     from speed_layer.redis_store import RedisCountStore
-    from speed_layer.store import StateTtls
 
-    config = SpeedConfig(settings.topic, settings.rules,
-                         StateTtls.for_rules(settings.rules, settings.speed_bucket_retention), accept_gap=accept_gap)
+    config = SpeedConfig(settings.topic, settings.rules, settings.speed_bucket_retention, accept_gap=accept_gap)
     redis = RedisConnection(redis_config(settings))
     redis.ping()
     redis.require_no_eviction("the speed layer")

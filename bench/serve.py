@@ -37,7 +37,6 @@ from devtools.generate import INGEST_TIME_FIELD, traffic_lines
 from adapters.kafka.seam import Record
 from ingestion.produce import as_object, field_time_ms, key_of
 from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
-from speed_layer.store import StateTtls
 from viewcount.timeutil import DAY_MS, hour_floor, now_ms
 from devtools.sandbox import free_ports, wait_for
 
@@ -60,13 +59,12 @@ def fill(settings, events: int) -> list[str]:
         records.append(Record(TOPIC, p, offsets[p], field_time_ms(obj, INGEST_TIME_FIELD) or end, key, line))
         offsets[p] += 1
     store = wiring.count_store(settings)
-    ttls = StateTtls.for_rules(rules, 3 * DAY_MS)
     by_partition = defaultdict(list)
     for r in records:
         by_partition[r.partition].append(r)
     for p, recs in by_partition.items():
         for i in range(0, len(recs), 2000):
-            store.apply(TOPIC, p, [prepare(r) for r in recs[i:i + 2000]], rules, ttls)
+            store.apply(TOPIC, p, [prepare(r) for r in recs[i:i + 2000]], rules)
     source = [SourceRecord(r.partition, r.offset, r.timestamp_ms, r.value) for r in
               sorted(records, key=lambda r: (r.partition, r.offset))]
     decisions = list(apply_rules(source, rules))

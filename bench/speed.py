@@ -31,7 +31,6 @@ from app import wiring
 from devtools.generate import INGEST_TIME_FIELD, generate
 from adapters.kafka.seam import TopicSpec
 from ingestion.produce import produce_lines
-from speed_layer.store import StateTtls
 from viewcount.timeutil import DAY_MS, now_ms
 
 IDLE_S = 1.0
@@ -40,7 +39,7 @@ CLIENTS = ("kafka-python", "confluent-kafka")
 
 def counter_for(settings, topic, group):
     consumer = wiring.consumer(settings, group_id=group)
-    config = SpeedConfig(topic, settings.rules, StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
+    config = SpeedConfig(topic, settings.rules, settings.speed_bucket_retention)
     return SpeedCounter(config, consumer, wiring.count_store(settings), SpeedMetrics()), consumer
 
 

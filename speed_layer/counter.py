@@ -26,7 +26,7 @@ from adapters.kafka.seam import Record, RecordConsumer
 from viewcount.rules import RuleSettings
 from adapters.redis.exceptions import ServingStoreError
 from speed_layer.exceptions import StateLost
-from speed_layer.store import CountStore, StateTtls, StepRecord, StepResult
+from speed_layer.store import CountStore, StepRecord, StepResult
 from viewcount.timeutil import hour_floor, now_ms
 from viewcount.logfields import where
 
@@ -55,7 +55,7 @@ def prepare(record: Record) -> StepRecord:
 class SpeedConfig:
     topic: str
     rules: RuleSettings
-    ttls: StateTtls
+    bucket_retention_ms: int      # buckets are kept this long after the published watermark passes them
     poll_timeout_s: float = 0.2
     max_poll_records: int = 5000
     accept_gap: bool = False      # go on past offsets retention deleted unapplied (--accept-gap)
@@ -72,6 +72,10 @@ class SpeedCounter:
         self._in_flight: deque[tuple[int, Future]] = deque()
         self._steps: ThreadPoolExecutor | None = None
         self._last_lag_check = 0.0
+        # Buckets and claims of ingest hours before this are dropped by the steps: the published
+        # watermark (read every LAG_CHECK_S; one read late only keeps them a little longer) less
+        # the retention. None before the first publish.
+        self._sweep_before: int | None = None
         # Per partition, the last offset Redis confirmed applied (kept by the step worker), and
         # where Redis was found to have lost steps: the worker skips steps past that gap until
         # the run loop has rewound the consumer to it.
@@ -88,6 +92,7 @@ class SpeedCounter:
 
     def assigned(self, partitions: list[int]) -> dict[int, int | None]:
         applied = self._applied_offsets_when_reachable()
+        self._read_watermark()
         starts: dict[int, int | None] = {}
         for p in partitions:
             self._confirmed[p] = applied.get(p, -1)
@@ -134,7 +139,7 @@ class SpeedCounter:
         #    refused if Redis holds less than it confirmed before.
         try:
             result = self._store.apply(self.config.topic, partition, prepared, self.config.rules,
-                                       self.config.ttls, expect_applied=self._confirmed.get(partition, -1))
+                                       self._sweep_before, expect_applied=self._confirmed.get(partition, -1))
         except StateLost as e:
             self._lost(partition, e.applied, e.expected)
             return None
@@ -145,6 +150,8 @@ class SpeedCounter:
                 self.metrics.records.labels(outcome.value).inc(n)
         if result.owner_mismatch:
             self.metrics.owner_mismatch.inc(result.owner_mismatch)
+        if result.expired:
+            self.metrics.expired.inc(result.expired)
         if result.conflicting_offsets:
             logger.warning("conflicting duplicates in %s-%d at offsets %s", self.config.topic, partition,
                            result.conflicting_offsets,
@@ -179,6 +186,7 @@ class SpeedCounter:
         self._rewind()
         if now - self._last_lag_check >= LAG_CHECK_S:
             self._record_lag(now)
+            self._read_watermark()
             if not self._in_flight:
                 self._verify_applied()
 
@@ -214,6 +222,14 @@ class SpeedCounter:
                 logger.warning("serving store unavailable %s (%s); retrying in %.1fs", where, e, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def _read_watermark(self) -> None:
+        try:
+            watermark = self._store.published_watermark()
+        except ServingStoreError as e:
+            logger.warning("cannot read the published watermark (%s); buckets are kept meanwhile", e)
+            return
+        self._sweep_before = None if watermark is None else watermark - self.config.bucket_retention_ms
 
     def _lost(self, partition: int, applied: int, expected: int) -> None:
         logger.error("Redis lost applied steps of %s-%d: it holds offsets through %d, %d had been "

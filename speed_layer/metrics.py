@@ -24,6 +24,9 @@ class SpeedMetrics:
         self.owner_mismatch = Counter("viewcount_speed_owner_mismatch_total",
                                       "Counted views naming a creator other than the video's first claim "
                                       "(CONTRACT §9; the batch report resolves the catalog too)", registry=r)
+        self.expired = Counter("viewcount_speed_state_expired_total",
+                               "Keys the steps dropped: dedup and cap state the partition's ingest time has "
+                               "passed, buckets and claims the published watermark has passed", registry=r)
         self.rewinds = Counter("viewcount_speed_rewinds_total",
                                "Partitions rewound because Redis came back holding less than it had confirmed",
                                registry=r)

@@ -8,7 +8,7 @@ from typing import Any
 
 from adapters.redis.connection import RedisConnection
 from speed_layer.exceptions import StateLost
-from speed_layer.store import CountStore, StateTtls, StepRecord, StepResult
+from speed_layer.store import CountStore, StepRecord, StepResult
 from viewcount import keys
 from viewcount.rules import Outcome, RuleSettings
 
@@ -30,11 +30,17 @@ class RedisCountStore(CountStore):
         raw = self._redis.call("read offsets", self._redis.client.hgetall, keys.offsets_key(self.prefix, topic))
         return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(b"o:")}
 
+    def published_watermark(self) -> int | None:
+        raw = self._redis.call("read batch pointer", self._redis.client.hmget,
+                               keys.batch_pointer_key(self.prefix), "version", "watermark_ms")
+        pointer = keys.pointer_from_reply(raw)
+        return None if pointer is None else pointer[1]
+
     def apply(self, topic: str, partition: int, records: Sequence[StepRecord],
-              rules: RuleSettings, ttls: StateTtls, expect_applied: int = -1) -> StepResult:
-        args: list[Any] = [self.prefix, partition, rules.max_event_age_ms, rules.max_clock_skew_ms,
+              rules: RuleSettings, sweep_before_ms: int | None = None, expect_applied: int = -1) -> StepResult:
+        args: list[Any] = [self.prefix, topic, partition, rules.max_event_age_ms, rules.max_clock_skew_ms,
                            rules.min_watch_ms, rules.max_views_per_viewer_hour,
-                           ttls.dedup_s, ttls.cap_s, ttls.bucket_s, expect_applied, len(records)]
+                           "" if sweep_before_ms is None else sweep_before_ms, expect_applied, len(records)]
         for record in records:
             args.extend(record)
         out = self._redis.call(f"apply {topic}-{partition}", self._step,
@@ -42,4 +48,5 @@ class RedisCountStore(CountStore):
         if out[0] == b"lost":
             raise StateLost(topic, partition, int(out[1]), expect_applied)
         counts = {outcome: int(n) for outcome, n in zip(_ORDER, out[2:10])}
-        return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[11:]], owner_mismatch=int(out[10]))
+        return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[12:]],
+                          owner_mismatch=int(out[10]), expired=int(out[11]))

@@ -1,28 +1,39 @@
--- One atomic step of the speed layer: apply one partition's records, in offset order.
+-- One atomic step of the speed layer: apply one partition's records, in offset order, then
+-- expire what the partition's data clock has left behind.
 -- CONTRACT §2 steps 2-5, mirroring viewcount/rules.py predicate for predicate (the parity test
 -- holds the two together). Step 1 (validity) was decided by the caller with the same validator.
 --
 -- KEYS[1]  offsets hash of the topic: o:{partition} last applied offset, t:{partition} ingest time
--- ARGV     prefix, partition, max_event_age_ms, max_clock_skew_ms, min_watch_ms,
---          max_views_per_viewer_hour, dedup_ttl_s, cap_ttl_s, bucket_ttl_s, expected (the offset
---          the caller saw applied last, -1 if none), n, then n records of RECORD_FIELDS values
---          each, in the order of F below (StepRecord in speed_layer/store.py; a test holds the two
---          together)
+-- ARGV     prefix, topic, partition, max_event_age_ms, max_clock_skew_ms, min_watch_ms,
+--          max_views_per_viewer_hour, sweep_before_ms (buckets and claims of ingest hours before
+--          it are dropped; "" for none), expected (the offset the caller saw applied last, -1 if
+--          none), n, then n records of RECORD_FIELDS values each, in the order of F below
+--          (StepRecord in speed_layer/store.py; a test holds the two together)
 -- Returns  {last offset, ingest time, counted, invalid, too_old, from_future, duplicate,
---           conflicting, unqualified, capped, owner_mismatch, conflicting offsets...}, or
---          {'lost', last offset}
+--           conflicting, unqualified, capped, owner_mismatch, expired, conflicting offsets...},
+--          or {'lost', last offset}
 --          when Redis holds less than the caller saw applied (an AOF that lost its tail, a
 --          failover to a lagging replica): nothing is applied past that gap.
+--
+-- Nothing here expires by Redis's clock. Dedup and cap keys are listed, when written, under the
+-- hour of the partition's ingest time from which no later record can need them; bucket and claim
+-- keys under their ingest hour. Each step drops, within a budget that outpaces what it writes,
+-- the state keys whose hour the partition's ingest time has reached and the bucket keys of hours
+-- before sweep_before_ms (the published watermark less SPEED_BUCKET_RETENTION). A stopped or
+-- lagging layer, or a late batch, therefore loses nothing, however long the wall clock runs.
 local F = {offset = 1, timestamp_ms = 2, valid = 3, dedup_digest = 4, fingerprint = 5, video_id = 6,
            creator_id = 7, cap_digest = 8, event_time_ms = 9, watch_ms = 10}
 local RECORD_FIELDS = 10
+local FIRST_RECORD = 10
 local HOUR = 3600000
-local prefix, partition = ARGV[1], ARGV[2]
-local age, skew = tonumber(ARGV[3]), tonumber(ARGV[4])
-local min_watch, cap = tonumber(ARGV[5]), tonumber(ARGV[6])
-local dedup_ttl, cap_ttl, bucket_ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local expected = tonumber(ARGV[10])
-local n = tonumber(ARGV[11])
+local PUSH_CHUNK = 1000
+local prefix, topic, partition = ARGV[1], ARGV[2], ARGV[3]
+local age, skew = tonumber(ARGV[4]), tonumber(ARGV[5])
+local min_watch, cap = tonumber(ARGV[6]), tonumber(ARGV[7])
+local sweep_before = tonumber(ARGV[8])
+local expected = tonumber(ARGV[9])
+local n = tonumber(ARGV[10])
+local window = age + skew
 
 local okey = KEYS[1]
 local last = tonumber(redis.call('HGET', okey, 'o:' .. partition) or '-1')
@@ -34,9 +45,20 @@ local c = {counted = 0, invalid = 0, too_old = 0, from_future = 0, duplicate = 0
 local conflicts = {}
 local touched = {}
 local owners = {}
+local state_schedule = prefix .. ':sx:' .. topic .. ':' .. partition    -- keys.state_expiry_*
+local bucket_schedule = prefix .. ':sw:' .. topic .. ':' .. partition   -- keys.bucket_sweep_*
+local listed = {[state_schedule] = {}, [bucket_schedule] = {}}
+
+-- The first hour boundary after t: once the ingest time reaches it, it has passed t.
+local function hour_after(t) return t - t % HOUR + HOUR end
+local function list_under(schedule, hour, entry)
+  local entries = listed[schedule][hour]
+  if not entries then entries = {}; listed[schedule][hour] = entries end
+  entries[#entries + 1] = entry
+end
 
 for i = 0, n - 1 do
-  local j = 11 + i * RECORD_FIELDS
+  local j = FIRST_RECORD + i * RECORD_FIELDS
   local offset = tonumber(ARGV[j + F.offset])
   if offset > last then                                   -- applied already: skip
     last = offset
@@ -51,13 +73,20 @@ for i = 0, n - 1 do
       elseif event_time > ingest + skew then
         c.from_future = c.from_future + 1
       else
-        local dkey = prefix .. ':sd:' .. ARGV[j + F.dedup_digest]
+        local digest = ARGV[j + F.dedup_digest]
+        local dkey = prefix .. ':sd:' .. digest
         -- One round trip in the common case: store this record as the kept one, get the old.
-        local prev = redis.call('SET', dkey, ARGV[j + F.fingerprint] .. ms(ingest), 'EX', dedup_ttl, 'GET')
-        if prev and ingest - tonumber(string.sub(prev, 9)) <= age + skew then   -- is_duplicate
+        local prev = redis.call('SET', dkey, ARGV[j + F.fingerprint] .. ms(ingest), 'GET')
+        local prev_ingest = prev and tonumber(string.sub(prev, 9))
+        -- dedup_released_at: listed again only when this moves it to a later hour (the earlier
+        -- listing then finds it still needed, and keeps it).
+        if not prev_ingest or hour_after(prev_ingest + window) ~= hour_after(ingest + window) then
+          list_under(state_schedule, hour_after(ingest + window), 'd' .. digest)
+        end
+        if prev_ingest and ingest - prev_ingest <= window then        -- is_duplicate
           local kept = string.sub(prev, 1, 8)
           if kept ~= ARGV[j + F.fingerprint] then                       -- keep the kept record's fingerprint
-            redis.call('SET', dkey, kept .. ms(ingest), 'EX', dedup_ttl)
+            redis.call('SET', dkey, kept .. ms(ingest))
             c.conflicting = c.conflicting + 1
             if #conflicts < 10 then conflicts[#conflicts + 1] = offset end
           else
@@ -67,35 +96,35 @@ for i = 0, n - 1 do
           c.unqualified = c.unqualified + 1
         else
           -- Attempts past the cap still increment: counted = min(attempts, cap).
-          local ckey = prefix .. ':sc:' .. ARGV[j + F.cap_digest]
-          local attempt = redis.call('INCR', ckey)
-          if attempt == 1 then redis.call('EXPIRE', ckey, cap_ttl) end
+          local cap_digest = ARGV[j + F.cap_digest]
+          local attempt = redis.call('INCR', prefix .. ':sc:' .. cap_digest)
+          if attempt == 1 then
+            -- cap_released_at: rule 2 admits no record of this event hour from then on.
+            local event_hour = event_time - event_time % HOUR
+            list_under(state_schedule, hour_after(event_hour + HOUR + age - 1), 'c' .. cap_digest)
+          end
           if attempt > cap then                             -- under_cap
             c.capped = c.capped + 1
           else
             local video, creator = ARGV[j + F.video_id], ARGV[j + F.creator_id]
-            local ihour = ms(ingest - ingest % HOUR)
-            local bkey = prefix .. ':sb:' .. video .. ':' .. ihour
+            local ihour = ingest - ingest % HOUR
+            local bkey = prefix .. ':sb:' .. video .. ':' .. ms(ihour)
             redis.call('HINCRBY', bkey, ms(event_time - event_time % HOUR), 1)
             if not touched[bkey] then
               touched[bkey] = true
-              redis.call('EXPIRE', bkey, bucket_ttl)
-              local hkey = prefix .. ':sh:' .. video
-              redis.call('ZADD', hkey, ihour, ihour)
-              redis.call('EXPIRE', hkey, bucket_ttl)
+              if redis.call('ZADD', prefix .. ':sh:' .. video, ms(ihour), ms(ihour)) == 1 then
+                list_under(bucket_schedule, ihour, 'b' .. video)
+              end
             end
             -- CONTRACT §9: the first counted view claims the video; later records never move it.
             local owner = owners[video]
             if not owner then
               local vkey = prefix .. ':vo:' .. video
-              if redis.call('SET', vkey, creator, 'NX', 'EX', bucket_ttl) then
+              if redis.call('SET', vkey, creator, 'NX') then
                 owner = creator
-                -- The creator's index of claims, scored by ingest time; claims older than the
-                -- buckets are in a batch version by then and are trimmed, so it never grows forever.
-                local ckey = prefix .. ':cv:' .. creator
-                redis.call('ZADD', ckey, ms(ingest), video)
-                redis.call('ZREMRANGEBYSCORE', ckey, '-inf', '(' .. ms(ingest - bucket_ttl * 1000))
-                redis.call('EXPIRE', ckey, bucket_ttl)
+                -- The creator's index of claims, scored by ingest time.
+                redis.call('ZADD', prefix .. ':cv:' .. creator, ms(ingest), video)
+                list_under(bucket_schedule, ihour, 'o' .. video .. ' ' .. creator)
               else
                 owner = redis.call('GET', vkey)
               end
@@ -113,7 +142,64 @@ end
 if last >= 0 then
   redis.call('HSET', okey, 'o:' .. partition, ms(last), 't:' .. partition, ms(ingest))
 end
+for schedule, hours in pairs(listed) do
+  for hour, entries in pairs(hours) do
+    for k = 1, #entries, PUSH_CHUNK do
+      redis.call('RPUSH', schedule .. ':' .. ms(hour), unpack(entries, k, math.min(k + PUSH_CHUNK - 1, #entries)))
+    end
+    redis.call('ZADD', schedule, ms(hour), ms(hour))
+  end
+end
+
+-- Expiry, oldest hour first, at most `budget` keys per step: twice what a step can write, so it
+-- keeps up, and a step stays short however much a jump of the clock released at once.
+local budget = 2 * n + 64
+local expired = 0
+local function sweep(schedule, upto, drop)
+  while budget > 0 do
+    local hour = redis.call('ZRANGEBYSCORE', schedule, '-inf', upto, 'LIMIT', 0, 1)[1]
+    if not hour then return end
+    local list = schedule .. ':' .. hour
+    local entries = redis.call('LPOP', list, budget)
+    if entries then
+      budget = budget - #entries
+      for _, entry in ipairs(entries) do drop(string.sub(entry, 1, 1), string.sub(entry, 2), hour) end
+    end
+    if redis.call('EXISTS', list) == 0 then redis.call('ZREM', schedule, hour) end
+  end
+end
+
+local function drop_state(kind, digest)
+  if kind == 'd' then
+    local key = prefix .. ':sd:' .. digest
+    local kept = redis.call('GET', key)
+    if kept and hour_after(tonumber(string.sub(kept, 9)) + window) <= ingest then   -- else listed later again
+      expired = expired + redis.call('DEL', key)
+    end
+  else
+    expired = expired + redis.call('DEL', prefix .. ':sc:' .. digest)
+  end
+end
+
+local function drop_bucket(kind, rest, hour)
+  if kind == 'b' then
+    expired = expired + redis.call('DEL', prefix .. ':sb:' .. rest .. ':' .. hour)
+    redis.call('ZREM', prefix .. ':sh:' .. rest, hour)
+  else
+    local video, creator = string.match(rest, '^(%S+) (%S+)$')
+    local vkey = prefix .. ':vo:' .. video
+    -- The claim is made again only once this entry has dropped it: it is still this claim.
+    if redis.call('GET', vkey) == creator then
+      expired = expired + redis.call('DEL', vkey)
+      redis.call('ZREM', prefix .. ':cv:' .. creator, video)
+    end
+  end
+end
+
+if ingest >= 0 then sweep(state_schedule, ms(ingest), drop_state) end
+if sweep_before then sweep(bucket_schedule, '(' .. ms(sweep_before), drop_bucket) end
+
 local out = {ms(last), ms(ingest), c.counted, c.invalid, c.too_old, c.from_future, c.duplicate,
-             c.conflicting, c.unqualified, c.capped, c.owner_mismatch}
+             c.conflicting, c.unqualified, c.capped, c.owner_mismatch, expired}
 for _, o in ipairs(conflicts) do out[#out + 1] = ms(o) end
 return out

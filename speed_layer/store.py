@@ -41,20 +41,7 @@ class StepResult:
     outcomes: dict[Outcome, int]
     conflicting_offsets: list[int] = field(default_factory=list)
     owner_mismatch: int = 0     # counted views naming another creator than the video's first claim (§9)
-
-
-@dataclass(frozen=True)
-class StateTtls:
-    """Garbage collection only: comparisons are on ingest time, never on expiry."""
-
-    dedup_s: int
-    cap_s: int
-    bucket_s: int
-
-    @classmethod
-    def for_rules(cls, rules: RuleSettings, bucket_retention_ms: int, margin_ms: int = 3_600_000) -> StateTtls:
-        horizon_s = (rules.state_horizon_ms + margin_ms) // 1000
-        return cls(horizon_s, horizon_s, max(1, bucket_retention_ms // 1000))
+    expired: int = 0            # keys the step dropped: state the ingest time passed, swept buckets
 
 
 class CountStore(ABC):
@@ -63,9 +50,15 @@ class CountStore(ABC):
         """partition → last offset the speed layer applied."""
 
     @abstractmethod
+    def published_watermark(self) -> int | None:
+        """W of the published batch version (ms), None before the first publish."""
+
+    @abstractmethod
     def apply(self, topic: str, partition: int, records: Sequence[StepRecord],
-              rules: RuleSettings, ttls: StateTtls, expect_applied: int = -1) -> StepResult:
-        """Apply one partition's records in one atomic step (idempotent per offset). Raises
+              rules: RuleSettings, sweep_before_ms: int | None = None, expect_applied: int = -1) -> StepResult:
+        """Apply one partition's records in one atomic step (idempotent per offset), then drop
+        the dedup and cap state that the partition's ingest time has passed and the buckets and
+        claims of ingest hours before ``sweep_before_ms``. Raises
         :class:`~.exceptions.StateLost`, applying nothing, if the store holds less than
         ``expect_applied``, the offset the caller last saw applied."""
 

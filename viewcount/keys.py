@@ -7,16 +7,26 @@ share one Redis. Ids that reach these functions have passed the event validator
 Speed layer (one Lua step writes them all):
     {p}:so:{topic}                 hash: ``o:{partition}`` → last applied offset,
                                    ``t:{partition}`` → the partition's running-max ingest time (ms)
-    {p}:sd:{digest}                dedup state of one (video, event id): 8-byte big-endian last
-                                   in-time ingest time + 8-byte fingerprint of the kept record
+    {p}:sd:{digest}                dedup state of one (video, event id): the 8-byte fingerprint of
+                                   the kept record, then the latest in-time ingest time (ms, decimal)
     {p}:sc:{digest}                views counted so far for one (video, viewer, event hour)
     {p}:sb:{video}:{ingest hour}   hash: event hour (ms) → views, for records of that ingest hour
     {p}:sh:{video}                 sorted set of the video's ingest hours that have buckets
     {p}:vo:{video}                 the video's first claim: the creator its first counted view named
-                                   (CONTRACT §9; set once, never overwritten; expires with the buckets)
+                                   (CONTRACT §9; set once, never overwritten while it lives)
     {p}:cv:{creator}               sorted set: the videos the creator claimed first → ingest time of
-                                   the claim; claims older than the buckets are trimmed (a batch
-                                   version holds those videos by then)
+                                   the claim
+    {p}:sx:{topic}:{partition}         sorted set of hours (ms) that have a state expiry list
+    {p}:sx:{topic}:{partition}:{hour}  list: ``d``+dedup digest, ``c``+cap digest of keys no later
+                                   record can need once the partition's ingest time reaches the hour
+    {p}:sw:{topic}:{partition}         sorted set of ingest hours (ms) that have a bucket sweep list
+    {p}:sw:{topic}:{partition}:{hour}  list: ``b``+video (a bucket of that ingest hour), ``o``+video
+                                   +`` ``+creator (a claim made in it), dropped once the published
+                                   watermark less ``SPEED_BUCKET_RETENTION`` passes the hour (a batch
+                                   version holds those views and that claim by then)
+
+Nothing of the speed layer expires by Redis's clock: the step drops these keys as the data's
+clock passes them (``speed_layer/step.lua``), so a stopped consumer or a late batch loses nothing.
 
 Batch layer (a version is written whole, then the pointer flips):
     {p}:bp                         hash: version, watermark_ms of the published version
@@ -111,6 +121,26 @@ def owner_key(prefix: str, video_id: str) -> bytes:
 def creator_videos_key(prefix: str, creator_id: str) -> bytes:
     """sorted set: video → ingest time (ms) of the creator's first claim on it (speed layer)."""
     return f"{prefix}:cv:{creator_id}".encode()
+
+
+def state_expiry_schedule_key(prefix: str, topic: str, partition: int) -> bytes:
+    """sorted set: the hours (ms) at which the partition's ingest time releases dedup and cap keys."""
+    return f"{prefix}:sx:{topic}:{partition}".encode()
+
+
+def state_expiry_key(prefix: str, topic: str, partition: int, hour_ms: int) -> bytes:
+    """list: the dedup (``d``) and cap (``c``) digests released when the ingest time reaches ``hour_ms``."""
+    return f"{prefix}:sx:{topic}:{partition}:{hour_ms}".encode()
+
+
+def bucket_sweep_schedule_key(prefix: str, topic: str, partition: int) -> bytes:
+    """sorted set: the ingest hours (ms) of the partition that have buckets or claims to sweep."""
+    return f"{prefix}:sw:{topic}:{partition}".encode()
+
+
+def bucket_sweep_key(prefix: str, topic: str, partition: int, ingest_hour_ms: int) -> bytes:
+    """list: the buckets (``b``+video) and claims (``o``+video+`` ``+creator) written in one ingest hour."""
+    return f"{prefix}:sw:{topic}:{partition}:{ingest_hour_ms}".encode()
 
 
 def rate_limit_key(prefix: str, creator_id: str) -> bytes:

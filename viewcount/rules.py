@@ -48,10 +48,6 @@ class RuleSettings:
         """How far back (in ingest time) an earlier record makes a later one a duplicate."""
         return self.max_event_age_ms + self.max_clock_skew_ms
 
-    @property
-    def state_horizon_ms(self) -> int:
-        """How long dedup and cap state must be kept (in ingest time) for exact counts."""
-        return self.max_event_age_ms + self.max_clock_skew_ms + HOUR_MS
 
 
 # --- the predicates: one per step -------------------------------------------------------------
@@ -84,6 +80,22 @@ def under_cap(counted_in_cap: int, rules: RuleSettings) -> bool:
 def advance_ingest_time(running_max_ms: int | None, timestamp_ms: int) -> int:
     """CONTRACT §1: a record's ingest time is the running maximum of its partition's timestamps."""
     return timestamp_ms if running_max_ms is None else max(running_max_ms, timestamp_ms)
+
+
+# --- when state may be forgotten: on the data's clock, never the wall's ----------------------
+
+def dedup_released_at(last_ingest_ms: int, rules: RuleSettings) -> int:
+    """The ingest time from which no later record can be a duplicate of one whose latest in-time
+    copy was ingested at ``last_ingest_ms``: the first hour boundary past the dedup window. Once
+    the partition's ingest time reaches it, the entry may be forgotten (the speed layer lists it
+    under that hour)."""
+    return hour_floor(last_ingest_ms + rules.dedup_window_ms) + HOUR_MS
+
+
+def cap_released_at(event_hour_ms: int, rules: RuleSettings) -> int:
+    """The ingest time from which rule 2 admits no record of ``event_hour_ms`` (its last
+    millisecond plus ``MAX_EVENT_AGE``, to the hour boundary past it): the cap may be forgotten."""
+    return hour_floor(event_hour_ms + HOUR_MS - 1 + rules.max_event_age_ms) + HOUR_MS
 
 
 # --- explicit state and the ordered application of the steps ----------------------------------

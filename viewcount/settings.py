@@ -323,7 +323,7 @@ class Settings:
     redis_prefix: str = _setting("vc", _key_prefix, doc="prefix of every Redis key")
     speed_group: str = _setting("viewcount-speed", str, doc="consumer group of the speed layer")
     speed_bucket_retention: int = _setting("3d", parse_duration_ms, duration=True,
-                                           doc="how long speed buckets are kept (must exceed the batch period)")
+                                           doc="how long, in data time, speed buckets are kept after the published watermark passed them")
     speed_metrics_port: int = _setting("9102", _non_negative_int, doc="speed layer /metrics port (0: off)")
     batch_max_invalid_share: float = _setting("0.05", _share, doc="batch data check: most invalid records per partition")
     ingest_group: str = _setting("viewcount-raw-sink", str, doc="consumer group of the raw sink")

@@ -88,7 +88,6 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
 
     from serving_layer.app import create_app
     from serving_layer.auth import Authenticator
-    from speed_layer.store import StateTtls
 
     if store == "hdfs":
         request.getfixturevalue("hdfs")
@@ -123,7 +122,7 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
 
     consumer = wiring.consumer(settings, group_id=f"speed-{settings.redis_prefix}")
     stores = redis_stores(settings)
-    counter = SpeedCounter(SpeedConfig(settings.topic, settings.rules, StateTtls.for_rules(settings.rules, 86_400_000)),
+    counter = SpeedCounter(SpeedConfig(settings.topic, settings.rules, 86_400_000),
                            consumer, stores.counts, SpeedMetrics())
     try:
         counter.run(until_idle_s=2)

@@ -13,9 +13,9 @@ import pytest
 from speed_layer.counter import SpeedConfig, SpeedCounter
 from speed_layer.metrics import SpeedMetrics
 from app import wiring
-from devtools.generate import generate
+from devtools.generate import compute_truth, generate
 from adapters.kafka.seam import TopicSpec
-from speed_layer.store import CountStore, StateTtls
+from speed_layer.store import CountStore
 from viewcount.settings import Settings
 from viewcount.timeutil import DAY_MS, now_ms
 from tests.conftest import produce_traffic
@@ -35,8 +35,7 @@ class SpeedScenario:
         """A counter in the scenario's group; ``instance`` names it as a static member."""
         settings = self.settings if instance is None else self.settings.replace(kafka_group_instance_id=instance)
         consumer = wiring.consumer(settings, group_id=self.group)
-        config = SpeedConfig(settings.topic, settings.rules,
-                             StateTtls.for_rules(settings.rules, settings.speed_bucket_retention))
+        config = SpeedConfig(settings.topic, settings.rules, settings.speed_bucket_retention)
         return SpeedCounter(config, consumer, store or wiring.count_store(settings), SpeedMetrics()), consumer.close
 
     def produce(self, lines: list[bytes]) -> None:
@@ -74,11 +73,14 @@ def make_speed_scenario(stack, stack_settings, tmp_path):
 
     def make(events: int, partitions: int = 3, days: float = 1.0, seed: int = 9, produce: bool = True,
              **overrides) -> SpeedScenario:
-        """``produce=False``: the traffic is generated but left to the test to send."""
+        """``produce=False``: the traffic is generated but left to the test to send; ``events=0``:
+        none is generated, the test writes its own lines."""
         name = f"speed-{uuid.uuid4().hex[:10]}"
         settings = stack_settings.replace(topic=name, dlq_topic=f"{name}.dlq", redis_prefix=name,
                                           speed_group=f"{name}-g", topic_partitions=partitions, **overrides)
         admin.ensure_topics([TopicSpec(name, partitions)])
+        if not events:
+            return SpeedScenario(settings, compute_truth([], settings.rules), [])
         end = now_ms()
         traffic = generate(events, seed, tmp_path / name, end - int(days * DAY_MS), end, settings.rules,
                            settings.as_public_dict())

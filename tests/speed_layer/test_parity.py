@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from speed_layer.counter import prepare
 from viewcount import keys
 from adapters.kafka.seam import Record
-from viewcount.rules import Outcome, apply_rules, tally
-from speed_layer.store import StateTtls
+from viewcount.rules import Outcome, RuleState, apply_rules, cap_released_at, dedup_released_at, tally
 from tests.conftest import redis_stores
 from viewcount.timeutil import hour_floor
 from tests.viewcount.test_rules import SMALL, streams
@@ -24,7 +23,6 @@ pytestmark = pytest.mark.integration
 
 def run_through_redis(store, records, batch_sizes):
     """Apply records per partition in offset order, in poll-sized batches, one step each."""
-    ttls = StateTtls.for_rules(SMALL, 86_400_000)
     by_partition = {}
     for r in records:
         by_partition.setdefault(r.partition, []).append(r)
@@ -35,7 +33,7 @@ def run_through_redis(store, records, batch_sizes):
         for size in itertools.cycle(batch_sizes):
             if i >= len(kafka):
                 break
-            result = store.apply("t", partition, [prepare(k) for k in kafka[i:i + size]], SMALL, ttls)
+            result = store.apply("t", partition, [prepare(k) for k in kafka[i:i + size]], SMALL)
             totals.update({o: n for o, n in result.outcomes.items() if n})
             i += size
     return totals
@@ -58,7 +56,8 @@ def test_redis_step_equals_the_rules(redis_client, records, batch_sizes, replay)
     if replay:  # a crash replays applied records: they must be skipped
         assert run_through_redis(stores.counts, renumbered, batch_sizes[::-1]) == Counter()
 
-    decisions = list(apply_rules(renumbered, SMALL))
+    state = RuleState()
+    decisions = list(apply_rules(renumbered, SMALL, state))
     expected = tally(decisions)
     assert totals == Counter({Outcome(o): n for o, n in expected.outcomes.items()})
     videos = {d.event.video_id for d in decisions if d.event is not None}
@@ -68,6 +67,16 @@ def test_redis_step_equals_the_rules(redis_client, records, batch_sizes, replay)
         assert views.hourly == {h: n for (v, h), n in expected.hourly.items() if v == video}
         if expected.videos.get(video):
             assert views.creator_id == expected.owners[video]
+    # State lives exactly until the partition's ingest time releases it (each step's budget
+    # outruns these short streams, so nothing released is left).
+    def partition_of(video):
+        return int(video[1]) - 1
+    for (video, event), entry in state.dedup.items():
+        live = dedup_released_at(entry.last_ingest_ms, SMALL) > state.ingest_ms[partition_of(video)]
+        assert redis_client.exists(keys.dedup_key(prefix, video, event)) == live
+    for (video, viewer, hour) in state.caps:
+        live = cap_released_at(hour, SMALL) > state.ingest_ms[partition_of(video)]
+        assert redis_client.exists(keys.cap_key(prefix, video, viewer, hour)) == live
     # Keys stay behind under this example's prefix (the session's Redis is temporary): a SCAN
     # to delete them would walk every other test's keys too.
 
@@ -78,8 +87,7 @@ def test_what_the_step_writes_is_where_the_key_functions_say(redis_client):
     value = (b'{"event_id": "e1", "video_id": "vid_1", "creator_id": "c_1", "viewer_id": "u_1", '
              b'"event_time": "2026-11-21T10:15:00Z", "watch_ms": 40000}')
     ts = 1_795_256_130_000
-    result = stores.counts.apply("views", 3, [prepare(Record("views", 3, 41, ts, None, value))], SMALL,
-                         StateTtls(3600, 3600, 3600))
+    result = stores.counts.apply("views", 3, [prepare(Record("views", 3, 41, ts, None, value))], SMALL)
     assert result.outcomes[Outcome.COUNTED] == 1 and result.last_offset == 41
     event_hour = hour_floor(1_795_256_100_000)
     assert redis_client.hgetall(keys.offsets_key(prefix, "views")) == {b"o:3": b"41", b"t:3": str(ts).encode()}
@@ -89,5 +97,21 @@ def test_what_the_step_writes_is_where_the_key_functions_say(redis_client):
     assert redis_client.zrange(keys.bucket_hours_key(prefix, "vid_1"), 0, -1) == [str(hour_floor(ts)).encode()]
     assert redis_client.get(keys.owner_key(prefix, "vid_1")) == b"c_1"
     assert redis_client.zrange(keys.creator_videos_key(prefix, "c_1"), 0, -1, withscores=True) == [(b"vid_1", ts)]
-    assert 0 < redis_client.ttl(keys.owner_key(prefix, "vid_1")) <= 3600
-    assert 0 < redis_client.ttl(keys.dedup_key(prefix, "vid_1", "e1")) <= 3600
+    # Listed for expiry on the data's clock: the dedup key once the ingest time passes ts + the
+    # window, the cap key once no record of its event hour can pass rule 2, the bucket and the
+    # claim under their ingest hour. None has a TTL.
+    dedup_hour, cap_hour = dedup_released_at(ts, SMALL), cap_released_at(event_hour, SMALL)
+    assert redis_client.zrange(keys.state_expiry_schedule_key(prefix, "views", 3), 0, -1, withscores=True) == sorted(
+        [(str(h).encode(), h) for h in {dedup_hour, cap_hour}], key=lambda e: e[1])
+    assert redis_client.lrange(keys.state_expiry_key(prefix, "views", 3, dedup_hour), 0, -1)[0] == (
+        b"d" + keys.dedup_digest("vid_1", "e1"))
+    assert redis_client.lrange(keys.state_expiry_key(prefix, "views", 3, cap_hour), 0, -1)[-1] == (
+        b"c" + keys.cap_digest("vid_1", "u_1", event_hour))
+    assert redis_client.lrange(keys.bucket_sweep_key(prefix, "views", 3, hour_floor(ts)), 0, -1) == [
+        b"bvid_1", b"ovid_1 c_1"]
+    assert redis_client.zrange(keys.bucket_sweep_schedule_key(prefix, "views", 3), 0, -1) == [
+        str(hour_floor(ts)).encode()]
+    for key in (keys.dedup_key(prefix, "vid_1", "e1"), keys.cap_key(prefix, "vid_1", "u_1", event_hour),
+                keys.bucket_key(prefix, "vid_1", hour_floor(ts)), keys.owner_key(prefix, "vid_1"),
+                keys.creator_videos_key(prefix, "c_1")):
+        assert redis_client.ttl(key) == -1, key

@@ -18,6 +18,12 @@ def test_speed_layer_keys():
     assert keys.owner_key("vc", "vid_1") == b"vc:vo:vid_1"
     assert keys.creator_videos_key("vc", "creator_42") == b"vc:cv:creator_42"
     assert keys.rate_limit_key("vc", "creator_42") == b"vc:rl:creator_42"
+    assert keys.state_expiry_schedule_key("vc", "video.views.v1", 3) == b"vc:sx:video.views.v1:3"
+    assert keys.state_expiry_key("vc", "video.views.v1", 3, 1_795_255_200_000) == (
+        b"vc:sx:video.views.v1:3:1795255200000")
+    assert keys.bucket_sweep_schedule_key("vc", "video.views.v1", 3) == b"vc:sw:video.views.v1:3"
+    assert keys.bucket_sweep_key("vc", "video.views.v1", 3, 1_795_255_200_000) == (
+        b"vc:sw:video.views.v1:3:1795255200000")
 
 
 def test_batch_keys():

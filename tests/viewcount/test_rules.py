@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from viewcount.events import ViewEvent, parse_event
 from viewcount.rules import (
-    Outcome, RuleSettings, RuleState, SourceRecord, apply_rules, decide, tally,
+    Outcome, RuleSettings, RuleState, SourceRecord, apply_rules, cap_released_at, decide, dedup_released_at, tally,
 )
 from viewcount.timeutil import HOUR_MS, format_ms, hour_floor
 
@@ -237,3 +237,37 @@ def test_counts_group_by_video_hour_creator_and_month():
     assert counts.creators == {"c1": 2, "c2": 1}
     assert counts.creator_months == {("c1", "2026-11"): 2, ("c2", "2026-11"): 1}
     assert counts.owners == {"v1": "c1", "v2": "c2"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(streams())
+def test_forgetting_state_once_the_ingest_time_releases_it_changes_no_outcome(records):
+    # What the speed layer does on the data's clock: after each record, drop the partition's
+    # dedup and cap entries whose release time its ingest time has reached.
+    def partition_of(video):
+        return int(video[1]) - 1
+    state = RuleState()
+    forgetful = []
+    for decision in apply_rules(records, SMALL, state):
+        forgetful.append(decision.outcome)
+        now, partition = decision.ingest_ms, decision.partition
+        for key, entry in list(state.dedup.items()):
+            if partition_of(key[0]) == partition and dedup_released_at(entry.last_ingest_ms, SMALL) <= now:
+                del state.dedup[key]
+        for key in list(state.caps):
+            if partition_of(key[0]) == partition and cap_released_at(key[2], SMALL) <= now:
+                del state.caps[key]
+    assert forgetful == [d.outcome for d in apply_rules(records, SMALL)]
+
+
+def test_state_is_released_only_after_the_last_ingest_time_that_needs_it():
+    # The last moment a re-send is still a duplicate, and the last moment a record of an event
+    # hour still passes rule 2 (and so meets its cap), both come before the release.
+    last_duplicate = T0 + SMALL.dedup_window_ms
+    sent = value(event_ms=T0 + SMALL.max_clock_skew_ms)
+    assert outcomes([(T0, sent), (last_duplicate, sent)], SMALL) == [Outcome.COUNTED, Outcome.DUPLICATE]
+    assert dedup_released_at(T0, SMALL) > last_duplicate
+    hour = hour_floor(T0)
+    last_in_time = hour + HOUR_MS - 1 + SMALL.max_event_age_ms
+    assert outcomes([(last_in_time, value(event_ms=hour + HOUR_MS - 1))], SMALL) == [Outcome.COUNTED]
+    assert cap_released_at(hour, SMALL) > last_in_time
