@@ -5,6 +5,9 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 
+UNPUBLISHED_REASONS = ("not_owner", "ownership_unconfirmed", "store_unavailable")
+
+
 class SinkMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
@@ -24,6 +27,13 @@ class SinkMetrics:
                                   ["partition"], registry=r)
         self.dead_letters = Counter("viewcount_ingest_dead_letters_total",
                                     "Invalid records sent to the dead-letter topic", registry=r)
+        self.unpublished = Counter("viewcount_ingest_unpublished_ranges_total",
+                                   "Ranges not committed, by reason: not_owner (the group coordinator refused this "
+                                   "member's fence), ownership_unconfirmed (no coordinator answered), "
+                                   "store_unavailable (the raw store refused a write); the partition is read again "
+                                   "from what the store holds", ["reason"], registry=r)
+        for reason in UNPUBLISHED_REASONS:
+            self.unpublished.labels(reason)
         self.retention_gap = Counter("viewcount_ingest_retention_gap_records_total",
                                      "Records retention deleted before the raw sink stored them, accepted with "
                                      "--accept-gap", registry=r)
@@ -31,6 +41,11 @@ class SinkMetrics:
     def records_written(self, outcome: str) -> int:
         """Records written so far with ``outcome`` (``valid`` or ``invalid``)."""
         return int(self.registry.get_sample_value("viewcount_ingest_records_total", {"outcome": outcome}) or 0)
+
+    def unpublished_ranges(self, reason: str) -> int:
+        """Ranges not committed so far for ``reason`` (one of ``UNPUBLISHED_REASONS``)."""
+        return int(self.registry.get_sample_value("viewcount_ingest_unpublished_ranges_total",
+                                                  {"reason": reason}) or 0)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         if port:

@@ -2,7 +2,9 @@
 
 Per partition, records are buffered by ingest hour and flushed as one range file when the
 buffer is big or old enough, when the hour changes, and at shutdown; a revoked partition's buffer
-is dropped (its new owner reads it again). :meth:`RawSink.flush` is the commit protocol; the views file's rename commits a range.
+is dropped (its new owner reads it again). :meth:`RawSink.flush` is the commit protocol; the views
+file's rename commits a range, and only a member that Kafka's group coordinator still counts as
+the partition's owner may do it (the fence).
 """
 
 from __future__ import annotations
@@ -18,18 +20,21 @@ from ingestion.dead_letters import DeadLetterWriter
 from ingestion.dataset import resume_point, write_checkpoint
 from ingestion.metrics import SinkMetrics
 from viewcount.events import parse_event
+from adapters.kafka.exceptions import KafkaSeamError, NotOwner
 from adapters.kafka.runtime import Gap, GroupRuntime, RuntimeConfig
 from adapters.kafka.seam import Record, RecordConsumer, RecordProducer
 from adapters.files.rawdata import read_progress
 from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, origin_path, progress_path
 from viewcount.rules import advance_ingest_time
 from adapters.files.base import FileStore
+from adapters.files.exceptions import StoreError
 from viewcount.timeutil import hour_floor, now_ms
 from viewcount.logfields import where
 
 logger = logging.getLogger(__name__)
 
 IDLE_CHECK_S = 5.0
+RESTART_BACKOFF_S = (1.0, 30.0)   # a partition whose range the store refused starts again after this, doubling
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ class RawSink:
         self.metrics = metrics or SinkMetrics()
         self._partitions: dict[int, _Partition] = {}
         self._buffered_bytes = 0        # record values held in chunks, over every partition
+        # Partitions whose buffer was given up (fence, store refusing writes): partition → (when
+        # to start it again from the store, the delay after that).
+        self._restarts: dict[int, tuple[float, float]] = {}
         self._last_idle_check = 0.0
         self._runtime = GroupRuntime(
             RuntimeConfig(config.topic, "raw sink", config.poll_timeout_s, config.max_poll_records,
@@ -102,14 +110,15 @@ class RawSink:
             state = self._partitions.pop(p, None)
             if state is not None and state.chunk is not None:
                 self._buffered_bytes -= state.chunk.value_bytes
-                logger.info("revoked %s-%d: dropped %d buffered records (offsets %d..%d), which its "
-                            "new owner reads again", self.config.topic, p, state.chunk.size,
+                logger.info("%s-%d: dropped %d buffered records (offsets %d..%d), which its owner reads "
+                            "again from the last committed file", self.config.topic, p, state.chunk.size,
                             state.chunk.range.first, state.chunk.range.last,
                             extra=where(self.config.topic, p, state.chunk.range.first))
 
     # --- the loop's work ----------------------------------------------------------------------
 
     def tick(self, now: float, received: bool) -> None:
+        self._restart_due(now)
         self._flush_due(now)
         if now - self._last_idle_check >= IDLE_CHECK_S:
             self._check_idle(now)
@@ -131,8 +140,8 @@ class RawSink:
                 continue  # already committed (a re-delivery after a seek)
             state.ingest_ms = advance_ingest_time(state.ingest_ms, record.timestamp_ms)
             hour_ms = hour_floor(state.ingest_ms)
-            if state.chunk is not None and state.chunk.hour_ms != hour_ms:
-                self.flush(partition, state)
+            if state.chunk is not None and state.chunk.hour_ms != hour_ms and not self.flush(partition, state):
+                return  # fenced: the partition starts again from the store
             if state.chunk is None:
                 state.chunk = Chunk(self.config.topic, partition, hour_ms, record.offset)
             state.chunk.add(record, state.ingest_ms, parse_event(record.value))
@@ -142,6 +151,8 @@ class RawSink:
                 self.flush(partition, state)
             elif self._buffered_bytes >= self.config.flush_bytes:
                 self._flush_largest()
+            if self._partitions.get(partition) is not state:
+                return  # fenced: the partition starts again from the store
 
     def _flush_largest(self) -> None:
         """Over the byte budget: flush the partition holding the most, which frees the most."""
@@ -161,9 +172,11 @@ class RawSink:
 
     # --- the commit protocol -------------------------------------------------------------
 
-    def flush(self, partition: int, state: _Partition) -> None:
+    def flush(self, partition: int, state: _Partition) -> bool:
         """Commit one buffered range of one partition. A crash at any step leaves either no
-        views file (the range is consumed again from Kafka) or a complete one (it is skipped)."""
+        views file (the range is consumed again from Kafka) or a complete one (it is skipped).
+        False when the fence refused the commit: nothing was published, and the partition starts
+        again from what the store holds."""
         chunk, started = state.chunk, time.monotonic()
         rng = chunk.range
         # 1. Encode both files first, so a bad record fails before anything is written.
@@ -174,31 +187,94 @@ class RawSink:
             self._dead_letters.write(chunk.invalid_records, f"{self._store.url}/{rng.path(QUARANTINE_ROOT)}")
             self.metrics.dead_letters.inc(len(chunk.invalid_records))
         # 3. The quarantine file, if any, before the commit: an orphan is removed on resume.
-        if quarantine is not None and self._store.put_new(rng.path(QUARANTINE_ROOT), quarantine):
-            self.metrics.files.labels("quarantine").inc()
-            self.metrics.bytes.labels("quarantine").inc(len(quarantine))
-        # 4. Commit: the views file of the range appears whole, or not at all.
-        if self._store.put_new(rng.path(), views):
+        # 4. Fence, then commit. The views file is written under a temporary name and renamed to
+        #    its range's name (whole, or not at all) only once Kafka took the range's end offset
+        #    from this member: the group coordinator refuses a commit from a member whose
+        #    generation is over (evicted while it stalled, or losing the partition to a rebalance
+        #    it has not seen yet), so a member that lost the partition publishes nothing.
+        #    Refused (the fence, a store that takes no writes): the buffer is given up, and the
+        #    partition read again from what the store holds.
+        try:
+            if quarantine is not None and self._store.put_new(rng.path(QUARANTINE_ROOT), quarantine):
+                self.metrics.files.labels("quarantine").inc()
+                self.metrics.bytes.labels("quarantine").inc(len(quarantine))
+            committed = self._store.put_new(
+                rng.path(), views, before_commit=lambda: self._consumer.commit_owned({partition: rng.last + 1}))
+        except (KafkaSeamError, StoreError) as e:
+            self._give_up(partition, chunk, e)
+            return False
+        if committed:
             self.metrics.files.labels("views").inc()
             self.metrics.bytes.labels("views").inc(len(views))
         else:
             logger.warning("range %s already committed; skipped", rng.path())
         self.metrics.records.labels("valid").inc(chunk.size - len(chunk.invalid_records))
         self.metrics.records.labels("invalid").inc(len(chunk.invalid_records))
-        # 5. The partition's origin (once: its first offset ever stored, so that a deleted first
-        #    file is a hole the batch can see), the resume hint, the flush progress.
-        if state.first_flush:
-            origin = json.dumps({"first_offset": rng.first}).encode()
-            self._store.put_new(origin_path(self.config.topic, partition), origin)
-            state.first_flush = False
-        write_checkpoint(self._store, rng, chunk.max_ingest_ms)
         state.chunk, state.flushed_offset = None, rng.last
         self._buffered_bytes -= chunk.value_bytes
-        self._write_progress(partition, state, idle=False)
-        # 6. Kafka's committed offset, for lag monitoring only.
-        self._consumer.commit({partition: rng.last + 1})
+        # 5. The partition's origin (once: its first offset ever stored, so that a deleted first
+        #    file is a hole the batch can see), the resume hint, the flush progress. A store that
+        #    refuses them now only delays them: the range is committed, a resume finds it without
+        #    the hint, and the next flush or idle check writes them.
+        try:
+            if state.first_flush:
+                origin = json.dumps({"first_offset": rng.first}).encode()
+                self._store.put_new(origin_path(self.config.topic, partition), origin)
+                state.first_flush = False
+            write_checkpoint(self._store, rng, chunk.max_ingest_ms)
+            self._write_progress(partition, state, idle=False)
+        except StoreError as e:
+            logger.warning("committed %s, but the raw store refused the partition's progress (%s); the next "
+                           "flush writes it", rng.path(), e, extra=where(self.config.topic, partition, rng.last))
+        # 6. Kafka's committed offset (for lag monitoring only) was recorded by the fence, unless
+        #    the range was there already.
+        if not committed:
+            self._consumer.commit({partition: rng.last + 1})
         self.metrics.flush_seconds.observe(time.monotonic() - started)
         logger.debug("committed %s (%d records) in %.3fs", rng.path(), chunk.size, time.monotonic() - started)
+        return True
+
+    def _give_up(self, partition: int, chunk: Chunk, error: KafkaSeamError | StoreError) -> None:
+        """A range could not be committed: drop the buffer and read the partition again from the
+        store, as its owner will (this member, if the rebalance leaves it the partition): at once
+        after the fence, after a growing pause while the store refuses writes."""
+        if isinstance(error, StoreError):
+            reason, why = "store_unavailable", f"the raw store refused it ({error})"
+        else:
+            reason = "not_owner" if isinstance(error, NotOwner) else "ownership_unconfirmed"
+            why = f"this member's ownership of {self.config.topic}-{partition} was not confirmed ({error})"
+        self.metrics.unpublished.labels(reason).inc()
+        logger.warning("not publishing %s (%d records): %s; reading offsets %d.. again from the store",
+                       chunk.range.path(), chunk.size, why, chunk.range.first,
+                       extra=where(self.config.topic, partition, chunk.range.first))
+        self.revoked([partition])
+        # Held back at the range's start until then, so that nothing past it counts as read (the
+        # until-idle check compares positions with the end offsets).
+        try:
+            self._consumer.seek(partition, chunk.range.first)
+            self._consumer.pause(partition)
+        except KafkaSeamError as e:   # already gone from this member: the next poll revokes it
+            logger.info("%s-%d: %s", self.config.topic, partition, e)
+        delay = 0.0 if reason != "store_unavailable" else self._restarts.get(partition, (0.0, RESTART_BACKOFF_S[0]))[1]
+        self._restarts[partition] = (time.monotonic() + delay, min(max(delay * 2, RESTART_BACKOFF_S[0]),
+                                                                   RESTART_BACKOFF_S[1]))
+        if not delay:
+            self._restart_due(time.monotonic())
+
+    def _restart_due(self, now: float) -> None:
+        """Start given-up partitions again where the store says, once their pause is over; while
+        the store cannot say, try again after a longer one."""
+        for partition, (at, next_delay) in list(self._restarts.items()):
+            if now < at:
+                continue
+            try:
+                self._runtime.restart([partition])
+            except StoreError as e:
+                logger.warning("cannot read where %s-%d resumes (%s); trying again in %.0fs", self.config.topic,
+                               partition, e, next_delay, extra=where(self.config.topic, partition, None))
+                self._restarts[partition] = (now + next_delay, min(next_delay * 2, RESTART_BACKOFF_S[1]))
+                continue
+            del self._restarts[partition]
 
     # --- progress ---------------------------------------------------------------------------
 
@@ -221,4 +297,9 @@ class RawSink:
             lag = max(0, ends.get(partition, position) - position)
             self.metrics.lag.labels(str(partition)).set(lag)
             if lag == 0 and state.chunk is None:
-                self._write_progress(partition, state, idle=True)
+                try:
+                    self._write_progress(partition, state, idle=True)
+                except StoreError as e:
+                    logger.warning("the raw store refused the idle progress of %s-%d (%s); written at the next "
+                                   "check", self.config.topic, partition, e,
+                                   extra=where(self.config.topic, partition, state.flushed_offset))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +29,11 @@ class FileStore(ABC):
         """The store root as a URL Spark can read (``file:///…`` or ``hdfs://…``)."""
 
     @abstractmethod
-    def put_new(self, path: str, data: bytes) -> bool:
+    def put_new(self, path: str, data: bytes, before_commit: Callable[[], None] | None = None) -> bool:
         """Write ``data`` at ``path`` atomically unless a file is already there.
-        Returns False, writing nothing, when ``path`` exists."""
+        Returns False, writing nothing, when ``path`` exists. ``before_commit`` runs once the
+        data is written under a temporary name, just before it is committed (renamed) to
+        ``path``: an exception from it commits nothing, and propagates (a writer's fence)."""
 
     def create_exclusive(self, path: str, data: bytes) -> None:
         """Create ``path`` with ``data``; raise :class:`AlreadyExists` if another writer got there

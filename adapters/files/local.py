@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,13 +42,15 @@ class LocalFileStore(FileStore):
             os.fsync(f.fileno())
         return tmp
 
-    def put_new(self, path: str, data: bytes) -> bool:
+    def put_new(self, path: str, data: bytes, before_commit: Callable[[], None] | None = None) -> bool:
         target = self._abs(path)
         if target.exists():
             return False
         try:
             tmp = self._write_temp(target, data)
             try:
+                if before_commit is not None:
+                    before_commit()
                 # link() fails if the target exists: an atomic "rename unless present".
                 os.link(tmp, target)
             except FileExistsError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -69,12 +70,14 @@ class WebHdfsFileStore(FileStore):
         self._call(f"write {tmp}", self._client.write, tmp, data=data, overwrite=False, permission=FILE_MODE)
         return tmp
 
-    def put_new(self, path: str, data: bytes) -> bool:
+    def put_new(self, path: str, data: bytes, before_commit: Callable[[], None] | None = None) -> bool:
         target = self._abs(path)
         if self.exists(path):
             return False
         tmp = self._write_temp(target, data)
         try:
+            if before_commit is not None:
+                before_commit()
             # HDFS rename refuses an existing target: the commit cannot overwrite. WebHDFS answers
             # every refused rename with the same `false`, so whether the target is there now tells
             # "someone else wrote it" from a rename that failed (which must never pass for written).

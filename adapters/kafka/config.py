@@ -23,6 +23,7 @@ class KafkaClientConfig:
     group_id: str | None = None
     group_instance_id: str | None = None   # static membership (KIP-345) when set
     session_timeout_ms: int = 45_000
+    max_poll_interval_ms: int = 300_000    # a member that does not poll for this long leaves the group
     max_poll_records: int = 5000
     request_timeout_ms: int = 30_000
     linger_ms: int = 5

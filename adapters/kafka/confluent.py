@@ -8,7 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.kafka.exceptions import FENCED_HINT, KafkaSeamError, KafkaUnavailable, ProduceError, RecordTooLarge, TopicError
+from adapters.kafka.exceptions import (
+    FENCED_HINT, KafkaSeamError, KafkaUnavailable, NotOwner, ProduceError, RecordTooLarge, TopicError,
+)
 from adapters.kafka.seam import (
     Delivery, DeliveryCallback, Headers, PartitionsCallback, Record, RecordConsumer, RecordProducer, TopicAdmin,
     TopicSpec,
@@ -50,6 +52,15 @@ def _client_error_reporter(bootstrap: str) -> Callable[[Any], None]:
             driver_log.debug("client error: %s", error.str())
 
     return report
+
+
+def _not_owner_codes() -> set[int]:
+    """The coordinator's answers to a commit from a member whose generation is over."""
+    from confluent_kafka import KafkaError
+
+    names = ("ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "REBALANCE_IN_PROGRESS", "FENCED_INSTANCE_ID",
+             "_ASSIGNMENT_LOST")
+    return {getattr(KafkaError, n) for n in names if hasattr(KafkaError, n)}
 
 
 def _translate(error: Exception, what: str) -> KafkaSeamError:
@@ -166,6 +177,7 @@ class ConfluentConsumer(RecordConsumer):
                 "enable.auto.commit": False, "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest", "isolation.level": "read_committed",
                 "enable.partition.eof": False, "session.timeout.ms": config.session_timeout_ms,
+                "max.poll.interval.ms": config.max_poll_interval_ms,
                 "heartbeat.interval.ms": config.heartbeat_interval_ms,
                 "partition.assignment.strategy": "cooperative-sticky"}
         if config.group_id and config.group_instance_id:
@@ -321,6 +333,29 @@ class ConfluentConsumer(RecordConsumer):
             self._consumer.commit(offsets=[self._tp(p, o) for p, o in offsets.items()], asynchronous=True)
         except KafkaException as e:
             logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), e)
+
+    def pause(self, partition: int) -> None:
+        from confluent_kafka import KafkaException
+
+        try:
+            self._consumer.pause([self._tp(partition)])
+        except KafkaException as e:
+            raise _translate(e, f"pause {self._topic}-{partition}") from e
+
+    def commit_owned(self, offsets: Mapping[int, int]) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+
+        if not offsets:
+            return
+        what = f"commit {self._topic} {dict(offsets)}"
+        try:
+            self._consumer.commit(offsets=[self._tp(p, o) for p, o in offsets.items()], asynchronous=False)
+        except KafkaException as e:
+            detail = e.args[0] if e.args else None
+            code = detail.code() if isinstance(detail, KafkaError) else None
+            if code in _not_owner_codes():
+                raise NotOwner(f"{what}: the group coordinator refused it ({detail.name()})") from e
+            raise _translate(e, what) from e
 
     def close(self) -> None:
         self._consumer.close()

@@ -15,6 +15,12 @@ FENCED_HINT = ("another live member of the consumer group has this process's gro
                "each member its own VIEWCOUNT_KAFKA_GROUP_INSTANCE_ID")
 
 
+class NotOwner(KafkaSeamError):
+    """The group coordinator refused a commit from this member: its generation is over (it was
+    evicted, or a rebalance it has not yet seen is moving its partitions). It must publish
+    nothing more for them."""
+
+
 class ProduceError(KafkaSeamError):
     """A record could not be delivered."""
 

@@ -12,6 +12,7 @@ from adapters.kafka.exceptions import (
     FENCED_HINT,
     KafkaSeamError,
     KafkaUnavailable,
+    NotOwner,
     ProduceError,
     RecordTooLarge,
     TopicError,
@@ -162,6 +163,7 @@ class KafkaPythonConsumer(RecordConsumer):
                 max_partition_fetch_bytes=config.max_partition_fetch_bytes,
                 request_timeout_ms=config.request_timeout_ms,
                 session_timeout_ms=config.session_timeout_ms,
+                max_poll_interval_ms=config.max_poll_interval_ms,
                 heartbeat_interval_ms=config.heartbeat_interval_ms,
             )
         except Exception as e:
@@ -241,7 +243,10 @@ class KafkaPythonConsumer(RecordConsumer):
         }
 
     def seek(self, partition: int, offset: int) -> None:
-        self._consumer.seek(self._tp(partition), offset)
+        try:
+            self._consumer.seek(self._tp(partition), offset)
+        except Exception as e:   # not assigned (any more): an assertion or IllegalStateError
+            raise _translate(e, f"seek {self._topic}-{partition}") from e
 
     def seek_to_beginning(self, partition: int) -> None:
         self._consumer.seek_to_beginning(self._tp(partition))
@@ -293,6 +298,31 @@ class KafkaPythonConsumer(RecordConsumer):
                                         callback=failed)
         except KafkaError as e:
             logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), e)
+
+    def pause(self, partition: int) -> None:
+        try:
+            self._consumer.pause(self._tp(partition))
+        except Exception as e:
+            raise _translate(e, f"pause {self._topic}-{partition}") from e
+
+    def commit_owned(self, offsets: Mapping[int, int]) -> None:
+        from kafka import OffsetAndMetadata
+        from kafka.errors import (
+            CommitFailedError, FencedInstanceIdError, IllegalGenerationError, KafkaError, RebalanceInProgressError,
+            UnknownMemberIdError,
+        )
+
+        if not offsets:
+            return
+        what = f"commit {self._topic} {dict(offsets)}"
+        try:
+            self._consumer.commit({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()},
+                                  timeout_ms=self._config.request_timeout_ms)
+        except (CommitFailedError, RebalanceInProgressError, IllegalGenerationError, UnknownMemberIdError,
+                FencedInstanceIdError) as e:
+            raise NotOwner(f"{what}: the group coordinator refused it ({type(e).__name__})") from e
+        except KafkaError as e:
+            raise _translate(e, what) from e
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)

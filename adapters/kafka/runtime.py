@@ -227,6 +227,21 @@ class GroupRuntime:
             logger.info("%s: %s partitions %s assigned, starting at %s", self.config.layer, self.config.topic,
                         new, {p: ("beginning" if starts.get(p) is None else starts[p]) for p in new})
 
+    def restart(self, partitions: list[int]) -> None:
+        """The handler gave up work it had not made durable for these partitions (a write its
+        fence refused): forget them and start them again where the handler's store says, as a
+        new assignment would. If this member has in fact lost them, the next poll revokes them."""
+        owned = sorted(p for p in partitions if p in self._owned)
+        if not owned:
+            return
+        self._handler.revoked(owned)
+        starts = self._handler.assigned(owned)
+        self._check_retention(starts)
+        for p in owned:
+            self._consumer.start(p, starts.get(p))
+        logger.info("%s: %s partitions %s started again at %s", self.config.layer, self.config.topic, owned,
+                    {p: ("beginning" if starts.get(p) is None else starts[p]) for p in owned})
+
     def _check_retention(self, starts: Mapping[int, int | None]) -> None:
         """A resume offset below the log start means records were deleted unprocessed."""
         resuming = sorted(p for p, offset in starts.items() if offset is not None)

@@ -130,6 +130,18 @@ class RecordConsumer(ABC):
         waits on the broker; a failure is logged, and :meth:`close` sends what is still pending."""
 
     @abstractmethod
+    def pause(self, partition: int) -> None:
+        """Fetch nothing more of an owned partition until :meth:`start` resumes it."""
+
+    @abstractmethod
+    def commit_owned(self, offsets: Mapping[int, int]) -> None:
+        """Record ``partition → next offset`` in Kafka and wait for the group coordinator's
+        answer: a writer's fence. The coordinator takes it only from a member of the group's
+        current generation, so it raises :class:`~adapters.kafka.exceptions.NotOwner` when this
+        member no longer owns the partitions, and
+        :class:`~adapters.kafka.exceptions.KafkaUnavailable` when no coordinator answers."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 

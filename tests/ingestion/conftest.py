@@ -36,10 +36,11 @@ class Scenario:
         return f"sink-{self.settings.topic}"
 
     def sink(self, flush_records: int = 2000, flush_age_s: float = 30.0, store: FileStore | None = None,
-             instance: str | None = None, flush_bytes: int = 64 << 20) -> tuple[RawSink, callable]:
-        """A sink in the scenario's group; ``instance`` names it as a static member."""
+             instance: str | None = None, flush_bytes: int = 64 << 20, **consumer_config) -> tuple[RawSink, callable]:
+        """A sink in the scenario's group; ``instance`` names it as a static member;
+        ``consumer_config`` overrides the consumer's (``max_poll_interval_ms=…``)."""
         settings = self.settings if instance is None else self.settings.replace(kafka_group_instance_id=instance)
-        consumer = wiring.consumer(settings, group_id=self.group)
+        consumer = wiring.consumer(settings, group_id=self.group, **consumer_config)
         producer = wiring.producer(settings)
         config = SinkConfig(settings.topic, settings.dlq_topic, flush_records, flush_age_s, flush_bytes=flush_bytes)
         sink = RawSink(config, consumer, producer, store or self.store, SinkMetrics())

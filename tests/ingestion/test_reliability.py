@@ -94,10 +94,10 @@ class SlowStore(LocalFileStore):
 
     commits = 0
 
-    def put_new(self, path: str, data: bytes) -> bool:
+    def put_new(self, path: str, data: bytes, before_commit=None) -> bool:
         time.sleep(2)
         self.commits += 1
-        return super().put_new(path, data)
+        return super().put_new(path, data, before_commit)
 
 
 @pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])

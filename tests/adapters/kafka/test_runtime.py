@@ -75,6 +75,8 @@ class ScriptedConsumer(RecordConsumer):
     def seek_to_beginning(self, partition) -> None: raise NotImplementedError
     def offsets_for_time(self, partitions, timestamp_ms): raise NotImplementedError
     def commit(self, offsets) -> None: pass
+    def commit_owned(self, offsets) -> None: pass
+    def pause(self, partition) -> None: pass
     def close(self) -> None: pass
 
 
@@ -158,6 +160,30 @@ def test_revoked_and_given_back_within_one_poll_reads_the_store_again():
     rt.run()
     assert consumer.starts == [(0, None), (0, 3)]
     assert [c[0] for c in handler.calls if c[0] != "handle"] == ["assigned", "revoked", "assigned"]
+
+
+def test_a_restarted_partition_drops_its_pending_work_and_starts_again_where_the_store_is():
+    consumer = ScriptedConsumer({0: 6}, [lambda c: c.give(0)])
+    handler = RecordingHandler(stored={0: 2})
+    rt = runtime(consumer, handler)
+    handled = handler.handle
+
+    def fenced_once(partition, records):   # a write the fence refused, as the raw sink's
+        handled(partition, records)
+        if consumer.starts == [(0, 2)]:
+            rt.restart([partition])
+    handler.handle = fenced_once
+    rt.run(until_idle_s=0)
+    assert consumer.starts == [(0, 2), (0, 2)]
+    assert handler.calls[:4] == [("assigned", [0]), ("handle", 0, 2, 5), ("revoked", [0]), ("assigned", [0])]
+    assert handler.stored == {0: 6}
+
+
+def test_restarting_a_partition_this_member_does_not_own_does_nothing():
+    consumer = ScriptedConsumer({0: 3}, [])
+    handler = RecordingHandler()
+    runtime(consumer, handler).restart([0])
+    assert consumer.starts == [] and handler.calls == []
 
 
 def test_until_idle_waits_for_partitions_held_elsewhere_and_says_so_once(caplog):
