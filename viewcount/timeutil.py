@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -72,4 +73,5 @@ def month_key(epoch_ms: int) -> str:
 
 
 def now_ms() -> int:
-    return int(datetime.now(tz=timezone.utc).timestamp() * 1000)
+    """The wall clock, in ms: for freshness, progress and the idle watermark, never for a count."""
+    return int(time.time() * 1000)

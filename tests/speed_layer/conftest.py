@@ -49,8 +49,8 @@ class SpeedScenario:
             close()
         return counter
 
-    def process(self, *args: str, instance: str | None = None) -> subprocess.Popen:
-        env = {**os.environ, **self.settings.to_env(), "VIEWCOUNT_SPEED_METRICS_PORT": "0"}
+    def process(self, *args: str, instance: str | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
+        env = {**os.environ, **self.settings.to_env(), "VIEWCOUNT_SPEED_METRICS_PORT": "0", **(env or {})}
         if instance is not None:
             env["VIEWCOUNT_KAFKA_GROUP_INSTANCE_ID"] = instance
         return subprocess.Popen([sys.executable, "-m", "app", "speed", *args], env=env,
