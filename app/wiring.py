@@ -24,6 +24,7 @@ from adapters.kafka.seam import RecordConsumer, RecordProducer, TopicAdmin, Topi
 from adapters.redis.connection import AsyncRedisConnection, RedisConfig, RedisConnection
 from app.layer_process import LayerProcess
 from viewcount import __version__
+from viewcount.failpoints import Failpoints
 from viewcount.errors import SettingsError
 from viewcount.settings import Settings
 
@@ -220,7 +221,7 @@ def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink",
     dlq = producer(settings, client_id=f"{client_id}-dlq")
     # An accepted gap is a hole in the master dataset as well: the batch refuses it until
     # `batch accept-hole` records it there.
-    sink = RawSink(config, source, dlq, raw_store(settings), metrics,
+    sink = RawSink(config, source, dlq, raw_store(settings), metrics, failpoint=Failpoints.parse(settings.failpoints),
                    on_gap=gap_recorder(settings, "raw sink", metrics.retention_gap))
     return LayerProcess(sink, [source, dlq])
 
@@ -252,7 +253,7 @@ def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed
     redis.require_no_eviction("the speed layer")
     store = RedisCountStore(redis)
     source = consumer(settings, group_id=settings.speed_group, client_id=client_id)
-    counter = SpeedCounter(config, source, store, metrics,
+    counter = SpeedCounter(config, source, store, metrics, failpoint=Failpoints.parse(settings.failpoints),
                            on_gap=gap_recorder(settings, "speed layer", metrics.retention_gap))
     return LayerProcess(counter, [source])
 

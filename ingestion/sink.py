@@ -20,6 +20,7 @@ from ingestion.dead_letters import DeadLetterWriter
 from ingestion.dataset import resume_point, write_checkpoint
 from ingestion.metrics import SinkMetrics
 from viewcount.events import parse_event
+from viewcount.failpoints import NONE as NO_FAILPOINTS, Failpoints
 from adapters.kafka.exceptions import KafkaSeamError, NotOwner
 from adapters.kafka.runtime import Gap, GroupRuntime, RuntimeConfig
 from adapters.kafka.seam import Record, RecordConsumer, RecordProducer
@@ -63,12 +64,13 @@ class RawSink:
 
     def __init__(self, config: SinkConfig, consumer: RecordConsumer, dlq_producer: RecordProducer,
                  store: FileStore, metrics: SinkMetrics | None = None,
-                 on_gap: Callable[[Gap], None] | None = None) -> None:
+                 on_gap: Callable[[Gap], None] | None = None, failpoint: Failpoints = NO_FAILPOINTS) -> None:
         self.config = config
         self._consumer = consumer
         self._dead_letters = DeadLetterWriter(dlq_producer, config.dlq_topic)
         self._store = store
         self.metrics = metrics or SinkMetrics()
+        self._failpoint = failpoint
         self._partitions: dict[int, _Partition] = {}
         self._buffered_bytes = 0        # record values held in chunks, over every partition
         # Partitions whose buffer was given up (fence, store refusing writes): partition → (when
@@ -181,11 +183,13 @@ class RawSink:
         rng = chunk.range
         # 1. Encode both files first, so a bad record fails before anything is written.
         views, quarantine = chunk.views_parquet(), chunk.quarantine_parquet()
+        self._failpoint("sink.encoded")
         # 2. Dead letters go out, confirmed, before the commit: a crash re-sends them, never loses
         #    them; one too large to carry goes as its location in the quarantine file.
         if chunk.invalid_records:
             self._dead_letters.write(chunk.invalid_records, f"{self._store.url}/{rng.path(QUARANTINE_ROOT)}")
             self.metrics.dead_letters.inc(len(chunk.invalid_records))
+            self._failpoint("sink.dead_letters_sent")
         # 3. The quarantine file, if any, before the commit: an orphan is removed on resume.
         # 4. Fence, then commit. The views file is written under a temporary name and renamed to
         #    its range's name (whole, or not at all) only once Kafka took the range's end offset
@@ -198,11 +202,12 @@ class RawSink:
             if quarantine is not None and self._store.put_new(rng.path(QUARANTINE_ROOT), quarantine):
                 self.metrics.files.labels("quarantine").inc()
                 self.metrics.bytes.labels("quarantine").inc(len(quarantine))
-            committed = self._store.put_new(
-                rng.path(), views, before_commit=lambda: self._consumer.commit_owned({partition: rng.last + 1}))
+                self._failpoint("sink.quarantine_written")
+            committed = self._store.put_new(rng.path(), views, before_commit=lambda: self._fence(partition, rng.last))
         except (KafkaSeamError, StoreError) as e:
             self._give_up(partition, chunk, e)
             return False
+        self._failpoint("sink.committed")
         if committed:
             self.metrics.files.labels("views").inc()
             self.metrics.bytes.labels("views").inc(len(views))
@@ -226,6 +231,7 @@ class RawSink:
         except StoreError as e:
             logger.warning("committed %s, but the raw store refused the partition's progress (%s); the next "
                            "flush writes it", rng.path(), e, extra=where(self.config.topic, partition, rng.last))
+        self._failpoint("sink.progress_written")
         # 6. Kafka's committed offset (for lag monitoring only) was recorded by the fence, unless
         #    the range was there already.
         if not committed:
@@ -233,6 +239,10 @@ class RawSink:
         self.metrics.flush_seconds.observe(time.monotonic() - started)
         logger.debug("committed %s (%d records) in %.3fs", rng.path(), chunk.size, time.monotonic() - started)
         return True
+
+    def _fence(self, partition: int, last_offset: int) -> None:
+        self._consumer.commit_owned({partition: last_offset + 1})
+        self._failpoint("sink.fenced")
 
     def _give_up(self, partition: int, chunk: Chunk, error: KafkaSeamError | StoreError) -> None:
         """A range could not be committed: drop the buffer and read the partition again from the

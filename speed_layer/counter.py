@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from speed_layer.metrics import SpeedMetrics
 from viewcount import keys
 from viewcount.events import ViewEvent, parse_event
+from viewcount.failpoints import NONE as NO_FAILPOINTS, Failpoints
 from adapters.kafka.runtime import Gap, GroupRuntime, RuntimeConfig
 from adapters.kafka.seam import Record, RecordConsumer
 from viewcount.rules import RuleSettings
@@ -63,11 +64,13 @@ class SpeedConfig:
 
 class SpeedCounter:
     def __init__(self, config: SpeedConfig, consumer: RecordConsumer, store: CountStore,
-                 metrics: SpeedMetrics | None = None, on_gap: Callable[[Gap], None] | None = None) -> None:
+                 metrics: SpeedMetrics | None = None, on_gap: Callable[[Gap], None] | None = None,
+                 failpoint: Failpoints = NO_FAILPOINTS) -> None:
         self.config = config
         self._consumer = consumer
         self._store = store
         self.metrics = metrics or SpeedMetrics()
+        self._failpoint = failpoint
         self._assigned: set[int] = set()
         self._in_flight: deque[tuple[int, Future]] = deque()
         self._steps: ThreadPoolExecutor | None = None
@@ -135,6 +138,7 @@ class SpeedCounter:
                 return None
             del self._resume_at[partition]
         started = time.monotonic()
+        self._failpoint("speed.decoded")
         # 3. One atomic step in Redis: skip applied offsets, rules 2–5, buckets, the new offset;
         #    refused if Redis holds less than it confirmed before.
         try:
@@ -143,6 +147,7 @@ class SpeedCounter:
         except StateLost as e:
             self._lost(partition, e.applied, e.expected)
             return None
+        self._failpoint("speed.applied")
         self._confirmed[partition] = result.last_offset
         # 4. Metrics: outcomes, a sample of conflicts, freshness of the newest record.
         for outcome, n in result.outcomes.items():
@@ -281,6 +286,7 @@ class SpeedCounter:
             if result is not None:
                 done[partition] = result.last_offset + 1
         if commit and done:
+            self._failpoint("speed.before_kafka_commit")
             self._consumer.commit(done)
 
     def _step_with_retry(self, partition: int, records: Sequence[Record],

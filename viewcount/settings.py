@@ -156,6 +156,13 @@ def _key_prefix(text: str) -> str:
     return text
 
 
+def _failpoints(text: str) -> str:
+    from viewcount.failpoints import Failpoints
+
+    Failpoints.parse(text)   # unknown names are refused at start, not ignored at the step
+    return text
+
+
 def _group_instance_id(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._-]{0,200}", text):
         raise ValueError("expected at most 200 characters of [A-Za-z0-9._-] (empty: off)")
@@ -236,6 +243,8 @@ class Settings:
         doc="static group membership: this process's stable id in its consumer groups (default: the "
             "host name; empty: dynamic membership). A restarted member with the same id takes its "
             "partitions back at once; two live members of one group need different ids")
+    failpoints: str = _setting("", _failpoints, doc="testing only: commit-protocol steps at which the layer "
+                               "SIGKILLs itself, comma-separated (viewcount/failpoints.py); empty in production")
     kafka_config_file: str = _setting("", _optional_file,
                                       doc="client properties for both Kafka clients (security.protocol, sasl.*, ssl.*: "
                                           "TLS and SASL), one name=value per line; its secrets are never printed")

@@ -31,6 +31,7 @@ def test_durations(text, ms):
     ("DLQ_TOPIC", "video.views.v1"), ("WEBHDFS_URL", "http://127.0.0.1:99999"),
     ("SPARK_DRIVER_MEMORY", "lots"), ("SPARK_DRIVER_MEMORY", "0g"), ("ADMIN_TOKEN", "short-token"),
     ("OWNERSHIP", "latest"), ("RAW_FLUSH_BYTES", "lots"), ("RAW_FLUSH_BYTES", "0"), ("RAW_FLUSH_BYTES", "1MB"),
+    ("FAILPOINTS", "speed.decoded,sink.nowhere"),
 ])
 def test_bad_values_fail_naming_the_variable(variable, value):
     with pytest.raises(SettingsError) as failure:
