@@ -115,8 +115,14 @@ def publish_version(settings: Settings, version: str, kind: str = BATCH_PUBLISH,
         return {"published": False, "version": version, "current": pointer[0]}
     with wiring.audit_ledger(settings) as ledger:
         record = publish(result, serving, ledger, kind=kind, extra=extra)
-    return {"published": True, "version": version, "audit_seq": record["seq"],
+    done = {"published": True, "version": version, "audit_seq": record["seq"],
             "watermark": format_ms(result.watermark_ms)}
+    if kind == BATCH_PUBLISH:
+        from app.reconcile import reconcile_publish
+
+        report = reconcile_publish(settings, result, pointer)
+        done["batch_speed_differing_hours"] = None if report.skipped else len(report.differences)
+    return done
 
 
 def replay(settings: Settings, from_day: date, to_day: date, dry_run: bool,

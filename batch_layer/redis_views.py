@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from adapters.redis.connection import RedisConnection
@@ -56,6 +57,19 @@ class RedisBatchViews(BatchViewStore):
         for key in client.scan_iter(match=keys.batch_version_pattern(self.prefix, version), count=10_000):
             pipe.expire(key, grace_s)
         self._redis.call(f"expire batch {version}", pipe.execute)
+
+    def hourly_views(self, version: str, videos: Iterable[str]) -> dict[str, dict[int, int]]:
+        videos = list(videos)
+        out: dict[str, dict[int, int]] = {}
+        for i in range(0, len(videos), LOAD_CHUNK):
+            chunk = videos[i:i + LOAD_CHUNK]
+            pipe = self._redis.client.pipeline(transaction=False)
+            for video in chunk:
+                pipe.hgetall(keys.batch_hourly_key(self.prefix, version, video))
+            for video, fields in zip(chunk, self._redis.call(f"read batch {version}", pipe.execute)):
+                if fields:
+                    out[video] = {int(h): int(n) for h, n in fields.items()}
+        return out
 
     def batch_pointer(self) -> tuple[str, int] | None:
         raw = self._redis.call("read batch pointer", self._redis.client.hmget,

@@ -7,6 +7,7 @@ keys, then one pointer (version, watermark) flips to it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 
 
 class BatchViewStore(ABC):
@@ -19,6 +20,10 @@ class BatchViewStore(ABC):
         ``over``: the version the caller computed against (``""``: none was published); the flip
         happens only if that is still the published one, else :class:`PublishConflict` names the
         current one and the loaded keys expire. ``None``: unconditional."""
+
+    @abstractmethod
+    def hourly_views(self, version: str, videos: Iterable[str]) -> dict[str, dict[int, int]]:
+        """video → event hour (ms) → views, in one published version (videos it lacks: absent)."""
 
     @abstractmethod
     def batch_pointer(self) -> tuple[str, int] | None:

@@ -30,6 +30,32 @@ class RedisCountStore(CountStore):
         raw = self._redis.call("read offsets", self._redis.client.hgetall, keys.offsets_key(self.prefix, topic))
         return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(b"o:")}
 
+    def applied_ingest_times(self, topic: str) -> dict[int, int]:
+        raw = self._redis.call("read offsets", self._redis.client.hgetall, keys.offsets_key(self.prefix, topic))
+        return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(b"t:")}
+
+    def views_ingested_between(self, topic: str, partitions: Sequence[int], from_ms: int,
+                               to_ms: int) -> dict[str, dict[int, int]]:
+        # The bucket sweep lists name every bucket by its ingest hour: the buckets of the range.
+        client, call = self._redis.client, self._redis.call
+        buckets: list[tuple[str, bytes]] = []
+        for p in partitions:
+            hours = call("read bucket hours", client.zrangebyscore,
+                         keys.bucket_sweep_schedule_key(self.prefix, topic, p), from_ms, f"({to_ms}")
+            for hour in hours:
+                entries = call("read bucket list", client.lrange,
+                               keys.bucket_sweep_key(self.prefix, topic, p, int(hour)), 0, -1)
+                buckets += [(e[1:].decode(), hour) for e in entries if e[:1] == b"b"]
+        pipe = client.pipeline(transaction=False)
+        for video, hour in buckets:
+            pipe.hgetall(keys.bucket_key(self.prefix, video, int(hour)))
+        out: dict[str, dict[int, int]] = {}
+        for (video, _), fields in zip(buckets, call("read buckets", pipe.execute) if buckets else []):
+            views = out.setdefault(video, {})
+            for event_hour, n in fields.items():
+                views[int(event_hour)] = views.get(int(event_hour), 0) + int(n)
+        return out
+
     def published_watermark(self) -> int | None:
         raw = self._redis.call("read batch pointer", self._redis.client.hmget,
                                keys.batch_pointer_key(self.prefix), "version", "watermark_ms")

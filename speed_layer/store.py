@@ -50,6 +50,16 @@ class CountStore(ABC):
         """partition → last offset the speed layer applied."""
 
     @abstractmethod
+    def applied_ingest_times(self, topic: str) -> dict[int, int]:
+        """partition → ingest time (ms) of the last record the speed layer applied."""
+
+    @abstractmethod
+    def views_ingested_between(self, topic: str, partitions: Sequence[int], from_ms: int,
+                               to_ms: int) -> dict[str, dict[int, int]]:
+        """video → event hour (ms) → views the speed layer counted from records ingested in
+        ``[from_ms, to_ms)`` (hour boundaries), from the buckets it still holds."""
+
+    @abstractmethod
     def published_watermark(self) -> int | None:
         """W of the published batch version (ms), None before the first publish."""
 

@@ -55,12 +55,18 @@ def run_batch_cmd(args, settings) -> int:
 
     asked = time_option(args.watermark, "--watermark")
     print(f"batch: Spark {settings.spark_master}, raw store {settings.raw_store}", file=sys.stderr)
+    from app.reconcile import reconcile_publish
+
     result = recompute(settings, asked)
+    before = wiring.batch_views(settings).batch_pointer()
     with wiring.audit_ledger(settings) as ledger:
         record = publish(result, wiring.batch_views(settings), ledger)
     print(f"published batch version {result.version} (W {format_ms(result.watermark_ms)}): {len(result.totals)} videos, "
           f"{sum(v for v, _ in result.totals.values())} views; audit seq {record['seq']}")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
+    report = reconcile_publish(settings, result, before)
+    print("batch and speed: " + (f"not compared ({report.skipped})" if report.skipped else
+                                 f"{len(report.differences)} of {report.hours} hours differ"))
     return 0
 
 

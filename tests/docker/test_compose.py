@@ -128,8 +128,9 @@ def _referenced(text: str) -> set[str]:
 
 def test_alerts_and_dashboard_use_only_metrics_the_processes_export():
     from app.dag_support import FAILURE_GAUGE
+    from app.reconcile import DIFFERENCES_GAUGE
 
-    exported = {re.sub(r"_total$", "", n) for n in _metric_names()} | {FAILURE_GAUGE}
+    exported = {re.sub(r"_total$", "", n) for n in _metric_names()} | {FAILURE_GAUGE, DIFFERENCES_GAUGE}
     alerts = yaml.safe_load((ROOT / "docker/prometheus/alerts.yml").read_text())
     rules = alerts["groups"][0]["rules"]
     names = {r["alert"] for r in rules}
