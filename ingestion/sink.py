@@ -73,9 +73,11 @@ class RawSink:
         self._failpoint = failpoint
         self._partitions: dict[int, _Partition] = {}
         self._buffered_bytes = 0        # record values held in chunks, over every partition
-        # Partitions whose buffer was given up (fence, store refusing writes): partition → (when
-        # to start it again from the store, the delay after that).
-        self._restarts: dict[int, tuple[float, float]] = {}
+        # Partitions whose buffer was given up (fence, store refusing writes) → when to start them
+        # again from the store; and the pause before the next try, doubled by every failure in a
+        # row and forgotten at the next committed range.
+        self._restarts: dict[int, float] = {}
+        self._backoff: dict[int, float] = {}
         self._last_idle_check = 0.0
         self._runtime = GroupRuntime(
             RuntimeConfig(config.topic, "raw sink", config.poll_timeout_s, config.max_poll_records,
@@ -208,6 +210,7 @@ class RawSink:
             self._give_up(partition, chunk, e)
             return False
         self._failpoint("sink.committed")
+        self._backoff.pop(partition, None)
         if committed:
             self.metrics.files.labels("views").inc()
             self.metrics.bytes.labels("views").inc(len(views))
@@ -246,8 +249,7 @@ class RawSink:
 
     def _give_up(self, partition: int, chunk: Chunk, error: KafkaSeamError | StoreError) -> None:
         """A range could not be committed: drop the buffer and read the partition again from the
-        store, as its owner will (this member, if the rebalance leaves it the partition): at once
-        after the fence, after a growing pause while the store refuses writes."""
+        store, as its owner will (this member, if the rebalance leaves it the partition)."""
         if isinstance(error, StoreError):
             reason, why = "store_unavailable", f"the raw store refused it ({error})"
         else:
@@ -265,24 +267,29 @@ class RawSink:
             self._consumer.pause(partition)
         except KafkaSeamError as e:   # already gone from this member: the next poll revokes it
             logger.info("%s-%d: %s", self.config.topic, partition, e)
-        delay = 0.0 if reason != "store_unavailable" else self._restarts.get(partition, (0.0, RESTART_BACKOFF_S[0]))[1]
-        self._restarts[partition] = (time.monotonic() + delay, min(max(delay * 2, RESTART_BACKOFF_S[0]),
-                                                                   RESTART_BACKOFF_S[1]))
-        if not delay:
-            self._restart_due(time.monotonic())
+        # At once when another member owns it now; after a growing pause while Kafka or the store
+        # cannot answer.
+        self._restarts[partition] = time.monotonic() + (0.0 if reason == "not_owner" else self._pause(partition))
+        self._restart_due(time.monotonic())
+
+    def _pause(self, partition: int) -> float:
+        delay = self._backoff.get(partition, RESTART_BACKOFF_S[0])
+        self._backoff[partition] = min(delay * 2, RESTART_BACKOFF_S[1])
+        return delay
 
     def _restart_due(self, now: float) -> None:
         """Start given-up partitions again where the store says, once their pause is over; while
         the store cannot say, try again after a longer one."""
-        for partition, (at, next_delay) in list(self._restarts.items()):
+        for partition, at in list(self._restarts.items()):
             if now < at:
                 continue
             try:
                 self._runtime.restart([partition])
-            except StoreError as e:
-                logger.warning("cannot read where %s-%d resumes (%s); trying again in %.0fs", self.config.topic,
-                               partition, e, next_delay, extra=where(self.config.topic, partition, None))
-                self._restarts[partition] = (now + next_delay, min(next_delay * 2, RESTART_BACKOFF_S[1]))
+            except (StoreError, KafkaSeamError) as e:
+                delay = self._pause(partition)
+                logger.warning("cannot start %s-%d again yet (%s); trying again in %.0fs", self.config.topic,
+                               partition, e, delay, extra=where(self.config.topic, partition, None))
+                self._restarts[partition] = now + delay
                 continue
             del self._restarts[partition]
 
