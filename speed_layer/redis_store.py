@@ -27,12 +27,15 @@ class RedisCountStore(CountStore):
         return self._redis.ping()
 
     def applied_offsets(self, topic: str) -> dict[int, int]:
-        raw = self._redis.call("read offsets", self._redis.client.hgetall, keys.offsets_key(self.prefix, topic))
-        return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(b"o:")}
+        return self._per_partition(topic, b"o:")
 
     def applied_ingest_times(self, topic: str) -> dict[int, int]:
+        return self._per_partition(topic, b"t:")
+
+    def _per_partition(self, topic: str, field_prefix: bytes) -> dict[int, int]:
+        """One kind of field of the offsets hash (``o:`` offsets, ``t:`` ingest times), by partition."""
         raw = self._redis.call("read offsets", self._redis.client.hgetall, keys.offsets_key(self.prefix, topic))
-        return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(b"t:")}
+        return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(field_prefix)}
 
     def views_ingested_between(self, topic: str, partitions: Sequence[int], from_ms: int,
                                to_ms: int) -> dict[str, dict[int, int]]:

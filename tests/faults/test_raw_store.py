@@ -11,13 +11,9 @@ import pytest
 from adapters.files.exceptions import StoreUnavailable
 from app.background import Background
 from devtools.sandbox import wait_for
-from tests.ingestion.conftest import assert_exact
+from tests.ingestion.conftest import assert_exact, committed_files
 
 pytestmark = pytest.mark.integration
-
-
-def committed_files(store) -> int:
-    return sum(1 for f in store.walk("views/v1") if f.path.endswith(".parquet"))
 
 
 class ReadOnlyWhileSet:

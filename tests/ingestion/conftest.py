@@ -109,6 +109,11 @@ def make_scenario(stack, stack_settings, tmp_path) -> Callable[..., Scenario]:
     admin.close()
 
 
+def committed_files(store: FileStore) -> int:
+    """How many range files of the views area are committed."""
+    return sum(1 for f in store.walk(VIEWS_ROOT) if f.path.endswith(".parquet"))
+
+
 def assert_exact(scenario: Scenario) -> tuple[list[dict], list[dict]]:
     """Every produced record is in exactly one file, once."""
     valid, quarantined = rows(scenario.store), rows(scenario.store, QUARANTINE_ROOT)

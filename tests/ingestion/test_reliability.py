@@ -19,7 +19,7 @@ from adapters.files.local import LocalFileStore, LocalStoreConfig
 from app.background import Background
 from devtools.sandbox import wait_for
 from tests.conftest import run_through_rebalances
-from tests.ingestion.conftest import assert_exact
+from tests.ingestion.conftest import assert_exact, committed_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,10 +41,10 @@ def test_kill_9_and_an_immediate_restart_ten_times_is_still_exact(make_scenario,
     rng = random.Random(1234)
     kills = 0
     while kills < 10:
-        before = rows_count(scenario)
+        before = committed_files(scenario.store)
         proc = sink_process(scenario, "--until-idle", "5", client=client)
         # Kill it once it is in its stride: after it has committed a file past where it resumed.
-        wait_for(lambda: rows_count(scenario) > before or proc.poll() is not None, 60, what="a new file")
+        wait_for(lambda: committed_files(scenario.store) > before or proc.poll() is not None, 60, what="a new file")
         time.sleep(rng.uniform(0.0, 0.2))
         if proc.poll() is not None:
             break  # it finished the whole topic between two kills
@@ -59,17 +59,13 @@ def test_kill_9_and_an_immediate_restart_ten_times_is_still_exact(make_scenario,
     assert len(quarantined) == scenario.truth["outcomes"]["invalid"]
 
 
-def rows_count(scenario) -> int:
-    return sum(1 for f in scenario.store.walk("views/v1") if f.path.endswith(".parquet"))
-
-
 @pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
 def test_a_broker_restart_mid_stream_loses_and_duplicates_nothing(make_scenario, stack, client):
     scenario = make_scenario(events=5000, days=0.2)
     scenario.settings = scenario.settings.replace(kafka_client=client)
     sink, close = scenario.sink(flush_records=500, flush_age_s=1)
     runner = Background(sink.run, until_idle_s=20)
-    wait_for(lambda: rows_count(scenario) > 0, 60, what="the first files")
+    wait_for(lambda: committed_files(scenario.store) > 0, 60, what="the first files")
     stack.down(("kafka",), progress=lambda line: None)
     time.sleep(1)  # the broker is really gone for a moment
     stack.up(("kafka",), progress=lambda line: None)
