@@ -78,7 +78,7 @@ def make_baseline(make_scenario, spark) -> Callable[..., Baseline]:
 
 
 def test_replay_dry_run_then_publish_only_moves_days_in_range(make_baseline, spark):
-    base = make_baseline(events=6000, days=3)
+    base = make_baseline(events=3000, days=3)
     scenario, settings, watermark, published, ledger = (base.scenario, base.settings, base.watermark,
                                                         base.published, base.ledger)
     before = by_day(published.hourly)

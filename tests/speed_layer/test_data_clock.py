@@ -19,7 +19,7 @@ from viewcount.timeutil import HOUR_MS, format_ms, hour_floor, now_ms
 pytestmark = pytest.mark.integration
 
 SECOND = 1000
-WINDOWS = {"max_event_age": 2 * 60 * SECOND, "max_clock_skew": 5 * SECOND, "speed_bucket_retention": HOUR_MS}
+WINDOWS = {"max_event_age": 45 * SECOND, "max_clock_skew": 5 * SECOND, "speed_bucket_retention": HOUR_MS}
 
 
 def view(event_id: str, video: str, viewer: str, event_ms: int, ingest_ms: int, watch_ms: int = 40_000) -> bytes:
