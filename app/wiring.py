@@ -152,7 +152,7 @@ def count_store(settings: Settings) -> RedisCountStore:
     """The speed layer's store: the atomic step on Redis."""
     from speed_layer.redis_store import RedisCountStore
 
-    return RedisCountStore(RedisConnection(redis_config(settings)))
+    return RedisCountStore(RedisConnection(redis_config(settings)), settings.speed_state_buckets)
 
 
 def batch_views(settings: Settings) -> RedisBatchViews:
@@ -251,7 +251,8 @@ def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed
     redis = RedisConnection(redis_config(settings))
     redis.ping()
     redis.require_no_eviction("the speed layer")
-    store = RedisCountStore(redis)
+    store = RedisCountStore(redis, settings.speed_state_buckets)
+    store.check_state_layout(settings.topic)
     source = consumer(settings, group_id=settings.speed_group, client_id=client_id)
     counter = SpeedCounter(config, source, store, metrics, failpoint=Failpoints.parse(settings.failpoints),
                            on_gap=gap_recorder(settings, "speed layer", metrics.retention_gap))

@@ -102,7 +102,7 @@ def main() -> None:
                 elapsed = time.perf_counter() - started - IDLE_S
                 consumer.close()
                 rates[kafka_client].append(round(len(lines) / elapsed))
-                ids = sum(1 for _ in client.scan_iter(match=f"{prefix}:sd:*", count=10_000))
+                ids = sum(client.hlen(k) for k in client.scan_iter(match=f"{prefix}:sd:*", count=10_000))
                 memory_per_id.append(round((client.info("memory")["used_memory"] - before) / ids, 1))
                 print(f"run {run + 1} {kafka_client}: {rates[kafka_client][-1]:,} events/s, "
                       f"{memory_per_id[-1]} bytes per retained id ({ids} ids)")

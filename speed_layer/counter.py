@@ -25,7 +25,7 @@ from viewcount.failpoints import NONE as NO_FAILPOINTS, Failpoints
 from adapters.kafka.runtime import Gap, GroupRuntime, RuntimeConfig
 from adapters.kafka.seam import Record, RecordConsumer
 from viewcount.rules import RuleSettings
-from adapters.redis.exceptions import ServingStoreError
+from adapters.redis.exceptions import ServingStoreError, UnsafeStore
 from speed_layer.exceptions import StateLost
 from speed_layer.store import CountStore, StepRecord, StepResult
 from viewcount.timeutil import hour_floor, now_ms
@@ -221,6 +221,8 @@ class SpeedCounter:
         while True:
             try:
                 return call()
+            except UnsafeStore:
+                raise                   # not away but wrong (a state layout of another setting): waiting won't help
             except ServingStoreError as e:
                 if self._runtime.stopping:
                     raise

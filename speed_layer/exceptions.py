@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.redis.exceptions import ServingStoreError
+from adapters.redis.exceptions import ServingStoreError, UnsafeStore
 
 
 class StateLost(ServingStoreError):
@@ -14,3 +14,16 @@ class StateLost(ServingStoreError):
         super().__init__(f"{topic}-{partition}: the store holds offsets through {applied}, "
                          f"but {expected} had been applied")
         self.topic, self.partition, self.applied, self.expected = topic, partition, applied, expected
+
+
+class StateLayoutMismatch(UnsafeStore):
+    """The dedup and cap state under the prefix was written with another number of buckets (or
+    before the layout was recorded): this store's lookups would miss it and count duplicates."""
+
+    def __init__(self, prefix: str, buckets: int, recorded: str) -> None:
+        found = f"with {recorded}" if recorded else "by a version that recorded no layout"
+        super().__init__(f"the speed layer's state under the prefix {prefix!r} was written {found}, and "
+                         f"SPEED_STATE_BUCKETS is {buckets}: lookups would miss it and count duplicates. "
+                         f"Set SPEED_STATE_BUCKETS back to what it was, or count into a new REDIS_PREFIX "
+                         f"from the start of the topic (viewcount speed reads it again from Kafka)")
+        self.prefix, self.buckets, self.recorded = prefix, buckets, recorded

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.redis.connection import RedisConnection
-from speed_layer.exceptions import StateLost
+from speed_layer.exceptions import StateLayoutMismatch, StateLost
 from speed_layer.store import CountStore, StepRecord, StepResult
 from viewcount import keys
 from viewcount.rules import Outcome, RuleSettings
@@ -18,9 +18,17 @@ _ORDER = (Outcome.COUNTED, Outcome.INVALID, Outcome.TOO_OLD, Outcome.FROM_FUTURE
 
 
 class RedisCountStore(CountStore):
-    def __init__(self, redis: RedisConnection) -> None:
+    """``state_buckets`` (``SPEED_STATE_BUCKETS``): how many hashes per kind hold the dedup and
+    cap state (keys.state_bucket). It is fixed by the first step under the prefix: a store set to
+    another number refuses to apply, since its lookups would miss the state already there."""
+
+    def __init__(self, redis: RedisConnection, state_buckets: int = keys.DEFAULT_STATE_BUCKETS) -> None:
+        if not (0 < state_buckets <= keys.MAX_STATE_BUCKETS and state_buckets & (state_buckets - 1) == 0):
+            raise ValueError(f"state buckets must be a power of two from 1 to {keys.MAX_STATE_BUCKETS}, "
+                             f"not {state_buckets}")
         self._redis = redis
         self.prefix = redis.prefix
+        self.state_buckets = state_buckets
         self._step = redis.script(STEP_LUA)
 
     def ping(self) -> bool:
@@ -59,6 +67,15 @@ class RedisCountStore(CountStore):
                 views[int(event_hour)] = views.get(int(event_hour), 0) + int(n)
         return out
 
+    def check_state_layout(self, topic: str) -> None:
+        """Refuse to start on dedup and cap state written with another number of buckets, or by a
+        version that recorded no layout (its state would be missed: counted twice)."""
+        client, call = self._redis.client, self._redis.call
+        recorded = call("read state layout", client.get, keys.state_layout_key(self.prefix))
+        counted = call("read offsets", client.hlen, keys.offsets_key(self.prefix, topic))
+        if recorded != f"buckets={self.state_buckets}".encode() and (recorded is not None or counted):
+            raise StateLayoutMismatch(self.prefix, self.state_buckets, recorded.decode() if recorded else "")
+
     def published_watermark(self) -> int | None:
         raw = self._redis.call("read batch pointer", self._redis.client.hmget,
                                keys.batch_pointer_key(self.prefix), "version", "watermark_ms")
@@ -69,13 +86,16 @@ class RedisCountStore(CountStore):
               rules: RuleSettings, sweep_before_ms: int | None = None, expect_applied: int = -1) -> StepResult:
         args: list[Any] = [self.prefix, topic, partition, rules.max_event_age_ms, rules.max_clock_skew_ms,
                            rules.min_watch_ms, rules.max_views_per_viewer_hour,
-                           "" if sweep_before_ms is None else sweep_before_ms, expect_applied, len(records)]
+                           "" if sweep_before_ms is None else sweep_before_ms, expect_applied, self.state_buckets,
+                           len(records)]
         for record in records:
             args.extend(record)
         out = self._redis.call(f"apply {topic}-{partition}", self._step,
                                keys=[keys.offsets_key(self.prefix, topic)], args=args)
         if out[0] == b"lost":
             raise StateLost(topic, partition, int(out[1]), expect_applied)
+        if out[0] == b"layout":
+            raise StateLayoutMismatch(self.prefix, self.state_buckets, out[1].decode())
         counts = {outcome: int(n) for outcome, n in zip(_ORDER, out[2:10])}
         return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[12:]],
                           owner_mismatch=int(out[10]), expired=int(out[11]))

@@ -7,24 +7,28 @@
 -- ARGV     prefix, topic, partition, max_event_age_ms, max_clock_skew_ms, min_watch_ms,
 --          max_views_per_viewer_hour, sweep_before_ms (buckets and claims of ingest hours before
 --          it are dropped; "" for none), expected (the offset the caller saw applied last, -1 if
---          none), n, then n records of RECORD_FIELDS values each, in the order of F below
---          (StepRecord in speed_layer/store.py; a test holds the two together)
+--          none), state buckets (a power of two), n, then n records of RECORD_FIELDS values each,
+--          in the order of F below (StepRecord in speed_layer/store.py; a test holds the two
+--          together)
 -- Returns  {last offset, ingest time, counted, invalid, too_old, from_future, duplicate,
 --           conflicting, unqualified, capped, owner_mismatch, expired, conflicting offsets...},
 --          or {'lost', last offset}
 --          when Redis holds less than the caller saw applied (an AOF that lost its tail, a
---          failover to a lagging replica): nothing is applied past that gap.
+--          failover to a lagging replica): nothing is applied past that gap,
+--          or {'layout', the layout the state was written with ('' if none is recorded)}
+--          when the state was written with another number of buckets: nothing is applied, since
+--          every lookup would miss the state already there.
 --
--- Nothing here expires by Redis's clock. Dedup and cap keys are listed, when written, under the
--- hour of the partition's ingest time from which no later record can need them; bucket and claim
--- keys under their ingest hour. Each step drops, within a budget that outpaces what it writes,
--- the state keys whose hour the partition's ingest time has reached and the bucket keys of hours
+-- Nothing here expires by Redis's clock. Dedup and cap entries are listed, when written, under
+-- the hour of the partition's ingest time from which no later record can need them; bucket and
+-- claim keys under their ingest hour. Each step drops, within a budget that outpaces what it
+-- writes, the state entries whose hour the partition's ingest time has reached and the keys of hours
 -- before sweep_before_ms (the published watermark less SPEED_BUCKET_RETENTION). A stopped or
 -- lagging layer, or a late batch, therefore loses nothing, however long the wall clock runs.
 local F = {offset = 1, timestamp_ms = 2, valid = 3, dedup_digest = 4, fingerprint = 5, video_id = 6,
            creator_id = 7, cap_digest = 8, event_time_ms = 9, watch_ms = 10}
 local RECORD_FIELDS = 10
-local FIRST_RECORD = 10
+local FIRST_RECORD = 11
 local HOUR = 3600000
 local PUSH_CHUNK = 1000
 local prefix, topic, partition = ARGV[1], ARGV[2], ARGV[3]
@@ -32,7 +36,8 @@ local age, skew = tonumber(ARGV[4]), tonumber(ARGV[5])
 local min_watch, cap = tonumber(ARGV[6]), tonumber(ARGV[7])
 local sweep_before = tonumber(ARGV[8])
 local expected = tonumber(ARGV[9])
-local n = tonumber(ARGV[10])
+local buckets = tonumber(ARGV[10])
+local n = tonumber(ARGV[11])
 local window = age + skew
 
 local okey = KEYS[1]
@@ -40,6 +45,18 @@ local last = tonumber(redis.call('HGET', okey, 'o:' .. partition) or '-1')
 local ingest = tonumber(redis.call('HGET', okey, 't:' .. partition) or '-1')
 local function ms(x) return string.format('%.0f', x) end
 if last < expected then return {'lost', ms(last)} end
+-- keys.state_layout_key: the first step records the layout; state from another one is refused
+-- (so is state of a topic that was counted before the layout was recorded).
+local layout_key, layout = prefix .. ':sl', 'buckets=' .. ms(buckets)
+local recorded = redis.call('GET', layout_key)
+if recorded ~= layout then
+  if recorded or redis.call('HLEN', okey) > 0 then return {'layout', recorded or ''} end
+  redis.call('SET', layout_key, layout)
+end
+-- keys.state_bucket: the hash holding a dedup or cap digest's entry.
+local function bucket(kind, digest)
+  return prefix .. kind .. string.format('%x', (string.byte(digest, 1) * 256 + string.byte(digest, 2)) % buckets)
+end
 local c = {counted = 0, invalid = 0, too_old = 0, from_future = 0, duplicate = 0,
            conflicting = 0, unqualified = 0, capped = 0, owner_mismatch = 0}
 local conflicts = {}
@@ -73,20 +90,21 @@ for i = 0, n - 1 do
       elseif event_time > ingest + skew then
         c.from_future = c.from_future + 1
       else
-        local digest = ARGV[j + F.dedup_digest]
-        local dkey = prefix .. ':sd:' .. digest
-        -- One round trip in the common case: store this record as the kept one, get the old.
-        local prev = redis.call('SET', dkey, ARGV[j + F.fingerprint] .. ms(ingest), 'GET')
+        local digest, fingerprint = ARGV[j + F.dedup_digest], ARGV[j + F.fingerprint]
+        local dkey = bucket(':sd:', digest)
+        local prev = redis.call('HGET', dkey, digest)
         local prev_ingest = prev and tonumber(string.sub(prev, 9))
+        local duplicate = prev_ingest and ingest - prev_ingest <= window              -- is_duplicate
+        -- A duplicate keeps the kept record's fingerprint; otherwise this record is the kept one.
+        local kept = duplicate and string.sub(prev, 1, 8) or fingerprint
+        redis.call('HSET', dkey, digest, kept .. ms(ingest))
         -- dedup_released_at: listed again only when this moves it to a later hour (the earlier
         -- listing then finds it still needed, and keeps it).
         if not prev_ingest or hour_after(prev_ingest + window) ~= hour_after(ingest + window) then
           list_under(state_schedule, hour_after(ingest + window), 'd' .. digest)
         end
-        if prev_ingest and ingest - prev_ingest <= window then        -- is_duplicate
-          local kept = string.sub(prev, 1, 8)
-          if kept ~= ARGV[j + F.fingerprint] then                       -- keep the kept record's fingerprint
-            redis.call('SET', dkey, kept .. ms(ingest))
+        if duplicate then
+          if kept ~= fingerprint then
             c.conflicting = c.conflicting + 1
             if #conflicts < 10 then conflicts[#conflicts + 1] = offset end
           else
@@ -97,7 +115,7 @@ for i = 0, n - 1 do
         else
           -- Attempts past the cap still increment: counted = min(attempts, cap).
           local cap_digest = ARGV[j + F.cap_digest]
-          local attempt = redis.call('INCR', prefix .. ':sc:' .. cap_digest)
+          local attempt = redis.call('HINCRBY', bucket(':sc:', cap_digest), cap_digest, 1)
           if attempt == 1 then
             -- cap_released_at: rule 2 admits no record of this event hour from then on.
             local event_hour = event_time - event_time % HOUR
@@ -171,13 +189,13 @@ end
 
 local function drop_state(kind, digest)
   if kind == 'd' then
-    local key = prefix .. ':sd:' .. digest
-    local kept = redis.call('GET', key)
+    local key = bucket(':sd:', digest)
+    local kept = redis.call('HGET', key, digest)
     if kept and hour_after(tonumber(string.sub(kept, 9)) + window) <= ingest then   -- else listed later again
-      expired = expired + redis.call('DEL', key)
+      expired = expired + redis.call('HDEL', key, digest)
     end
   else
-    expired = expired + redis.call('DEL', prefix .. ':sc:' .. digest)
+    expired = expired + redis.call('HDEL', bucket(':sc:', digest), digest)
   end
 end
 

@@ -36,7 +36,8 @@ class RedisStores:
     views: object
 
 
-def redis_stores(settings: Settings | None = None, client=None, prefix: str | None = None) -> RedisStores:
+def redis_stores(settings: Settings | None = None, client=None, prefix: str | None = None,
+                 state_buckets: int | None = None) -> RedisStores:
     """On ``settings``' Redis, or on ``client`` under ``prefix``."""
     from adapters.redis.connection import RedisConfig, RedisConnection
     from batch_layer.redis_views import RedisBatchViews
@@ -44,12 +45,16 @@ def redis_stores(settings: Settings | None = None, client=None, prefix: str | No
     from serving_layer.redis_reader import RedisViewReader
     from viewcount.ownership import OwnershipMode
     from speed_layer.redis_store import RedisCountStore
+    from viewcount import keys
 
     config = (RedisConfig(url=settings.redis_url, prefix=prefix or settings.redis_prefix) if settings is not None
               else RedisConfig(url="redis://unused", prefix=prefix))
     connection = RedisConnection(config, client=client)
     owners = Owners(FixedCatalog(), OwnershipMode.FIRST_CLAIM)
-    return RedisStores(RedisCountStore(connection), RedisBatchViews(connection), RedisViewReader(connection, owners))
+    if state_buckets is None:
+        state_buckets = settings.speed_state_buckets if settings is not None else keys.DEFAULT_STATE_BUCKETS
+    return RedisStores(RedisCountStore(connection, state_buckets), RedisBatchViews(connection),
+                       RedisViewReader(connection, owners))
 
 
 def force_rebalances(settings: Settings, group: str, cycles: int,

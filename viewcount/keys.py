@@ -7,9 +7,13 @@ share one Redis. Ids that reach these functions have passed the event validator
 Speed layer (one Lua step writes them all):
     {p}:so:{topic}                 hash: ``o:{partition}`` → last applied offset,
                                    ``t:{partition}`` → the partition's running-max ingest time (ms)
-    {p}:sd:{digest}                dedup state of one (video, event id): the 8-byte fingerprint of
-                                   the kept record, then the latest in-time ingest time (ms, decimal)
-    {p}:sc:{digest}                views counted so far for one (video, viewer, event hour)
+    {p}:sl                         the layout the state below was written with (``buckets=N``):
+                                   a layer set to another N refuses to start rather than miss it
+    {p}:sd:{bucket}                hash: dedup digest → the 8-byte fingerprint of the kept record,
+                                   then the latest in-time ingest time (ms, decimal), for every
+                                   retained (video, event id) whose digest falls in the bucket
+    {p}:sc:{bucket}                hash: cap digest → views counted so far for one (video, viewer,
+                                   event hour)
     {p}:sb:{video}:{ingest hour}   hash: event hour (ms) → views, for records of that ingest hour
     {p}:sh:{video}                 sorted set of the video's ingest hours that have buckets
     {p}:vo:{video}                 the video's first claim: the creator its first counted view named
@@ -40,7 +44,10 @@ API (the serving layer):
 The owner is resolved by the reader: the catalog (audit ledger) first, then the batch claim,
 then the speed claim (serving_layer/owners.py).
 Digests are 12 bytes of BLAKE2b over the ids, so a retained event id costs the same whatever
-the length of the ids.
+the length of the ids. Dedup and cap state is spread over ``SPEED_STATE_BUCKETS`` hashes per kind
+(the bucket is the digest's first two bytes, big-endian, modulo that power of two): a small hash
+is kept by Redis as one listpack, a few bytes of overhead per entry where a key of its own costs
+about a hundred (docs/scaling.md sizes it).
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from __future__ import annotations
 import hashlib
 
 DIGEST_BYTES = 12
+DEFAULT_STATE_BUCKETS = 4096
+MAX_STATE_BUCKETS = 65536     # two bytes of the digest choose the bucket
 
 
 def _digest(*parts: str | int) -> bytes:
@@ -63,16 +72,30 @@ def dedup_digest(video_id: str, event_id: str) -> bytes:
     return _digest(video_id, event_id)
 
 
-def dedup_key(prefix: str, video_id: str, event_id: str) -> bytes:
-    return f"{prefix}:sd:".encode() + dedup_digest(video_id, event_id)
+def state_bucket(digest: bytes, buckets: int) -> int:
+    """The bucket of a dedup or cap digest: its first two bytes, big-endian, modulo ``buckets``."""
+    return int.from_bytes(digest[:2], "big") % buckets
+
+
+def state_layout_key(prefix: str) -> bytes:
+    """string: ``buckets=N``, the number of state buckets the dedup and cap hashes were written with."""
+    return f"{prefix}:sl".encode()
+
+
+def dedup_entry(prefix: str, video_id: str, event_id: str, buckets: int) -> tuple[bytes, bytes]:
+    """(hash key, field) of one (video, event id)'s dedup state."""
+    digest = dedup_digest(video_id, event_id)
+    return f"{prefix}:sd:{state_bucket(digest, buckets):x}".encode(), digest
 
 
 def cap_digest(video_id: str, viewer_id: str, event_hour_ms: int) -> bytes:
     return _digest(video_id, viewer_id, event_hour_ms)
 
 
-def cap_key(prefix: str, video_id: str, viewer_id: str, event_hour_ms: int) -> bytes:
-    return f"{prefix}:sc:".encode() + cap_digest(video_id, viewer_id, event_hour_ms)
+def cap_entry(prefix: str, video_id: str, viewer_id: str, event_hour_ms: int, buckets: int) -> tuple[bytes, bytes]:
+    """(hash key, field) of the views counted for one (video, viewer, event hour)."""
+    digest = cap_digest(video_id, viewer_id, event_hour_ms)
+    return f"{prefix}:sc:{state_bucket(digest, buckets):x}".encode(), digest
 
 
 def batch_pointer_key(prefix: str) -> bytes:

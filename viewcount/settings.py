@@ -75,6 +75,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _state_buckets(text: str) -> int:
+    value = int(text)
+    if not (1 <= value <= 65536 and value & (value - 1) == 0):
+        raise ValueError("must be a power of two from 1 to 65536")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -333,6 +340,9 @@ class Settings:
     speed_group: str = _setting("viewcount-speed", str, doc="consumer group of the speed layer")
     speed_bucket_retention: int = _setting("3d", parse_duration_ms, duration=True,
                                            doc="how long, in data time, speed buckets are kept after the published watermark passed them")
+    speed_state_buckets: int = _setting("4096", _state_buckets,
+                                        doc="hashes per kind holding the dedup and cap state: about the retained ids / 256 "
+                                            "(fixed once state is written; docs/scaling.md)")
     speed_metrics_port: int = _setting("9102", _non_negative_int, doc="speed layer /metrics port (0: off)")
     batch_max_invalid_share: float = _setting("0.05", _share, doc="batch data check: most invalid records per partition")
     ingest_group: str = _setting("viewcount-raw-sink", str, doc="consumer group of the raw sink")

@@ -60,18 +60,20 @@ def test_a_layer_stopped_past_the_window_counts_exactly_and_state_follows_the_da
          + [view(f"y{i}", "v1", "y", at(6 + i), at(45 + i)) for i in range(3, 6)])
     time.sleep((rules.dedup_window_ms + 10 * SECOND) / 1000)
     assert applied() == {Outcome.DUPLICATE: 1, Outcome.CONFLICTING: 1, Outcome.COUNTED: 2, Outcome.CAPPED: 1}
-    for key in (keys.dedup_key(prefix, "v1", "a"), keys.cap_key(prefix, "v1", "y", base),
+    buckets = settings.speed_state_buckets
+    for key in (keys.dedup_entry(prefix, "v1", "a", buckets)[0], keys.cap_entry(prefix, "v1", "y", base, buckets)[0],
                 keys.bucket_key(prefix, "v1", base), keys.owner_key(prefix, "v1")):
         assert redis_client.ttl(key) == -1, key        # nothing of it expires by Redis's clock
 
-    # The data's clock moves past the release of every key above: they are dropped, and an
+    # The data's clock moves past the release of every entry above: they are dropped, and an
     # event id used again after its window counts, in Redis as by the rules.
     later = at(2.5 * 3600)
     assert dedup_released_at(at(41), rules) <= later and cap_released_at(base, rules) <= later
     send([view("a", "v1", "x", later - 10 * SECOND, later), view("y9", "v1", "y", later - 5 * SECOND, later + 1)])
     assert applied() == {Outcome.COUNTED: 2}
-    assert redis_client.exists(keys.dedup_key(prefix, "v2", "b"), keys.cap_key(prefix, "v1", "y", base)) == 0
-    assert redis_client.get(keys.dedup_key(prefix, "v1", "a"))[8:] == str(later).encode()
+    assert not redis_client.hexists(*keys.dedup_entry(prefix, "v2", "b", buckets))
+    assert not redis_client.hexists(*keys.cap_entry(prefix, "v1", "y", base, buckets))
+    assert redis_client.hget(*keys.dedup_entry(prefix, "v1", "a", buckets))[8:] == str(later).encode()
     assert all(score > later + 1 for _, score in redis_client.zrange(
         keys.state_expiry_schedule_key(prefix, topic, 0), 0, -1, withscores=True))
     # The buckets stay, however late the batch: none is published yet.

@@ -41,8 +41,8 @@ def run_through_redis(store, records, batch_sizes):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=streams(), batch_sizes=st.lists(st.integers(1, 7), min_size=1, max_size=4),
-       replay=st.booleans())
-def test_redis_step_equals_the_rules(redis_client, records, batch_sizes, replay):
+       replay=st.booleans(), buckets=st.sampled_from([1, 2, keys.DEFAULT_STATE_BUCKETS]))
+def test_redis_step_equals_the_rules(redis_client, records, batch_sizes, replay, buckets):
     # Offsets must be per partition (the log's), so renumber the generated stream.
     counters = Counter()
     renumbered = []
@@ -50,7 +50,7 @@ def test_redis_step_equals_the_rules(redis_client, records, batch_sizes, replay)
         renumbered.append(type(r)(r.partition, counters[r.partition], r.timestamp_ms, r.value))
         counters[r.partition] += 1
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    stores = redis_stores(client=redis_client, prefix=prefix)
+    stores = redis_stores(client=redis_client, prefix=prefix, state_buckets=buckets)
 
     totals = run_through_redis(stores.counts, renumbered, batch_sizes)
     if replay:  # a crash replays applied records: they must be skipped
@@ -73,10 +73,10 @@ def test_redis_step_equals_the_rules(redis_client, records, batch_sizes, replay)
         return int(video[1]) - 1
     for (video, event), entry in state.dedup.items():
         live = dedup_released_at(entry.last_ingest_ms, SMALL) > state.ingest_ms[partition_of(video)]
-        assert redis_client.exists(keys.dedup_key(prefix, video, event)) == live
+        assert redis_client.hexists(*keys.dedup_entry(prefix, video, event, buckets)) == live
     for (video, viewer, hour) in state.caps:
         live = cap_released_at(hour, SMALL) > state.ingest_ms[partition_of(video)]
-        assert redis_client.exists(keys.cap_key(prefix, video, viewer, hour)) == live
+        assert redis_client.hexists(*keys.cap_entry(prefix, video, viewer, hour, buckets)) == live
     # Keys stay behind under this example's prefix (the session's Redis is temporary): a SCAN
     # to delete them would walk every other test's keys too.
 
@@ -91,8 +91,10 @@ def test_what_the_step_writes_is_where_the_key_functions_say(redis_client):
     assert result.outcomes[Outcome.COUNTED] == 1 and result.last_offset == 41
     event_hour = hour_floor(1_795_256_100_000)
     assert redis_client.hgetall(keys.offsets_key(prefix, "views")) == {b"o:3": b"41", b"t:3": str(ts).encode()}
-    assert redis_client.get(keys.dedup_key(prefix, "vid_1", "e1"))[8:] == str(ts).encode()
-    assert redis_client.get(keys.cap_key(prefix, "vid_1", "u_1", event_hour)) == b"1"
+    buckets = keys.DEFAULT_STATE_BUCKETS
+    assert redis_client.hget(*keys.dedup_entry(prefix, "vid_1", "e1", buckets))[8:] == str(ts).encode()
+    assert redis_client.hget(*keys.cap_entry(prefix, "vid_1", "u_1", event_hour, buckets)) == b"1"
+    assert redis_client.get(keys.state_layout_key(prefix)) == b"buckets=4096"
     assert redis_client.hgetall(keys.bucket_key(prefix, "vid_1", hour_floor(ts))) == {str(event_hour).encode(): b"1"}
     assert redis_client.zrange(keys.bucket_hours_key(prefix, "vid_1"), 0, -1) == [str(hour_floor(ts)).encode()]
     assert redis_client.get(keys.owner_key(prefix, "vid_1")) == b"c_1"
@@ -111,7 +113,7 @@ def test_what_the_step_writes_is_where_the_key_functions_say(redis_client):
         b"bvid_1", b"ovid_1 c_1"]
     assert redis_client.zrange(keys.bucket_sweep_schedule_key(prefix, "views", 3), 0, -1) == [
         str(hour_floor(ts)).encode()]
-    for key in (keys.dedup_key(prefix, "vid_1", "e1"), keys.cap_key(prefix, "vid_1", "u_1", event_hour),
-                keys.bucket_key(prefix, "vid_1", hour_floor(ts)), keys.owner_key(prefix, "vid_1"),
+    for key in (keys.dedup_entry(prefix, "vid_1", "e1", buckets)[0],
+                keys.cap_entry(prefix, "vid_1", "u_1", event_hour, buckets)[0], keys.bucket_key(prefix, "vid_1", hour_floor(ts)), keys.owner_key(prefix, "vid_1"),
                 keys.creator_videos_key(prefix, "c_1")):
         assert redis_client.ttl(key) == -1, key

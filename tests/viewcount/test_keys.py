@@ -11,8 +11,11 @@ def b2b(*parts):
 
 def test_speed_layer_keys():
     assert keys.offsets_key("vc", "video.views.v1") == b"vc:so:video.views.v1"
-    assert keys.dedup_key("vc", "vid_1", "e-1") == b"vc:sd:" + b2b("vid_1", "e-1")
-    assert keys.cap_key("vc", "vid_1", "u_7", 1795255200000) == b"vc:sc:" + b2b("vid_1", "u_7", 1795255200000)
+    assert keys.state_layout_key("vc") == b"vc:sl"
+    # b2b("vid_1", "e-1") starts 24 6f: bucket 0x246f % 4096 = 0x46f; the cap digest starts 8e 58.
+    assert keys.dedup_entry("vc", "vid_1", "e-1", 4096) == (b"vc:sd:46f", b2b("vid_1", "e-1"))
+    assert keys.cap_entry("vc", "vid_1", "u_7", 1795255200000, 16) == (b"vc:sc:8",
+                                                                       b2b("vid_1", "u_7", 1795255200000))
     assert keys.bucket_key("vc", "vid_1", 1795255200000) == b"vc:sb:vid_1:1795255200000"
     assert keys.bucket_hours_key("vc", "vid_1") == b"vc:sh:vid_1"
     assert keys.owner_key("vc", "vid_1") == b"vc:vo:vid_1"
@@ -39,3 +42,9 @@ def test_batch_keys():
 def test_digests_have_a_fixed_size_and_separate_their_parts():
     assert len(keys.dedup_digest("v" * 64, "e" * 64)) == keys.DIGEST_BYTES == 12
     assert keys.dedup_digest("ab", "c") != keys.dedup_digest("a", "bc")
+
+
+
+def test_a_digest_s_bucket_is_its_first_two_bytes_modulo_the_buckets():
+    digest = b"\x12\x34" + bytes(10)
+    assert [keys.state_bucket(digest, n) for n in (65536, 4096, 16, 1)] == [0x1234, 0x234, 0x4, 0]
