@@ -6,6 +6,8 @@ the rate is the step's own.
   memory   Redis used_memory growth per retained (video, event id), all speed state included
            (dedup and cap hashes, expiry lists, buckets, claims, offsets).
   rate     records per second through prepare + the Lua step.
+  redis    where Redis's time goes: microseconds of Lua per record (EVALSHA's own time, from
+           INFO commandstats) and Redis commands the script calls per record.
 
     .venv/bin/python bench/state.py [--events 300000] [--buckets 1024,4096,16384] [--runs 2]
 """
@@ -51,6 +53,16 @@ def count_entries(client: redis.Redis, pattern: str) -> int:
     return sum(client.hlen(k) for k in client.scan_iter(match=pattern, count=10_000))
 
 
+def script_cost(client: redis.Redis, records: int) -> tuple[float, float]:
+    """(µs of Lua per record, commands the script called per record) since the last CONFIG
+    RESETSTAT: EVALSHA's own time, and every other command counted meanwhile."""
+    stats = client.info("commandstats")
+    step = stats.get("cmdstat_evalsha", {"calls": 0, "usec": 0})
+    inner = sum(s["calls"] for name, s in stats.items() if name not in ("cmdstat_evalsha", "cmdstat_info",
+                                                                          "cmdstat_config", "cmdstat_script"))
+    return round(step["usec"] / records, 2), round(inner / records, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
@@ -67,25 +79,32 @@ def main() -> None:
         result: dict = {"events": args.events, "hash_max_listpack_entries": int(listpack),
                         "target_bytes_per_id": TARGET_BYTES_PER_ID}
         for buckets in (int(b) for b in args.buckets.split(",")):
-            memory, rates = [], []
+            memory, rates, lua, calls = [], [], [], []
             for run in range(args.runs):
                 client.flushdb()
                 store = RedisCountStore(RedisConnection(RedisConfig(url=settings.redis_url, prefix="s"), client=client),
                                         buckets)
                 before = client.info("memory")["used_memory"]
+                client.config_resetstat()
                 started = time.perf_counter()
                 for p, records in partitions.items():
                     for i in range(0, len(records), STEP):
                         store.apply("state", p, [prepare(r) for r in records[i:i + STEP]], settings.rules)
                 elapsed = time.perf_counter() - started
+                lua_us, commands = script_cost(client, args.events)
+                lua.append(lua_us)
+                calls.append(commands)
                 ids = count_entries(client, "s:sd:*")
                 memory.append(round((client.info("memory")["used_memory"] - before) / ids, 1))
                 rates.append(round(args.events / elapsed))
                 print(f"buckets {buckets} run {run + 1}: {memory[-1]} bytes per retained id "
                       f"(target ≤ {TARGET_BYTES_PER_ID}; {ids:,} ids, {count_entries(client, 's:sc:*'):,} cap "
-                      f"counters), {rates[-1]:,} records/s through the step")
+                      f"counters), {rates[-1]:,} records/s through the step, {lua_us} µs of Lua and "
+                      f"{commands} commands per record")
             result[f"bytes_per_retained_id[{buckets}]"] = summarize(memory)
             result[f"step_records_per_s[{buckets}]"] = summarize(rates)
+            result[f"lua_us_per_record[{buckets}]"] = summarize(lua)
+            result[f"commands_per_record[{buckets}]"] = summarize(calls)
         print(f"written to {write_result('state', result)}")
 
 
