@@ -3,8 +3,11 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from viewcount.events import InvalidEvent, InvalidReason, ViewEvent, parse_event
+from viewcount.events import (InvalidEvent, InvalidReason, ViewEvent, _object_without_repeats, _reject_constant,
+                              decode_plain_object, parse_event)
 
 
 def event(**changes) -> dict:
@@ -120,3 +123,43 @@ def test_fingerprint_tells_contract_fields_apart_and_ignores_other_fields():
     assert a.fingerprint() == b.fingerprint()
     assert parse(event(watch_ms=45001)).fingerprint() != a.fingerprint()
     assert parse(event(event_time="2026-11-21T11:15:30.250+01:00")).fingerprint() == a.fingerprint()
+
+
+# The native-speed decoder is taken only where it provably agrees with the exact one: for every
+# value, it either declines (None) or returns what the exact decoder returns, and the exact
+# decoder then accepts that value too. Values are built from pieces that stress its argument:
+# colons inside keys and strings, escapes, repeated keys, nesting, odd numbers and whitespace.
+_KEYS = st.sampled_from(["event_id", "video_id", "a", "a:b", ":", "é", "watch_ms", 'q"'])
+_SCALARS = st.sampled_from(['"x"', '"a:b"', '"::"', '"\\u003a"', '"\\\\"', '"é:"', "1", "-0", "1.5", "1e400",
+                            "18446744073709551616", "true", "null", "NaN", "01", '"\\ud800"', "[]", '{"k": 1}',
+                            '[{"a": 1, "a": 2}]'])
+
+
+@st.composite
+def _objects(draw) -> bytes:
+    members = draw(st.lists(st.tuples(_KEYS, _SCALARS, st.sampled_from(["", " ", "\n", "\t "])), max_size=6))
+    body = ",".join(f"{json.dumps(k, ensure_ascii=False)}{ws}:{ws}{v}" for k, v, ws in members)
+    return draw(st.sampled_from(["{%s}", " {%s} ", "[{%s}]", "{%s"])).replace("%s", body).encode()
+
+
+@given(_objects())
+@settings(max_examples=2000)
+def test_the_fast_decoder_agrees_with_the_exact_one_or_declines(value):
+    fast = decode_plain_object(value)
+    if fast is not None:
+        exact = json.loads(value, object_pairs_hook=_object_without_repeats, parse_constant=_reject_constant)
+        assert fast == exact
+
+
+@pytest.mark.parametrize("value", [
+    b'{"a": 1, "a": 2}', b'{"a": "x:y", "a": 2}', b'{"a:b": 1, "a:b": 1}', b'{"a": {"b": 1}}', b'{"a": [1]}',
+    b'{"a": "\\u003a", "a": 1}', b'[1]', b'{"a": NaN}', b'{"a": 1', b"\xff{}",
+])
+def test_the_fast_decoder_declines_what_it_cannot_prove(value):
+    assert decode_plain_object(value) is None
+
+
+def test_a_plain_event_takes_the_fast_decoder():
+    value = json.dumps(event(extra="a:b:c")).encode()
+    assert decode_plain_object(value) == json.loads(value)
+    assert isinstance(parse_event(value), ViewEvent)
