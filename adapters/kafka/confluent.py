@@ -4,6 +4,7 @@ bottleneck: it consumes an order of magnitude faster than kafka-python on the sa
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -184,6 +185,7 @@ class ConfluentConsumer(RecordConsumer):
             conf["group.instance.id"] = config.group_instance_id
         self._consumer = Consumer(conf)
         self._topic: str | None = None
+        self._fence_waiting: threading.Thread | None = None
 
     def _tp(self, partition: int, offset: int | None = None) -> Any:
         from confluent_kafka import TopicPartition
@@ -348,16 +350,46 @@ class ConfluentConsumer(RecordConsumer):
         if not offsets:
             return
         what = f"commit {self._topic} {dict(offsets)}"
-        try:
-            self._consumer.commit(offsets=[self._tp(p, o) for p, o in offsets.items()], asynchronous=False)
-        except KafkaException as e:
-            detail = e.args[0] if e.args else None
+        error = self._commit_within(offsets, what, self._config.request_timeout_ms / 1000)
+        if isinstance(error, KafkaException):
+            detail = error.args[0] if error.args else None
             code = detail.code() if isinstance(detail, KafkaError) else None
             if code in _not_owner_codes():
-                raise NotOwner(f"{what}: the group coordinator refused it ({detail.name()})") from e
-            raise _translate(e, what) from e
+                raise NotOwner(f"{what}: the group coordinator refused it ({detail.name()})") from error
+            raise _translate(error, what) from error
+        if error is not None:
+            raise error
+
+    def _commit_within(self, offsets: Mapping[int, int], what: str, timeout_s: float) -> BaseException | None:
+        """A synchronous commit that this thread waits for at most ``timeout_s``. librdkafka's
+        waits without end, and while it waits the caller does not poll: a rebalance that the
+        coordinator's move (a broker restart) started then cannot complete, and the commit waits
+        on it. Past the deadline the caller goes back to polling, which lets the rebalance, and
+        the commit with it, finish; until it has, the next fence is refused at once."""
+        if self._fence_waiting is not None and self._fence_waiting.is_alive():
+            return KafkaUnavailable(f"{what}: an earlier ownership check is still waiting on the group coordinator")
+        outcome: list[BaseException | None] = []
+        tps = [self._tp(p, o) for p, o in offsets.items()]
+
+        def commit() -> None:
+            try:
+                self._consumer.commit(offsets=tps, asynchronous=False)
+                outcome.append(None)
+            except BaseException as e:   # handed to the caller's thread as it is
+                outcome.append(e)
+
+        waiting = threading.Thread(target=commit, name=f"fence-{self._topic}", daemon=True)
+        waiting.start()
+        waiting.join(timeout_s)
+        if waiting.is_alive():
+            self._fence_waiting = waiting
+            return KafkaUnavailable(f"{what}: the group coordinator did not answer in {timeout_s:g}s")
+        return outcome[0]
 
     def close(self) -> None:
+        if self._fence_waiting is not None:
+            # librdkafka's close waits on the group too: give a held commit its time first.
+            self._fence_waiting.join(self._config.request_timeout_ms / 1000)
         self._consumer.close()
 
 
