@@ -440,6 +440,26 @@ class ConfluentAdmin(TopicAdmin):
         except KafkaException as e:
             self._failed()
             raise TopicError(f"set configs of topic {spec.name}: {e}") from e
+        self._await_configs(spec, ConfigResource(ResourceType.TOPIC, spec.name))
+
+    def _await_configs(self, spec: TopicSpec, resource) -> None:
+        """The broker applies an altered topic config after it answered: wait, within the request
+        timeout, until it describes the new values, so a record sent next meets them."""
+        import time
+
+        from confluent_kafka import KafkaException
+
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                described = next(iter(self._admin.describe_configs([resource]).values())).result()
+                if all(described[k].value == v for k, v in spec.configs.items() if k in described):
+                    return
+            except KafkaException as e:
+                logger.info("describe configs of topic %s: %s", spec.name, e)
+            if time.monotonic() > deadline:
+                raise TopicError(f"set configs of topic {spec.name}: not in effect after {self._timeout_s:g}s")
+            time.sleep(0.1)
 
     def partitions(self, topic: str) -> list[int]:
         metadata = self._admin.list_topics(topic, timeout=self._timeout_s)

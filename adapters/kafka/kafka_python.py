@@ -147,6 +147,7 @@ class KafkaPythonConsumer(RecordConsumer):
 
         self._config = config
         self._topic: str | None = None
+        self._requested: dict[int, int] = {}    # offsets asked of commit(), confirmed again at close
         try:
             self._consumer = KafkaConsumer(
                 bootstrap_servers=config.bootstrap_servers.split(","),
@@ -291,6 +292,7 @@ class KafkaPythonConsumer(RecordConsumer):
             if isinstance(result, Exception):
                 logger.warning("offset commit failed for %s %s: %s", self._topic, dict(offsets), result)
 
+        self._requested.update(offsets)
         try:
             # Asynchronous: a commit waits on the group coordinator, which is away while a broker
             # restarts; the poll loop must not. Offsets in Kafka are for lag monitoring only.
@@ -325,6 +327,19 @@ class KafkaPythonConsumer(RecordConsumer):
             raise _translate(e, what) from e
 
     def close(self) -> None:
+        from kafka import OffsetAndMetadata
+        from kafka.errors import KafkaError
+
+        # An asynchronous commit still in flight is dropped by close: commit the last offsets
+        # asked for once more, synchronously and within the request timeout, so the group
+        # resumes where this member said (the same offsets again change nothing).
+        requested, self._requested = self._requested, {}     # once: a second close commits nothing
+        if requested and self._topic is not None:
+            try:
+                self._consumer.commit({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in requested.items()},
+                                      timeout_ms=self._config.request_timeout_ms)
+            except (KafkaError, AssertionError) as e:   # kafka-python asserts when it has no group
+                logger.info("last offset commit at close of %s not taken: %s", self._topic, e)
         self._consumer.close(autocommit=False)
 
 
