@@ -30,13 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, summarize, write_result
+from common import ROOT, partition_of, summarize, write_result
 
 from batch_layer.job import aggregate, run_batch, spark_session, write_version
 from batch_layer.spark_rules import classify
 from ingestion.chunk import Chunk
 from viewcount.events import parse_event
-from kafka.partitioner.default import murmur2  # noqa: E402
 from devtools.generate import INGEST_TIME_FIELD, traffic_lines
 from adapters.kafka.seam import Record
 from ingestion.produce import as_object, field_time_ms, key_of
@@ -91,7 +90,7 @@ def write_partitions(worker: int, workers: int, root: str) -> int:
     for n, line in enumerate(_LINES, start=1):
         obj = as_object(line)
         key = key_of(obj)
-        p = (murmur2(key) & 0x7FFFFFFF) % PARTITIONS if key else 0  # where the clients put it (CONTRACT §1)
+        p = partition_of(key, PARTITIONS)
         if p % workers != worker:
             continue
         timestamp = field_time_ms(obj, INGEST_TIME_FIELD) or ingest[p]

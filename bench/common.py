@@ -20,6 +20,30 @@ from devtools.stack.manager import Stack  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 
 
+def partition_of(key: bytes | None, partitions: int) -> int:
+    """Where both Kafka clients put a keyed record (CONTRACT §1): murmur2, as the Java client."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions if key else 0
+
+
+def topic_records(lines: list[bytes], topic: str, partitions: int, default_ms: int) -> list:
+    """The lines as records of a topic: in the partition the clients would pick, numbered in
+    order per partition, stamped with their ingest-time field (``default_ms`` without one)."""
+    from adapters.kafka.seam import Record
+    from devtools.generate import INGEST_TIME_FIELD
+    from ingestion.produce import as_object, field_time_ms, key_of
+
+    records, offsets = [], [0] * partitions
+    for line in lines:
+        obj = as_object(line)
+        key = key_of(obj)
+        p = partition_of(key, partitions)
+        records.append(Record(topic, p, offsets[p], field_time_ms(obj, INGEST_TIME_FIELD) or default_ms, key, line))
+        offsets[p] += 1
+    return records
+
+
 @contextmanager
 def private_stack(names=("kafka", "redis"), **overrides):
     """A stack of its own in a temporary folder, stopped afterwards; yields (settings, seconds to up)."""

@@ -27,15 +27,12 @@ import subprocess
 import sys
 from collections import defaultdict
 
-from common import ROOT, private_stack, summarize, write_result
+from common import ROOT, private_stack, summarize, topic_records, write_result
 from httpload import answers, closed_loop, fixed_rate, in_own_process, percentiles_ms
 
 from speed_layer.counter import prepare
 from app import wiring
-from kafka.partitioner.default import murmur2  # noqa: E402
-from devtools.generate import INGEST_TIME_FIELD, traffic_lines
-from adapters.kafka.seam import Record
-from ingestion.produce import as_object, field_time_ms, key_of
+from devtools.generate import traffic_lines
 from viewcount.rules import RuleSettings, SourceRecord, apply_rules, tally
 from viewcount.timeutil import DAY_MS, hour_floor, now_ms
 from devtools.sandbox import free_ports, wait_for
@@ -50,14 +47,7 @@ def fill(settings, events: int) -> list[str]:
     rules = RuleSettings()
     end = now_ms()
     lines = traffic_lines(events, 11, end - 2 * DAY_MS, end, rules)
-    records, partitions = [], 4
-    offsets = [0] * partitions
-    for line in lines:
-        obj = as_object(line)
-        key = key_of(obj)
-        p = (murmur2(key) & 0x7FFFFFFF) % partitions if key else 0  # where the clients put it (CONTRACT §1)
-        records.append(Record(TOPIC, p, offsets[p], field_time_ms(obj, INGEST_TIME_FIELD) or end, key, line))
-        offsets[p] += 1
+    records = topic_records(lines, TOPIC, 4, end)
     store = wiring.count_store(settings)
     by_partition = defaultdict(list)
     for r in records:

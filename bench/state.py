@@ -17,19 +17,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import redis
-from common import private_stack, summarize, write_result
+from common import private_stack, summarize, topic_records, write_result
 
-from adapters.kafka.seam import Record
 from adapters.redis.connection import RedisConfig, RedisConnection
-from devtools.generate import INGEST_TIME_FIELD, generate
-from ingestion.produce import ingest_time_of
+from devtools.generate import generate
 from speed_layer.counter import prepare
 from speed_layer.redis_store import RedisCountStore
-from viewcount.events import ViewEvent, parse_event
 from viewcount.timeutil import DAY_MS, now_ms
 
 PARTITIONS = 4
@@ -37,15 +33,11 @@ STEP = 500
 TARGET_BYTES_PER_ID = 120
 
 
-def by_partition(lines: list[bytes], end_ms: int) -> dict[int, list[Record]]:
+def by_partition(lines: list[bytes], end_ms: int) -> dict[int, list]:
     """The records as the topic would hold them: a video's records in one partition, in order."""
-    out: dict[int, list[Record]] = {}
-    for line in lines:
-        event = parse_event(line)
-        key = event.video_id.encode() if isinstance(event, ViewEvent) else line
-        p = zlib.crc32(key) % PARTITIONS
-        records = out.setdefault(p, [])
-        records.append(Record("state", p, len(records), ingest_time_of(line, INGEST_TIME_FIELD) or end_ms, None, line))
+    out: dict[int, list] = {}
+    for record in topic_records(lines, "state", PARTITIONS, end_ms):
+        out.setdefault(record.partition, []).append(record)
     return out
 
 
