@@ -23,9 +23,7 @@ class RedisCountStore(CountStore):
     another number refuses to apply, since its lookups would miss the state already there."""
 
     def __init__(self, redis: RedisConnection, state_buckets: int = keys.DEFAULT_STATE_BUCKETS) -> None:
-        if not (0 < state_buckets <= keys.MAX_STATE_BUCKETS and state_buckets & (state_buckets - 1) == 0):
-            raise ValueError(f"state buckets must be a power of two from 1 to {keys.MAX_STATE_BUCKETS}, "
-                             f"not {state_buckets}")
+        keys.check_state_buckets(state_buckets)
         self._redis = redis
         self.prefix = redis.prefix
         self.state_buckets = state_buckets
@@ -73,7 +71,7 @@ class RedisCountStore(CountStore):
         client, call = self._redis.client, self._redis.call
         recorded = call("read state layout", client.get, keys.state_layout_key(self.prefix))
         counted = call("read offsets", client.hlen, keys.offsets_key(self.prefix, topic))
-        if recorded != f"buckets={self.state_buckets}".encode() and (recorded is not None or counted):
+        if recorded != keys.state_layout(self.state_buckets) and (recorded is not None or counted):
             raise StateLayoutMismatch(self.prefix, self.state_buckets, recorded.decode() if recorded else "")
 
     def published_watermark(self) -> int | None:

@@ -72,6 +72,18 @@ def dedup_digest(video_id: str, event_id: str) -> bytes:
     return _digest(video_id, event_id)
 
 
+def check_state_buckets(buckets: int) -> int:
+    """``buckets``, if it is a power of two from 1 to MAX_STATE_BUCKETS; else ValueError."""
+    if not (0 < buckets <= MAX_STATE_BUCKETS and buckets & (buckets - 1) == 0):
+        raise ValueError(f"must be a power of two from 1 to {MAX_STATE_BUCKETS}, not {buckets}")
+    return buckets
+
+
+def state_layout(buckets: int) -> bytes:
+    """What ``state_layout_key`` holds for state written with ``buckets`` (step.lua writes the same)."""
+    return f"buckets={buckets}".encode()
+
+
 def state_bucket(digest: bytes, buckets: int) -> int:
     """The bucket of a dedup or cap digest: its first two bytes, big-endian, modulo ``buckets``."""
     return int.from_bytes(digest[:2], "big") % buckets

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from viewcount import keys
 from viewcount.errors import SettingsError
 from viewcount.ownership import OwnershipMode
 from viewcount.rules import RuleSettings
@@ -72,13 +73,6 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise ValueError("must be at least 1")
-    return value
-
-
-def _state_buckets(text: str) -> int:
-    value = int(text)
-    if not (1 <= value <= 65536 and value & (value - 1) == 0):
-        raise ValueError("must be a power of two from 1 to 65536")
     return value
 
 
@@ -340,7 +334,7 @@ class Settings:
     speed_group: str = _setting("viewcount-speed", str, doc="consumer group of the speed layer")
     speed_bucket_retention: int = _setting("3d", parse_duration_ms, duration=True,
                                            doc="how long, in data time, speed buckets are kept after the published watermark passed them")
-    speed_state_buckets: int = _setting("4096", _state_buckets,
+    speed_state_buckets: int = _setting("4096", lambda text: keys.check_state_buckets(int(text)),
                                         doc="hashes per kind holding the dedup and cap state: about the retained ids / 256 "
                                             "(fixed once state is written; docs/scaling.md)")
     speed_metrics_port: int = _setting("9102", _non_negative_int, doc="speed layer /metrics port (0: off)")

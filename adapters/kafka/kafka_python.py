@@ -335,6 +335,11 @@ class KafkaPythonConsumer(RecordConsumer):
         # resumes where this member said (the same offsets again change nothing).
         requested, self._requested = self._requested, {}     # once: a second close commits nothing
         if requested and self._topic is not None:
+            # Only partitions this member still holds: an old offset of a partition another
+            # member took since would move that member's committed offset back.
+            owned = {tp.partition for tp in self._consumer.assignment() if tp.topic == self._topic}
+            requested = {p: o for p, o in requested.items() if p in owned}
+        if requested:
             try:
                 self._consumer.commit({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in requested.items()},
                                       timeout_ms=self._config.request_timeout_ms)
