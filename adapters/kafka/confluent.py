@@ -440,26 +440,18 @@ class ConfluentAdmin(TopicAdmin):
         except KafkaException as e:
             self._failed()
             raise TopicError(f"set configs of topic {spec.name}: {e}") from e
-        self._await_configs(spec, ConfigResource(ResourceType.TOPIC, spec.name))
+        self.await_configs(spec, self._timeout_s)
 
-    def _await_configs(self, spec: TopicSpec, resource) -> None:
-        """The broker applies an altered topic config after it answered: wait, within the request
-        timeout, until it describes the new values, so a record sent next meets them."""
-        import time
-
+    def topic_configs(self, topic: str) -> dict[str, str]:
         from confluent_kafka import KafkaException
+        from confluent_kafka.admin import ConfigResource, ResourceType
 
-        deadline = time.monotonic() + self._timeout_s
-        while True:
-            try:
-                described = next(iter(self._admin.describe_configs([resource]).values())).result()
-                if all(described[k].value == v for k, v in spec.configs.items() if k in described):
-                    return
-            except KafkaException as e:
-                logger.info("describe configs of topic %s: %s", spec.name, e)
-            if time.monotonic() > deadline:
-                raise TopicError(f"set configs of topic {spec.name}: not in effect after {self._timeout_s:g}s")
-            time.sleep(0.1)
+        try:
+            future = next(iter(self._admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)]).values()))
+            return {name: entry.value for name, entry in future.result(timeout=self._timeout_s).items()}
+        except KafkaException as e:
+            self._failed()
+            raise _translate(e, f"describe configs of topic {topic}") from e
 
     def partitions(self, topic: str) -> list[int]:
         metadata = self._admin.list_topics(topic, timeout=self._timeout_s)

@@ -359,6 +359,7 @@ class KafkaPythonAdmin(TopicAdmin):
                 client_id=config.client_id,
                 request_timeout_ms=config.request_timeout_ms,
             )
+            self._timeout_s = config.request_timeout_ms / 1000
         except Exception as e:
             raise _translate(e, f"cannot connect admin to {config.bootstrap_servers}") from e
 
@@ -391,6 +392,18 @@ class KafkaPythonAdmin(TopicAdmin):
         failed = [outcome for by_name in result.values() for outcome in by_name.values() if outcome != "OK"]
         if failed:
             raise TopicError(f"set configs of topic {spec.name}: {'; '.join(failed)}")
+        self.await_configs(spec, self._timeout_s)
+
+    def topic_configs(self, topic: str) -> dict[str, str]:
+        from kafka.admin import ConfigResource, ConfigResourceType
+        from kafka.errors import KafkaError
+
+        try:
+            described = self._admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)],
+                                                     config_filter="all")
+        except KafkaError as e:
+            raise _translate(e, f"describe configs of topic {topic}") from e
+        return {name: entry["value"] for name, entry in described.get("topic", {}).get(topic, {}).items()}
 
     def partitions(self, topic: str) -> list[int]:
         from kafka.errors import KafkaError

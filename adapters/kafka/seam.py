@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 Headers = tuple[tuple[str, bytes], ...]
 DeliveryCallback = Callable[[Exception | None], None]
 PartitionsCallback = Callable[[list[int]], None]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,27 @@ class TopicAdmin(ABC):
     def partitions(self, topic: str) -> list[int]:
         """The topic's partitions; raises :class:`~adapters.kafka.exceptions.TopicError` when the
         broker does not know it."""
+
+    @abstractmethod
+    def topic_configs(self, topic: str) -> dict[str, str]:
+        """The topic's configuration as the broker describes it now, ``key → value``."""
+
+    def await_configs(self, spec: TopicSpec, timeout_s: float) -> None:
+        """The broker applies an altered topic config a moment after it answered: wait until it
+        describes the spec's values, so a record sent next meets them."""
+        from adapters.kafka.exceptions import KafkaUnavailable, TopicError
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                described = self.topic_configs(spec.name)
+                if all(described.get(k) == v for k, v in spec.configs.items()):
+                    return
+            except (KafkaUnavailable, TopicError) as e:
+                logger.info("describe configs of topic %s: %s", spec.name, e)
+            if time.monotonic() > deadline:
+                raise TopicError(f"set configs of topic {spec.name}: not in effect after {timeout_s:g}s")
+            time.sleep(0.1)
 
     def await_visible(self, topic: str, timeout_s: float = 30.0) -> None:
         """A new topic reaches the brokers' metadata a moment after creation (a `topics create`

@@ -268,6 +268,7 @@ class TestSeamContract:
         assert admin.ensure_topics([spec]) == {name: True}
         assert admin.ensure_topics([spec]) == {name: False}
         assert admin.partitions(name) == [0, 1, 2]
+        assert admin.topic_configs(name)["retention.ms"] == str(9 * 86_400_000)
         assert admin.broker_count() == 1
 
     def test_a_timestamp_bound_reaches_an_existing_topic_and_refuses_records_stamped_ahead(self, client, make_topic):
@@ -285,6 +286,7 @@ class TestSeamContract:
         assert send(b"accepted before the bound", 10 * 60_000) is None
         bound = TopicSpec(topic, 1, 1, {"message.timestamp.after.max.ms": "60000"})
         assert admin.ensure_topics([bound]) == {topic: False}
+        assert admin.topic_configs(topic)["message.timestamp.after.max.ms"] == "60000"
         refused = send(b"ten minutes ahead", 10 * 60_000)
         assert refused is not None and "timestamp" in str(refused).lower()
         assert send(b"now", 0) is None
