@@ -73,8 +73,9 @@ def accept_hole(settings: Settings, hole: Hole, reason: str) -> dict:
         return ledger.append(HOLE_ACCEPTED, payload, {"code_version": __version__})
 
 
-def recompute(settings: Settings, watermark_ms: int | None = None) -> BatchResult:
-    """Recompute at W (default: the safe W) and write the version; nothing is published."""
+def recompute(settings: Settings, watermark_ms: int | None = None, rehash: bool = False) -> BatchResult:
+    """Recompute at W (default: the safe W) and write the version; nothing is published. Raw files
+    the published version lists keep their recorded digests unless ``rehash``."""
     require_no_holes_now(settings)
     safe = safe_watermark_now(settings)
     watermark = safe if watermark_ms is None else check_watermark(watermark_ms, safe)
@@ -84,7 +85,7 @@ def recompute(settings: Settings, watermark_ms: int | None = None) -> BatchResul
         return run_batch(spark, wiring.raw_store(settings), settings.rules, watermark, settings.topic,
                          max_invalid_share=settings.batch_max_invalid_share,
                          catalog=wiring.catalog(settings), ownership=settings.ownership_mode,
-                         based_on=published[0] if published else "")
+                         based_on=published[0] if published else "", rehash=rehash)
     finally:
         spark.stop()
 

@@ -13,7 +13,6 @@ owner-mismatch report resolves the catalog as it stood when the version was comp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -22,17 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from batch_layer.exceptions import BatchError
+from batch_layer.inputs import fingerprint, input_files, input_ranges, known_digests
 from batch_layer.spark_rules import classify
 from viewcount import __version__
-from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, RangeFile, overlaps, parse_hour_dir, parse_name
+from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, overlaps
 from viewcount.rules import RULES_VERSION, Outcome, RuleSettings
 from adapters.files.base import FileStore
 from viewcount.ownership import Catalog, OwnershipMode, owner_mismatches
 from viewcount.timeutil import format_ms
 
 logger = logging.getLogger(__name__)
-
-
 
 OWNER_MISMATCH_FILE = "_owner_mismatch.json"
 
@@ -65,50 +63,25 @@ class BatchResult:
         return describe_failed(self.checks)
 
 
-def input_files(store: FileStore, watermark_ms: int) -> list[dict]:
-    """Every raw file of an ingest hour before W, with its size and SHA-256."""
-    files = []
-    for root in (VIEWS_ROOT, QUARANTINE_ROOT):
-        for date_dir in store.list_dirs(root):
-            for hour_dir in store.list_dirs(f"{root}/{date_dir}"):
-                if parse_hour_dir(date_dir, hour_dir) >= watermark_ms:
-                    continue
-                for info in store.list(f"{root}/{date_dir}/{hour_dir}"):
-                    if info.path.endswith(".parquet"):
-                        digest = hashlib.sha256(store.read(info.path)).hexdigest()
-                        files.append({"path": info.path, "size": info.size, "sha256": digest})
-    return sorted(files, key=lambda f: f["path"])
-
-
-def input_ranges(files: list[dict], topic: str) -> list[RangeFile]:
-    """The views range files of ``topic`` among the input files."""
-    ranges = []
-    for f in files:
-        if f["path"].startswith(VIEWS_ROOT):
-            parsed = parse_name(f["path"].rsplit("/", 1)[-1], 0)
-            if parsed is not None and parsed.topic == topic:
-                ranges.append(parsed)
-    return ranges
-
-
-def fingerprint(files: list[dict]) -> str:
-    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-
-
 def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, topic: str,
               version: str | None = None, max_invalid_share: float = 0.05, write: bool = True,
               catalog: Catalog | None = None, ownership: OwnershipMode = OwnershipMode.FIRST_CLAIM,
-              based_on: str | None = None) -> BatchResult:
+              based_on: str | None = None, rehash: bool = False) -> BatchResult:
     """Recompute at W; with ``write=False`` nothing is written (a dry run sees the numbers only).
     ``based_on``: the version published when the computation began (``""``: none), kept in the
     manifest so the publish can refuse to roll a newer one back (None: not checked).
     ``catalog`` and ``ownership`` decide whom each counted view belongs to in the owner-mismatch
-    report (CONTRACT §9)."""
+    report (CONTRACT §9). Raw files that the ``based_on`` version lists keep the digests it
+    recorded, unless ``rehash``."""
     from pyspark.sql import functions as F
 
     started = time.monotonic()
     version = version or new_version_id(watermark_ms)
-    files = input_files(store, watermark_ms)
+    listing = input_files(store, watermark_ms, {} if rehash else known_digests(store, based_on))
+    files = listing.files
+    logger.info("batch inputs before W=%s: %d raw files, %d hashed now (%d bytes), %d digests reused from %s",
+                format_ms(watermark_ms), len(files), listing.hashed, listing.hashed_bytes, listing.reused,
+                based_on or "no version")
     if not any(f["path"].startswith(VIEWS_ROOT) for f in files):
         raise BatchError(f"no raw data ingested before {format_ms(watermark_ms)} under {store.url}")
     before_w = F.col("ingest_time") < F.lit(watermark_ms / 1000).cast("timestamp")
@@ -152,6 +125,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     manifest = {
         "version": version, "watermark": format_ms(watermark_ms), "watermark_ms": watermark_ms,
         "topic": topic, "rules": rules.__dict__, "rules_version": RULES_VERSION, "inputs": files, "raw_input_fingerprint": fingerprint(files),
+        "inputs_hashed": {"files": listing.hashed, "bytes": listing.hashed_bytes},
         "outcomes": dict(sorted(outcomes.items())), "videos": len(totals),
         "overlaps": [{"partition": p, "first_offset": a, "last_offset": b} for p, a, b in overlapping],
         **({"based_on": based_on} if based_on is not None else {}),

@@ -1,4 +1,4 @@
-"""`viewcount batch run [--watermark ISO]`."""
+"""`viewcount batch run [--watermark ISO] [--rehash]`, `batch replay`, `batch accept-hole`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def register(commands) -> None:
     run = actions.add_parser("run", help="recompute batch views from the raw store and publish them atomically")
     run.add_argument("--watermark", metavar="ISO",
                      help="UTC hour boundary W (default: the latest every partition has flushed past)")
+    run.add_argument("--rehash", action="store_true",
+                     help="read and hash every raw input file again, rather than reuse the digests the "
+                          "published version recorded for files unchanged since")
     run.set_defaults(run=run_batch_cmd)
     replay = actions.add_parser(
         "replay", help="recompute the event days in range, show the difference, publish unless --dry-run",
@@ -57,7 +60,7 @@ def run_batch_cmd(args, settings) -> int:
     print(f"batch: Spark {settings.spark_master}, raw store {settings.raw_store}", file=sys.stderr)
     from app.reconcile import reconcile_publish
 
-    result = recompute(settings, asked)
+    result = recompute(settings, asked, rehash=args.rehash)
     before = wiring.batch_views(settings).batch_pointer()
     with wiring.audit_ledger(settings) as ledger:
         record = publish(result, wiring.batch_views(settings), ledger)
