@@ -233,6 +233,10 @@ def spark_session(master: str, app: str = "viewcount-batch", shuffle_partitions:
                .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
                # batch versions, like the raw files they come from, are their owner's alone
                .config("spark.hadoop.fs.permissions.umask-mode", "077"))
+    if master.startswith(("spark://127.0.0.1:", "spark://localhost:")):
+        # Executors on loopback reach the driver only there; left to itself, Spark advertises the
+        # first non-loopback interface.
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     if master.startswith("local"):
         # One process has no locality to wait for; left at its default, delay scheduling keeps
         # the last tasks over hdfs:// input waiting for a data-local slot that never comes.

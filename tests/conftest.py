@@ -21,7 +21,7 @@ import pytest
 from viewcount.settings import Settings
 from app.background import Background
 from devtools.sandbox import free_ports, settings_for, wait_for
-from devtools.stack.manager import CORE, HDFS, Stack
+from devtools.stack.manager import CORE, HDFS, SPARK, Stack
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -182,6 +182,16 @@ def hdfs(stack) -> Stack:
     """The NameNode and DataNode, started once, the first time a test asks for them."""
     stack.up(HDFS, progress=lambda line: None)
     return stack
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(stack) -> str:
+    """A Spark standalone master and worker, started once, the first time a test asks for them;
+    their master URL."""
+    from devtools.stack.spark import master_url
+
+    stack.up(SPARK, progress=lambda line: None)
+    return master_url(stack.settings)
 
 
 _topic_numbers = itertools.count()

@@ -325,6 +325,9 @@ class Settings:
                                 doc="NameNode HTTP address (WebHDFS)")
     hdfs_datanode_port_base: int = _setting("19864", _port,
                                             doc="local DataNode ports: http, +2 data, +3 ipc")
+    spark_port_base: int = _setting("17077", _port,
+                                    doc="local Spark standalone cluster ports: master, +1 its web UI, +2 worker, "
+                                        "+3 its web UI")
     hdfs_user: str = _setting("viewcount", str, doc="user name for WebHDFS")
     log_level: str = _setting("INFO", _log_level, doc="logging level")
     log_format: str = _setting("text", _choice("text", "json"),

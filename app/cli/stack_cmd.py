@@ -1,6 +1,6 @@
-"""`viewcount stack up|down|status [--hdfs] [SERVICE ...]`."""
+"""`viewcount stack up|down|status [--hdfs] [--spark] [SERVICE ...]`."""
 
-from devtools.stack.manager import ALL, CORE, HDFS, Stack
+from devtools.stack.manager import ALL, CORE, HDFS, SPARK, Stack
 
 
 def register(commands) -> None:
@@ -11,9 +11,12 @@ def register(commands) -> None:
                          ("status", "show each service, its state and address")):
         cmd = actions.add_parser(action, help=text, description=text)
         cmd.add_argument("--hdfs", action="store_true", help="include the HDFS NameNode and DataNode")
+        cmd.add_argument("--spark", action="store_true",
+                         help="include a Spark standalone master and worker (batch run with "
+                              "VIEWCOUNT_SPARK_MASTER=spark://127.0.0.1:SPARK_PORT_BASE)")
         cmd.add_argument("services", nargs="*", choices=[[], *ALL], metavar="SERVICE",
                          help=f"only these ({', '.join(ALL)}); default: kafka and redis, "
-                              "plus HDFS with --hdfs (down and status: all)")
+                              "plus HDFS with --hdfs and Spark with --spark (down and status: all)")
         cmd.set_defaults(run=run)
 
 
@@ -21,7 +24,7 @@ def _names(args) -> tuple[str, ...]:
     if args.services:
         return tuple(n for n in ALL if n in args.services)
     if args.action == "up":
-        return CORE + HDFS if args.hdfs else CORE
+        return CORE + (HDFS if args.hdfs else ()) + (SPARK if args.spark else ())
     return ALL
 
 
@@ -35,9 +38,10 @@ def run(args, settings) -> int:
         stack.down(names)
         return 0
     rows = stack.status(names)
-    print(f"{'SERVICE':9} {'STATE':9} {'PID':>7}  ADDRESS")
+    print(f"{'SERVICE':12} {'STATE':9} {'PID':>7}  ADDRESS")
     for row in rows:
         state = "healthy" if row.healthy else ("starting" if row.running else "stopped")
-        print(f"{row.name:9} {state:9} {row.pid or '-':>7}  {row.address}")
-    requested = [r for r in rows if args.services or r.name in CORE or args.hdfs]
+        print(f"{row.name:12} {state:9} {row.pid or '-':>7}  {row.address}")
+    requested = [r for r in rows if args.services or r.name in CORE or (args.hdfs and r.name in HDFS)
+                 or (args.spark and r.name in SPARK)]
     return 0 if all(r.healthy for r in requested) else 3

@@ -18,12 +18,14 @@ from devtools.stack.services import (
     Service,
     _port_open,
 )
+from devtools.stack.spark import SparkMasterService, SparkWorkerService
 
 logger = logging.getLogger(__name__)
 
 CORE = ("kafka", "redis")
 HDFS = ("namenode", "datanode")
-ALL = CORE + HDFS
+SPARK = ("spark-master", "spark-worker")
+ALL = CORE + HDFS + SPARK
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class Stack:
     def service(self, name: str) -> Service:
         if name not in self._services:
             classes = {"kafka": KafkaService, "redis": RedisService,
-                       "namenode": NameNodeService, "datanode": DataNodeService}
+                       "namenode": NameNodeService, "datanode": DataNodeService,
+                       "spark-master": SparkMasterService, "spark-worker": SparkWorkerService}
             if name not in classes:
                 raise StackError(f"unknown service {name!r}: expected one of {', '.join(ALL)}")
             self._services[name] = classes[name](self.settings)
@@ -65,7 +68,7 @@ class Stack:
             service, proc = self.service(name), self.process(name)
             if proc.alive():
                 if wait_until(service.healthy, service.start_timeout_s(), still_running=proc.alive):
-                    progress(f"{name:9} already running at {service.address}")
+                    progress(f"{name:12} already running at {service.address}")
                     continue
                 raise ServiceFailed(f"{name} is running but not healthy; log tail:\n{proc.log_tail()}")
             taken = [f"{h}:{p}" for h, p in service.ports() if _port_open(h, p)]
@@ -75,22 +78,22 @@ class Stack:
             started = time.monotonic()
             service.home.mkdir(parents=True, exist_ok=True)
             service.prepare()
-            proc.start(service.argv(), cwd=service.home)
+            proc.start(service.argv(), cwd=service.home, env=service.environment())
             if not wait_until(service.healthy, service.start_timeout_s(), still_running=proc.alive):
                 state = "exited" if not proc.alive() else "did not become healthy"
                 proc.stop(timeout_s=5)
                 raise ServiceFailed(f"{name} {state} within {service.start_timeout_s():.0f}s; "
                                     f"log {proc.log_file}, tail:\n{proc.log_tail()}")
-            progress(f"{name:9} started at {service.address} in {time.monotonic() - started:.1f}s")
+            progress(f"{name:12} started at {service.address} in {time.monotonic() - started:.1f}s")
         return self.status(names)
 
     def down(self, names: tuple[str, ...] = ALL, progress=print) -> None:
         """Stop what this stack started, dependents first."""
         for name in reversed(names):
             if self.process(name).stop():
-                progress(f"{name:9} stopped")
+                progress(f"{name:12} stopped")
             else:
-                progress(f"{name:9} was not running")
+                progress(f"{name:12} was not running")
 
     def status(self, names: tuple[str, ...] = ALL) -> list[ServiceStatus]:
         out = []

@@ -65,6 +65,10 @@ class Service(ABC):
     @abstractmethod
     def healthy(self) -> bool: ...
 
+    def environment(self) -> dict[str, str] | None:
+        """The process's environment (None: this process's own)."""
+        return None
+
     def start_timeout_s(self) -> float:
         return 60.0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -50,9 +51,9 @@ def test_status_command_shows_each_service_and_fails_when_one_is_down(tmp_path, 
         monkeypatch.setenv(key, value)
     assert main(["stack", "status"]) == 3
     out = capsys.readouterr().out
-    for name in ("kafka", "redis", "namenode", "datanode"):
+    for name in ("kafka", "redis", "namenode", "datanode", "spark-master", "spark-worker"):
         assert name in out
-    assert out.count("stopped") == 4
+    assert out.count("stopped") == 6
     assert settings.kafka_bootstrap in out
 
 
@@ -116,3 +117,14 @@ def test_hdfs_comes_up_with_webhdfs(hdfs, stack_settings):
         assert reader.read() == b"\x00hello\xff"
     with urllib.request.urlopen(f"{stack_settings.webhdfs_url}/webhdfs/v1/?op=GETFILESTATUS") as r:
         assert json.load(r)["FileStatus"]["type"] == "DIRECTORY"
+
+
+def test_the_spark_cluster_comes_up_with_its_worker_registered(spark_cluster, stack_settings, monkeypatch, capsys):
+    from devtools.stack.spark import LOOPBACK
+
+    assert spark_cluster == f"spark://{LOOPBACK}:{stack_settings.spark_port_base}"
+    for key, value in stack_settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    assert main(["stack", "status", "--spark"]) == 0      # kafka, redis and both Spark daemons healthy
+    out = capsys.readouterr().out
+    assert re.search(r"^spark-worker +healthy ", out, re.MULTILINE), out
