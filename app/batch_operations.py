@@ -14,6 +14,7 @@ from batch_layer.exceptions import DatasetHole
 from batch_layer.holes import Hole, accepted_holes, find_holes, require_no_holes
 from viewcount import __version__
 from batch_layer.job import BatchResult, run_batch, spark_session
+from batch_layer.spark_conf import read_spark_conf
 from batch_layer.versions import load_checks, load_result
 from batch_layer.publish import publish
 from batch_layer.replay import ReplayReport, replay_days
@@ -80,7 +81,8 @@ def recompute(settings: Settings, watermark_ms: int | None = None, rehash: bool 
     safe = safe_watermark_now(settings)
     watermark = safe if watermark_ms is None else check_watermark(watermark_ms, safe)
     published = wiring.batch_views(settings).batch_pointer()    # what the version is computed over
-    spark = spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory)
+    spark = spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory,
+                          conf=read_spark_conf(settings.spark_conf))
     try:
         return run_batch(spark, wiring.raw_store(settings), settings.rules, watermark, settings.topic,
                          max_invalid_share=settings.batch_max_invalid_share,
@@ -130,7 +132,8 @@ def replay(settings: Settings, from_day: date, to_day: date, dry_run: bool,
            say: Callable[[str], None] = lambda line: None) -> ReplayReport:
     """Recompute the event days and write the merged version unless ``dry_run``; never publishes."""
     require_no_holes_now(settings)
-    spark = spark_session(settings.spark_master, "viewcount-replay", driver_memory=settings.spark_driver_memory)
+    spark = spark_session(settings.spark_master, "viewcount-replay", driver_memory=settings.spark_driver_memory,
+                          conf=read_spark_conf(settings.spark_conf))
     try:
         return replay_days(spark, wiring.raw_store(settings), wiring.batch_views(settings), settings.rules,
                            settings.topic, from_day, to_day, dry_run, say=say,

@@ -17,10 +17,12 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from batch_layer.exceptions import BatchError
+from batch_layer.spark_conf import session_conf
 from batch_layer.inputs import fingerprint, input_files, input_ranges, known_digests
 from batch_layer.spark_rules import classify
 from viewcount import __version__
@@ -223,22 +225,12 @@ def data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share) 
 
 
 def spark_session(master: str, app: str = "viewcount-batch", shuffle_partitions: int = 8,
-                  driver_memory: str = "2g"):
+                  driver_memory: str = "2g", conf: Mapping[str, str] = {}):
+    """A session on ``master`` with the project's settings; ``conf``: the operator's
+    (``SPARK_CONF``, see :mod:`batch_layer.spark_conf`)."""
     from pyspark.sql import SparkSession
 
-    builder = (SparkSession.builder.master(master).appName(app)
-               .config("spark.driver.memory", driver_memory)
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-               # batch versions, like the raw files they come from, are their owner's alone
-               .config("spark.hadoop.fs.permissions.umask-mode", "077"))
-    if master.startswith(("spark://127.0.0.1:", "spark://localhost:")):
-        # Executors on loopback reach the driver only there; left to itself, Spark advertises the
-        # first non-loopback interface.
-        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-    if master.startswith("local"):
-        # One process has no locality to wait for; left at its default, delay scheduling keeps
-        # the last tasks over hdfs:// input waiting for a data-local slot that never comes.
-        builder = builder.config("spark.locality.wait", "0")
+    builder = SparkSession.builder.master(master).appName(app)
+    for key, value in session_conf(master, driver_memory, shuffle_partitions, conf).items():
+        builder = builder.config(key, value)
     return builder.getOrCreate()

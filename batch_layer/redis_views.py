@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
-from adapters.redis.connection import RedisConnection
+from adapters.redis.connection import RedisConnection, lua_source
 from batch_layer.exceptions import PublishConflict
 from batch_layer.views_store import BatchViewStore
 from viewcount import keys
 
 LOAD_CHUNK = 5000  # videos per pipeline round trip
-FLIP_LUA = Path(__file__).with_name("flip.lua")
+FLIP_LUA = ("batch_layer", "flip.lua")  # (package, file): read with lua_source
 
 
 class RedisBatchViews(BatchViewStore):
     def __init__(self, redis: RedisConnection) -> None:
         self._redis = redis
         self.prefix = redis.prefix
-        self._flip = redis.script(FLIP_LUA)
+        self._flip = redis.script(lua_source(*FLIP_LUA))
 
     def publish_batch(self, version: str, watermark_ms: int, totals: dict[str, tuple[int, str]],
                       hourly: dict[str, dict[int, int]], grace_s: int, over: str | None = None) -> str | None:

@@ -3,12 +3,11 @@ API replica takes from the same bucket, on Redis's clock, so N replicas allow wh
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from adapters.redis.connection import AsyncRedisConnection
+from adapters.redis.connection import AsyncRedisConnection, lua_source
 from viewcount.keys import rate_limit_key
 
-SCRIPT = Path(__file__).with_name("ratelimit.lua")
+SCRIPT = ("serving_layer", "ratelimit.lua")  # (package, file): read with lua_source
 
 
 class RedisRateLimiter:
@@ -17,7 +16,7 @@ class RedisRateLimiter:
     def __init__(self, redis: AsyncRedisConnection, rate_per_s: float, burst: int) -> None:
         if rate_per_s <= 0 or burst < 1:
             raise ValueError("the rate must be positive and the burst at least 1")
-        self._redis, self._script = redis, redis.script(SCRIPT)
+        self._redis, self._script = redis, redis.script(lua_source(*SCRIPT))
         self.rate, self.burst = rate_per_s, burst
 
     async def take(self, key: str) -> float:

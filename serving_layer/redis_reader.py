@@ -9,14 +9,13 @@ claims, the catalog's assignments), then ``PAGE`` videos per script call at that
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from adapters.redis.connection import AsyncRedisConnection, RedisConnection
+from adapters.redis.connection import AsyncRedisConnection, RedisConnection, lua_source
 from serving_layer.owners import Owners, OwnersAt, first_claim
 from serving_layer.views import CreatorViews, ServingReader, VideoViews
 from viewcount import keys
 
-READ_LUA = Path(__file__).with_name("read.lua")
+READ_LUA = ("serving_layer", "read.lua")  # (package, file): read with lua_source
 PAGE = 500      # videos per script call of a creator read
 SCAN_COUNT = 1000
 
@@ -59,7 +58,7 @@ class RedisServingReader(ServingReader):
     def __init__(self, redis: AsyncRedisConnection, owners: Owners) -> None:
         self._redis, self._owners = redis, owners
         self.prefix = redis.prefix
-        self._read = redis.script(READ_LUA)
+        self._read = redis.script(lua_source(*READ_LUA))
 
     async def ping(self) -> bool:
         return await self._redis.ping()
@@ -107,7 +106,7 @@ class RedisViewReader:
     def __init__(self, redis: RedisConnection, owners: Owners) -> None:
         self._redis, self._owners = redis, owners
         self.prefix = redis.prefix
-        self._read = redis.script(READ_LUA)
+        self._read = redis.script(lua_source(*READ_LUA))
 
     def video_views(self, video_id: str, topic: str | None = None, hourly: bool = True) -> VideoViews:
         reply = self._redis.call(f"read {video_id}", self._read, keys=[],

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from adapters.redis.connection import RedisConnection
+from adapters.redis.connection import RedisConnection, lua_source
 from speed_layer.exceptions import StateLayoutMismatch, StateLost
 from speed_layer.store import CountStore, StepRecord, StepResult
 from viewcount import keys
 from viewcount.rules import Outcome, RuleSettings
 
-STEP_LUA = Path(__file__).with_name("step.lua")
+STEP_LUA = ("speed_layer", "step.lua")  # (package, file): read with lua_source
 _ORDER = (Outcome.COUNTED, Outcome.INVALID, Outcome.TOO_OLD, Outcome.FROM_FUTURE, Outcome.DUPLICATE,
           Outcome.CONFLICTING, Outcome.UNQUALIFIED, Outcome.CAPPED)
 
@@ -27,7 +26,7 @@ class RedisCountStore(CountStore):
         self._redis = redis
         self.prefix = redis.prefix
         self.state_buckets = state_buckets
-        self._step = redis.script(STEP_LUA)
+        self._step = redis.script(lua_source(*STEP_LUA))
 
     def ping(self) -> bool:
         return self._redis.ping()

@@ -258,6 +258,10 @@ class Settings:
     audit_store: str = _setting(lambda: (_project_root() / ".viewcount" / "audit").as_uri(),
                                 _store_url, doc="audit ledger root, file:///… or hdfs://…")
     spark_master: str = _setting("local[*]", str, doc="Spark master URL")
+    spark_conf: str = _setting("", _optional_file,
+                               doc="a spark-defaults.conf (`spark.<key> <value>` lines) the batch session starts "
+                                   "with: executor memory and cores, event log, … (the time zone and "
+                                   "umask are fixed)")
     spark_driver_memory: str = _setting("2g", _jvm_memory,
                                         doc="Spark driver heap (with a local master, the executors' too)")
     topic: str = _setting("video.views.v1", str, doc="views topic")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from adapters.redis.exceptions import ServingStoreError, UnsafeStore
@@ -13,6 +12,14 @@ from viewcount.typed_config import typed_config
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+
+
+def lua_source(package: str, name: str) -> str:
+    """A Lua script shipped in ``package``, read as package data: it loads from an installed
+    tree and from a zip on the path alike (a Spark application's ``--py-files``)."""
+    from importlib.resources import files
+
+    return files(package).joinpath(name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -46,9 +53,9 @@ class RedisConnection:
         self.prefix = config.prefix
         self.client = client or redis.Redis.from_url(config.url, **_client_options(config, Retry))
 
-    def script(self, path: Path):
+    def script(self, source: str):
         """A Lua script, registered once and then called by SHA (EVALSHA)."""
-        return self.client.register_script(path.read_text())
+        return self.client.register_script(source)
 
     def call(self, what: str, fn: Callable[..., T], *args, **kwargs) -> T:
         """``fn(*args, **kwargs)``; a driver error becomes :class:`ServingStoreError` saying ``what``."""
@@ -97,8 +104,8 @@ class AsyncRedisConnection:
         self.prefix = config.prefix
         self.client = client or aioredis.Redis.from_url(config.url, **_client_options(config, Retry))
 
-    def script(self, path: Path):
-        return self.client.register_script(path.read_text())
+    def script(self, source: str):
+        return self.client.register_script(source)
 
     async def call(self, what: str, awaitable: Awaitable[T]) -> T:
         import redis

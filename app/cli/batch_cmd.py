@@ -1,4 +1,4 @@
-"""`viewcount batch run [--watermark ISO] [--rehash]`, `batch replay`, `batch accept-hole`."""
+"""`viewcount batch run [--watermark ISO] [--rehash] [--submit]`, `batch replay`, `batch accept-hole`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def register(commands) -> None:
     run.add_argument("--rehash", action="store_true",
                      help="read and hash every raw input file again, rather than reuse the digests the "
                           "published version recorded for files unchanged since")
+    run.add_argument("--submit", action="store_true",
+                     help="run it through spark-submit (client mode) on SPARK_MASTER, with SPARK_CONF as its "
+                          "properties file and the project's packages shipped as --py-files")
     run.set_defaults(run=run_batch_cmd)
     replay = actions.add_parser(
         "replay", help="recompute the event days in range, show the difference, publish unless --dry-run",
@@ -57,6 +60,8 @@ def run_batch_cmd(args, settings) -> int:
     from app import wiring
 
     asked = time_option(args.watermark, "--watermark")
+    if args.submit:
+        return submit_batch_run(args, settings)
     print(f"batch: Spark {settings.spark_master}, raw store {settings.raw_store}", file=sys.stderr)
     from app.reconcile import reconcile_publish
 
@@ -71,6 +76,24 @@ def run_batch_cmd(args, settings) -> int:
     print("batch and speed: " + (f"not compared ({report.skipped})" if report.skipped else
                                  f"{len(report.differences)} of {report.hours} hours differ"))
     return 0
+
+
+def submit_batch_run(args, settings) -> int:
+    """The same `batch run`, as the application spark-submit starts; its exit code."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from batch_layer.spark_conf import read_spark_conf
+    from batch_layer.submit import code_archive, submit_argv, submit_environment
+
+    read_spark_conf(settings.spark_conf)    # refused here, before anything starts
+    again = ["batch", "run", *(["--watermark", args.watermark] if args.watermark else []),
+             *(["--rehash"] if args.rehash else [])]
+    argv = submit_argv(settings.spark_master, settings.spark_driver_memory, settings.spark_conf,
+                       code_archive(Path(settings.state_dir) / "spark"), again)
+    print(f"batch: spark-submit to {settings.spark_master}", file=sys.stderr)
+    return subprocess.run(argv, env=submit_environment({**os.environ, **settings.to_env()})).returncode
 
 
 def run_replay_cmd(args, settings) -> int:

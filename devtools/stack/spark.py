@@ -7,23 +7,14 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from pathlib import Path
 
 from viewcount.settings import Settings
-from devtools.stack.exceptions import MissingTool
+from batch_layer.submit import spark_home
 from devtools.stack.services import Service, _java
 
 # Every Spark process of the stack binds loopback, and a driver that reaches them does too:
 # left to itself, Spark picks the first non-loopback interface.
 LOOPBACK = "127.0.0.1"
-
-
-def spark_home() -> Path:
-    try:
-        import pyspark
-    except ImportError as e:
-        raise MissingTool("pyspark is not installed: run `make setup`") from e
-    return Path(pyspark.__file__).parent
 
 
 def master_url(settings: Settings) -> str:

@@ -1,12 +1,14 @@
-"""`viewcount batch run` on a Spark standalone cluster over the HDFS raw store gives the views
-that a local Spark computes from the same files."""
+"""`viewcount batch run --submit` on a Spark standalone cluster over the HDFS raw store gives the
+views that a local Spark computes from the same files, with the operator's Spark settings."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import urllib.request
 import uuid
 
 import pytest
@@ -24,17 +26,23 @@ def test_the_standalone_cluster_computes_what_local_spark_computes(make_scenario
                                                                      tmp_path):
     scenario = make_scenario(events=800, days=0.2, store="hdfs")
     scenario.run_sink(flush_records=200)
+    spark_conf = tmp_path / "spark-defaults.conf"
+    spark_conf.write_text("# the operator's\nspark.executor.memory 600m\nspark.cores.max=1\n")
     settings = with_ledger(scenario.settings, (tmp_path / "audit").as_uri(), redis_prefix=f"s{uuid.uuid4().hex[:8]}",
-                           batch_max_invalid_share=0.5, spark_master=spark_cluster)
+                           batch_max_invalid_share=0.5, spark_master=spark_cluster, spark_conf=str(spark_conf))
     watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
     local = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic, write=False,
                       max_invalid_share=0.5)
 
-    done = subprocess.run([sys.executable, "-m", "app", "batch", "run", "--watermark", format_ms(watermark)],
+    done = subprocess.run([sys.executable, "-m", "app", "batch", "run", "--submit", "--watermark", format_ms(watermark)],
                           capture_output=True, text=True, env={**os.environ, **settings.to_env()}, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert f"batch: Spark {spark_cluster}, raw store hdfs://" in done.stderr
-    version = re.match(r"published batch version (\S+) ", done.stdout).group(1)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert f"batch: spark-submit to {spark_cluster}" in done.stderr
+    # spark-submit passes the application's stderr on to its stdout
+    assert f"batch: Spark {spark_cluster}, raw store hdfs://" in done.stdout
+    version = re.search(r"^published batch version (\S+) ", done.stdout, re.MULTILINE).group(1)
+    app = master_state(settings)["completedapps"][-1]       # the application spark-submit started
+    assert (app["name"], app["cores"], app["memoryperexecutor"]) == ("viewcount-batch", 1, 600)
     on_cluster = load_result(scenario.store, version)
 
     assert on_cluster.totals == local.totals and sum(n for n, _ in local.totals.values()) > 0
@@ -42,3 +50,8 @@ def test_the_standalone_cluster_computes_what_local_spark_computes(make_scenario
     assert on_cluster.creator_daily == local.creator_daily
     assert on_cluster.outcomes == local.outcomes
     assert on_cluster.manifest["raw_input_fingerprint"] == local.manifest["raw_input_fingerprint"]
+
+
+def master_state(settings) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.spark_port_base + 1}/json/", timeout=5) as answer:
+        return json.load(answer)

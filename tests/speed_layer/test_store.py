@@ -6,18 +6,19 @@ import re
 
 from adapters.kafka.seam import Record
 from speed_layer.counter import prepare
+from adapters.redis.connection import lua_source
 from speed_layer.redis_store import STEP_LUA
 from speed_layer.store import StepRecord
 
 
 def lua_fields() -> dict[str, int]:
-    table = re.search(r"local F = \{(.*?)\}", STEP_LUA.read_text(), re.S).group(1)
+    table = re.search(r"local F = \{(.*?)\}", lua_source(*STEP_LUA), re.S).group(1)
     return {name: int(position) for name, position in re.findall(r"(\w+)\s*=\s*(\d+)", table)}
 
 
 def test_the_script_reads_each_field_where_python_writes_it():
     assert lua_fields() == {name: n for n, name in enumerate(StepRecord._fields, start=1)}
-    declared = int(re.search(r"local RECORD_FIELDS = (\d+)", STEP_LUA.read_text()).group(1))
+    declared = int(re.search(r"local RECORD_FIELDS = (\d+)", lua_source(*STEP_LUA)).group(1))
     assert declared == len(StepRecord._fields)
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from adapters.redis.connection import AsyncRedisConnection, RedisConfig, RedisConnection
+from adapters.redis.connection import AsyncRedisConnection, RedisConfig, RedisConnection, lua_source
 from adapters.redis.exceptions import ServingStoreError
 from devtools.sandbox import free_ports
 
@@ -44,10 +44,25 @@ def test_the_asyncio_connection_translates_the_same_way():
 
 
 @pytest.mark.integration
-def test_scripts_are_called_by_sha_on_the_real_redis(redis_client, tmp_path):
-    script = tmp_path / "echo.lua"
-    script.write_text("return ARGV[1]")
+def test_scripts_are_called_by_sha_on_the_real_redis(redis_client):
     connection = RedisConnection(RedisConfig(url="redis://unused", prefix="t"), client=redis_client)
-    echo = connection.script(script)
+    echo = connection.script("return ARGV[1]")
     assert connection.call("echo", echo, keys=[], args=["hello"]) == b"hello"
     assert redis_client.script_exists(echo.sha) == [True]
+
+
+def test_lua_scripts_load_as_package_data_from_a_zip_too(tmp_path, monkeypatch):
+    """A Spark application ships the packages as a zip (--py-files); its scripts load from it."""
+    import importlib
+    import sys
+    import zipfile
+
+    archive = tmp_path / "code.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("zipped_pkg/__init__.py", "")
+        out.writestr("zipped_pkg/echo.lua", "return ARGV[1]\n")
+    monkeypatch.syspath_prepend(str(archive))
+    importlib.invalidate_caches()
+    assert lua_source("zipped_pkg", "echo.lua") == "return ARGV[1]\n"
+    assert "code.zip" in sys.modules["zipped_pkg"].__file__
+    monkeypatch.delitem(sys.modules, "zipped_pkg")
