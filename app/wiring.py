@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the layers are imported where a client is built, so a comma
     from audit.ledger import AuditLedger
     from batch_layer.redis_views import RedisBatchViews
     from catalog.store import CatalogStore, CatalogView
+    from ingestion.compact import Compactor
     from serving_layer.owners import CatalogSource, Owners
     from viewcount.ownership import Catalog
     from serving_layer.redis_reader import RedisServingReader, RedisViewReader
@@ -142,6 +143,13 @@ def audit_ledger(settings: Settings) -> AuditLedger:
 
 def raw_store(settings: Settings) -> FileStore:
     return file_store(settings, settings.raw_store)
+
+
+def compactor(settings: Settings, ledger: AuditLedger) -> Compactor:
+    """Merges the raw store's small files of closed hours, recording each merge in ``ledger``."""
+    from ingestion.compact import Compactor
+
+    return Compactor(raw_store(settings), ledger, failpoint=Failpoints.parse(settings.failpoints))
 
 
 def redis_config(settings: Settings, **overrides) -> RedisConfig:

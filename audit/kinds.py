@@ -7,5 +7,6 @@ ADJUSTMENT = "adjustment"
 OWNERSHIP = "ownership"
 RETENTION_GAP_ACCEPTED = "retention_gap_accepted"   # a layer started past offsets retention deleted (--accept-gap)
 HOLE_ACCEPTED = "hole_accepted"   # offsets lost from the master dataset and from Kafka, accepted by an operator
+RAW_COMPACTION = "raw_compaction"   # range files of a closed ingest hour merged into one (`ingest compact`)
 
 PAID_KINDS = (PAYOUT, ADJUSTMENT)

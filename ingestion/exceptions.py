@@ -13,3 +13,8 @@ class DeadLetterError(IngestionError):
 
 class ReplayError(IngestionError):
     """A re-ingest cannot be done as asked (range out of Kafka's retention, bad bounds)."""
+
+
+class CompactionError(IngestionError):
+    """Files cannot be compacted as they are (an existing merged file that disagrees, different
+    schemas): nothing is deleted."""

@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 SPEED_POINTS = ("speed.decoded", "speed.applied", "speed.before_kafka_commit")
 SINK_POINTS = ("sink.encoded", "sink.dead_letters_sent", "sink.quarantine_written", "sink.fenced",
                "sink.committed", "sink.progress_written")
-ALL_POINTS = SPEED_POINTS + SINK_POINTS
+COMPACT_POINTS = ("compact.written", "compact.recorded")
+ALL_POINTS = SPEED_POINTS + SINK_POINTS + COMPACT_POINTS
 
 
 class Failpoints:

@@ -1,4 +1,4 @@
-"""`viewcount ingest [--until-idle S]` and `viewcount ingest replay …`."""
+"""`viewcount ingest [--until-idle S]`, `viewcount ingest replay …` and `viewcount ingest compact …`."""
 
 from __future__ import annotations
 
@@ -31,6 +31,20 @@ def register(commands) -> None:
     start.add_argument("--from-time", metavar="ISO", help="RFC 3339; the first record at or after it")
     replay.add_argument("--to-offset", type=non_negative, metavar="O", help="last offset (default: last committed)")
     replay.set_defaults(run=run_replay)
+    compact = actions.add_parser(
+        "compact", help="merge the small files of closed ingest hours (audited, exactly once)",
+        description="Merge the range files each partition wrote in an ingest hour that ended at or before "
+                    "--before into fewer, larger files named by the offsets they cover. Only files that follow "
+                    "each other without a gap are merged; every record keeps its partition and offset. Each "
+                    "merge is recorded in the audit ledger before the files it replaces are deleted, so a run "
+                    "killed at any point is finished by the next one and the batch views never change.")
+    compact.add_argument("--before", metavar="ISO",
+                         help="compact ingest hours that ended by then (default, and latest allowed: the hour "
+                              "every partition has flushed past)")
+    compact.add_argument("--target-mb", type=non_negative, default=128, metavar="MB",
+                         help="merge files until they reach this size (default 128)")
+    compact.add_argument("--dry-run", action="store_true", help="show what would be merged, change nothing")
+    compact.set_defaults(run=run_compact)
 
 
 def run(args, settings) -> int:
@@ -66,4 +80,37 @@ def run_replay(args, settings) -> int:
         print(f"  wrote {path}")
     print(f"restored {report.records_restored} records in {len(report.files_written)} files"
           if report.files_written else "nothing missing: no file written")
+    return 0
+
+
+def run_compact(args, settings) -> int:
+    from app import wiring
+    from app.batch_operations import safe_watermark_now
+    from ingestion.compact import plan
+    from ingestion.exceptions import CompactionError
+    from ingestion.replay import tqdm_progress
+    from viewcount.timeutil import format_ms
+
+    safe = safe_watermark_now(settings)
+    before = safe if args.before is None else time_option(args.before, "--before")
+    if before > safe:
+        raise CompactionError(f"--before {format_ms(before)} is past what every partition has flushed "
+                              f"({format_ms(safe)}): a later hour may still get files")
+    planned = plan(wiring.raw_store(settings), settings.topic, before, args.target_mb * 1024 * 1024)
+    for reason in planned.skipped:
+        print(f"left alone: {reason}")
+    print(f"{settings.topic} before {format_ms(before)}: {len(planned.merges)} merges of "
+          f"{sum(len(m.parts) for m in planned.merges)} files, {len(planned.leftovers)} left by an interrupted run")
+    if args.dry_run or not (planned.merges or planned.leftovers):
+        return 0
+    total = len(planned.merges) + len(planned.leftovers)
+    bar, update = tqdm_progress(total=total, description=f"compact {settings.topic}")
+    try:
+        with wiring.audit_ledger(settings) as ledger:
+            report = wiring.compactor(settings, ledger).run(planned, progress=update)
+    finally:
+        bar.close()
+    seqs = sorted(set(report.audit_seqs))
+    print(f"compacted: {report.merged} merged files replace {report.replaced} files"
+          + (f"; audit seq {seqs[0]}..{seqs[-1]}" if seqs else ""))
     return 0
