@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from audit.kinds import BATCH_PUBLISH
 from batch_layer.exceptions import ChecksFailed
@@ -15,6 +16,7 @@ from batch_layer.holes import Hole, accepted_holes, find_holes, require_no_holes
 from viewcount import __version__
 from batch_layer.job import BatchResult, run_batch, spark_session
 from batch_layer.spark_conf import read_spark_conf
+from expectations.runner import DataDocs
 from batch_layer.versions import load_checks, load_result
 from batch_layer.publish import publish
 from batch_layer.replay import ReplayReport, replay_days
@@ -74,6 +76,11 @@ def accept_hole(settings: Settings, hole: Hole, reason: str) -> dict:
         return ledger.append(HOLE_ACCEPTED, payload, {"code_version": __version__})
 
 
+def data_docs(settings: Settings) -> DataDocs:
+    """The Great Expectations project that keeps the batch's check results, and its Data Docs."""
+    return DataDocs(Path(settings.state_dir) / "great_expectations")
+
+
 def recompute(settings: Settings, watermark_ms: int | None = None, rehash: bool = False) -> BatchResult:
     """Recompute at W (default: the safe W) and write the version; nothing is published. Raw files
     the published version lists keep their recorded digests unless ``rehash``."""
@@ -87,7 +94,8 @@ def recompute(settings: Settings, watermark_ms: int | None = None, rehash: bool 
         return run_batch(spark, wiring.raw_store(settings), settings.rules, watermark, settings.topic,
                          max_invalid_share=settings.batch_max_invalid_share,
                          catalog=wiring.catalog(settings), ownership=settings.ownership_mode,
-                         based_on=published[0] if published else "", rehash=rehash)
+                         based_on=published[0] if published else "", rehash=rehash,
+                         data_docs=data_docs(settings))
     finally:
         spark.stop()
 

@@ -194,6 +194,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     summary.batch_watermark = format_ms(batch.watermark_ms)
     say(f"      version {batch.version} at W {summary.batch_watermark}: {len(batch.totals):,} videos; "
         f"audit seq {record['seq']}")
+    say(f"      data checks passed; Data Docs: {batch.data_docs}")
     took("batch")
 
     step(6, "starting the HTTP API and asking it for every video")

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 
 from batch_layer.exceptions import BatchError
 from batch_layer.spark_conf import session_conf
+from expectations.runner import DataDocs
 from batch_layer.inputs import fingerprint, input_files, input_ranges, known_digests
 from batch_layer.spark_rules import classify
 from viewcount import __version__
@@ -54,6 +55,7 @@ class BatchResult:
     checks: list = field(default_factory=list)      # expectations.runner.CheckReport
     checks_path: str = ""
     owner_mismatch: dict[str, int] = field(default_factory=dict)   # video → views naming another owner
+    data_docs: str = ""                             # the Data Docs index that shows its checks, if built
 
     @property
     def checks_passed(self) -> bool:
@@ -68,13 +70,14 @@ class BatchResult:
 def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, topic: str,
               version: str | None = None, max_invalid_share: float = 0.05, write: bool = True,
               catalog: Catalog | None = None, ownership: OwnershipMode = OwnershipMode.FIRST_CLAIM,
-              based_on: str | None = None, rehash: bool = False) -> BatchResult:
+              based_on: str | None = None, rehash: bool = False, data_docs: DataDocs | None = None) -> BatchResult:
     """Recompute at W; with ``write=False`` nothing is written (a dry run sees the numbers only).
     ``based_on``: the version published when the computation began (``""``: none), kept in the
     manifest so the publish can refuse to roll a newer one back (None: not checked).
     ``catalog`` and ``ownership`` decide whom each counted view belongs to in the owner-mismatch
     report (CONTRACT §9). Raw files that the ``based_on`` version lists keep the digests it
-    recorded, unless ``rehash``."""
+    recorded, unless ``rehash``. With ``data_docs``, the data checks' results are kept in that Great
+    Expectations project and its Data Docs show them."""
     from pyspark.sql import functions as F
 
     started = time.monotonic()
@@ -123,7 +126,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         ((r["video_id"], int(r["event_hour"]), r["creator_id"], r["views"]) for r in named_df.collect()),
         {v: owner for v, (_, owner) in totals.items()}, catalog or Catalog(), ownership)
     classified.unpersist()
-    checks = data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share)
+    checks = data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share, data_docs, version)
 
     manifest = {
         "version": version, "watermark": format_ms(watermark_ms), "watermark_ms": watermark_ms,
@@ -147,7 +150,8 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     logger.info("batch version %s at W=%s: %d videos in %.1fs", version, manifest["watermark"], len(totals),
                 manifest["duration_s"])
     return BatchResult(version, watermark_ms, outcomes, totals, hourly, daily, manifest, checks,
-                       f"{store.url}/{checks_path}" if checks_path else "", mismatch)
+                       f"{store.url}/{checks_path}" if checks_path else "", mismatch,
+                       data_docs.index.as_uri() if data_docs is not None else "")
 
 
 def aggregate(counted):
@@ -183,12 +187,13 @@ def write_manifest(store: FileStore, version: str, manifest: dict, checks: list)
     return checks_path
 
 
-def data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share) -> list:
-    """Great Expectations over the raw batch and the batch views (expectations/suites.py)."""
+def data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share, data_docs=None,
+                run_name: str = "") -> list:
+    """Great Expectations over the raw batch and the batch views (the suites in expectations/json/);
+    with ``data_docs``, kept in its project and shown in its Data Docs under ``run_name``."""
     import pandas as pd
     from pyspark.sql import functions as F
 
-    from expectations import suites
     from expectations.runner import Checker
 
     per_partition = {r["partition"]: r for r in views.groupBy("partition").agg(
@@ -216,12 +221,12 @@ def data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share) 
         "raw_valid_rows": sum(r["rows"] for r in per_partition.values()),
         "classified_rows": sum(n for o, n in outcomes.items() if o != Outcome.INVALID.value),
     }])
-    checker = Checker()
+    checker = Checker(data_docs, run_name)
     return [
-        checker.check("raw_schema", views.limit(0).toPandas(), suites.raw_schema_suite("raw_schema")),
-        checker.check("raw_batch", raw, suites.raw_batch_suite("raw_batch", max_invalid_share)),
-        checker.check("batch_views", views_frame, suites.batch_views_suite("batch_views")),
-        checker.check("reconcile", reconcile, suites.reconcile_suite("reconcile")),
+        checker.check("raw_schema", views.limit(0).toPandas()),
+        checker.check("raw_batch", raw, {"max_invalid_share": max_invalid_share}),
+        checker.check("batch_views", views_frame),
+        checker.check("reconcile", reconcile),
     ]
 
 

@@ -19,7 +19,8 @@ def publish(result: BatchResult, store: BatchViewStore, ledger: AuditLedger, act
     whose manifest names what it was computed over (``based_on``) publishes only over that."""
     if not result.checks_passed:
         raise ChecksFailed(f"version {result.version} not published: {result.failed_checks()} "
-                           f"(report: {result.checks_path})")
+                           f"(report: {result.checks_path}"
+                           + (f"; Data Docs: {result.data_docs})" if result.data_docs else ")"))
     over = result.manifest.get("based_on")
     try:
         previous = store.publish_batch(result.version, result.watermark_ms, result.totals, result.hourly, GRACE_S,

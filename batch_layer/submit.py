@@ -29,7 +29,7 @@ def code_archive(into: Path) -> Path:
     a changed checkout never runs an old archive and an unchanged one is built once."""
     root = Path(__file__).resolve().parent.parent
     files = sorted(p for package in SHIPPED_PACKAGES for p in (root / package).rglob("*")
-                   if p.is_file() and p.suffix in (".py", ".lua") and "__pycache__" not in p.parts)
+                   if p.is_file() and p.suffix in (".py", ".lua", ".json", ".css") and "__pycache__" not in p.parts)
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")

@@ -23,7 +23,6 @@ def run_checks(month: MonthViews, entries: list[Entry], statement_csv: bytes) ->
     ledger and those about to be written); ``statement_csv``: the statement they make."""
     import pandas as pd
 
-    from expectations import suites
     from expectations.runner import Checker
 
     payouts = pd.DataFrame([{"payout_id": e.payout_id, "creator_id": e.creator_id, "views": e.views,
@@ -54,7 +53,7 @@ def run_checks(month: MonthViews, entries: list[Entry], statement_csv: bytes) ->
     }])
     checker = Checker()
     return [
-        checker.check("payouts", payouts, suites.payouts_suite("payouts")),
-        checker.check("creator_month", creator_month, suites.creator_month_suite("creator_month")),
-        checker.check("statement", statement, suites.statement_suite("statement")),
+        checker.check("payouts", payouts),
+        checker.check("creator_month", creator_month),
+        checker.check("statement", statement),
     ]

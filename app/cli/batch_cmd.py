@@ -72,6 +72,7 @@ def run_batch_cmd(args, settings) -> int:
     print(f"published batch version {result.version} (W {format_ms(result.watermark_ms)}): {len(result.totals)} videos, "
           f"{sum(v for v, _ in result.totals.values())} views; audit seq {record['seq']}")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
+    print(f"data checks: Data Docs at {result.data_docs}")
     report = reconcile_publish(settings, result, before)
     print("batch and speed: " + (f"not compared ({report.skipped})" if report.skipped else
                                  f"{len(report.differences)} of {report.hours} hours differ"))

@@ -12,7 +12,7 @@ def test_the_code_archive_holds_the_shipped_packages_and_is_built_once_per_code_
     archive = code_archive(tmp_path)
     names = set(zipfile.ZipFile(archive).namelist())
     assert {"viewcount/rules.py", "batch_layer/flip.lua", "batch_layer/spark_rules.py",
-            "adapters/redis/connection.py", "expectations/suites.py"} <= names
+            "adapters/redis/connection.py", "expectations/suites.py", "expectations/json/raw_batch.json"} <= names
     assert not any("__pycache__" in n or n.startswith(("app/", "tests/", "speed_layer/")) for n in names)
     built = archive.stat().st_mtime_ns
     assert code_archive(tmp_path) == archive and archive.stat().st_mtime_ns == built
