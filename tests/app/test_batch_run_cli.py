@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from app import wiring
+from batch_layer.job import run_batch
+from batch_layer.publish import publish
+from batch_layer.watermark import safe_watermark
 from tests.conftest import with_ledger
 from tests.ingestion.conftest import make_scenario  # noqa: F401  (the raw-sink scenario factory)
 from viewcount.rawdata import BATCH_ROOT
@@ -40,17 +44,21 @@ def batch_run(settings, *flags: str) -> tuple[str, int, dict]:
         return version, int(published.group(2)), json.load(f)
 
 
-def test_batch_run_publishes_shows_its_checks_and_rehash_reads_every_raw_file_again(make_scenario):
+def test_batch_run_publishes_shows_its_checks_and_rehash_reads_every_raw_file_again(make_scenario, spark):
     """The reuse of recorded digests itself: tests/batch_layer/test_batch.py (a run over a version)."""
     scenario = make_scenario(events=400, days=0.1)
     scenario.run_sink(flush_records=100)
     settings = with_ledger(scenario.settings, scenario.settings.raw_store + "-audit",
                            redis_prefix=f"r{uuid.uuid4().hex[:8]}", batch_max_invalid_share=0.5)
+    # A version published in this process (its Spark is warm), so the command runs over one.
+    watermark = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
+    first = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic, max_invalid_share=0.5,
+                      based_on="")
+    with wiring.audit_ledger(settings) as ledger:
+        publish(first, wiring.batch_views(settings), ledger)
 
-    first, seq, manifest = batch_run(settings)
-    inputs = len(manifest["inputs"])
-    assert seq == 1 and inputs > 3 and manifest["inputs_hashed"]["files"] == inputs
     _, seq, rehashed = batch_run(settings, "--rehash")
-    assert seq == 2 and rehashed["based_on"] == first       # a version was published, and still:
-    assert rehashed["inputs_hashed"]["files"] == inputs
-    assert rehashed["raw_input_fingerprint"] == manifest["raw_input_fingerprint"]
+    inputs = len(rehashed["inputs"])
+    assert seq == 2 and rehashed["based_on"] == first.version and inputs > 3
+    assert rehashed["inputs_hashed"]["files"] == inputs       # a version lists them all, and still
+    assert rehashed["raw_input_fingerprint"] == first.manifest["raw_input_fingerprint"]
