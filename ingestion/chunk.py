@@ -77,10 +77,14 @@ class Chunk:
 
 
 def _parquet(columns: dict[str, list], schema: pa.Schema, metadata: dict) -> bytes:
-    table = pa.Table.from_pydict(columns, schema=schema)
-    table = table.replace_schema_metadata({METADATA_KEY: json.dumps(metadata).encode()})
+    return range_file_bytes(pa.Table.from_pydict(columns, schema=schema), metadata)
+
+
+def range_file_bytes(table: pa.Table, metadata: dict) -> bytes:
+    """A range file as stored: the rows, zstd-compressed, with the range metadata in its schema."""
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table.replace_schema_metadata({METADATA_KEY: json.dumps(metadata).encode()}), sink,
+                   compression="zstd")
     return sink.getvalue()
 
 

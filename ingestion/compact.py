@@ -21,7 +21,6 @@ whose range holds others, checks that it holds their records, and goes on at ste
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -34,7 +33,7 @@ from adapters.files.base import FileStore
 from adapters.files.exceptions import NotFound
 from audit.kinds import RAW_COMPACTION
 from audit.ledger import AuditLedger, HeadMoved
-from ingestion.chunk import METADATA_KEY
+from ingestion.chunk import METADATA_KEY, range_file_bytes
 from ingestion.exceptions import CompactionError
 from viewcount import __version__
 from viewcount.failpoints import NONE, Failpoints
@@ -202,10 +201,7 @@ class Compactor:
         return pa.concat_tables([t.replace_schema_metadata(None) for t in tables])
 
     def _write(self, target: RangeFile, root: str, table: pa.Table, metadata: dict) -> None:
-        out = io.BytesIO()
-        pq.write_table(table.replace_schema_metadata({METADATA_KEY: json.dumps(metadata).encode()}), out,
-                       compression="zstd")
-        if self._store.put_new(target.path(root), out.getvalue()):
+        if self._store.put_new(target.path(root), range_file_bytes(table, metadata)):
             return
         existing = pq.read_table(pa.BufferReader(self._store.read(target.path(root))))
         if existing.column("offset").to_pylist() != table.column("offset").to_pylist():
