@@ -50,7 +50,6 @@ class Merge:
     """Range files of one partition and hour, each following the one before, to become one."""
 
     parts: tuple[RangeFile, ...]
-    sizes: tuple[int, ...]
 
     @property
     def target(self) -> RangeFile:
@@ -121,7 +120,7 @@ def _plan_partition_hour(files: list[tuple[RangeFile, int]], target_bytes: int, 
 
     def close_run() -> None:
         if len(run) > 1:
-            into.merges.append(Merge(tuple(f for f, _ in run), tuple(s for _, s in run)))
+            into.merges.append(Merge(tuple(f for f, _ in run)))
         run.clear()
 
     for f, size in kept:
