@@ -148,6 +148,7 @@ class KafkaPythonConsumer(RecordConsumer):
         self._config = config
         self._topic: str | None = None
         self._requested: dict[int, int] = {}    # offsets asked of commit(), confirmed again at close
+        self._closing = threading.Event()
         try:
             self._consumer = KafkaConsumer(
                 bootstrap_servers=config.bootstrap_servers.split(","),
@@ -181,27 +182,33 @@ class KafkaPythonConsumer(RecordConsumer):
                   on_revoke: PartitionsCallback | None = None) -> None:
         from kafka import ConsumerRebalanceListener
 
-        consumer = self._consumer
+        consumer, closing = self._consumer, self._closing
 
-        # kafka-python runs these on its network loop: record and pause only (no I/O).
+        # kafka-python runs these on its network loop: record and pause only (no I/O). A
+        # rebalance that close() finishes is not the application's any more: it is not told.
         class _Listener(ConsumerRebalanceListener):
             def on_partitions_assigned(self, assigned):  # noqa: N802 - driver API
                 if on_assign is not None:
                     consumer.pause(*assigned)
-                    on_assign(sorted(tp.partition for tp in assigned))
+                    if not closing.is_set():
+                        on_assign(sorted(tp.partition for tp in assigned))
 
             def on_partitions_revoked(self, revoked):  # noqa: N802 - driver API
-                if on_revoke is not None:
+                if on_revoke is not None and not closing.is_set():
                     on_revoke(sorted(tp.partition for tp in revoked))
 
         self._topic = topic
-        # Learn the topic's partitions before joining: a member whose metadata lacks the topic
-        # when the group assigns gets nothing ("No partition metadata") until the next rebalance.
-        try:
-            self._consumer.partitions_for_topic(topic)
-        except Exception as e:  # the join below still works, only less promptly
-            logger.warning("metadata for %s not loaded before joining: %s", topic, e)
         self._consumer.subscribe([topic], listener=_Listener())
+        # Load the topic's partitions now, after subscribing and before the first poll joins.
+        # kafka-python notes what the subscription's metadata was when the group assigned, and
+        # rejoins as soon as it changes: a member that joined before this metadata arrived would
+        # get nothing ("No partition metadata"), or would rebalance a second time right after
+        # its first assignment. Only a metadata update taken after subscribe() is noted, so it
+        # is asked for here whether or not the topic is already known.
+        try:
+            self._consumer.topics()
+        except Exception as e:  # the join still works, only less promptly
+            logger.warning("metadata for %s not loaded before joining: %s", topic, e)
 
     def start(self, partition: int, offset: int | None) -> None:
         tp = self._tp(partition)
@@ -308,7 +315,6 @@ class KafkaPythonConsumer(RecordConsumer):
             raise _translate(e, f"pause {self._topic}-{partition}") from e
 
     def commit_owned(self, offsets: Mapping[int, int]) -> None:
-        from kafka import OffsetAndMetadata
         from kafka.errors import (
             CommitFailedError, FencedInstanceIdError, IllegalGenerationError, KafkaError, RebalanceInProgressError,
             UnknownMemberIdError,
@@ -318,8 +324,7 @@ class KafkaPythonConsumer(RecordConsumer):
             return
         what = f"commit {self._topic} {dict(offsets)}"
         try:
-            self._consumer.commit({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()},
-                                  timeout_ms=self._config.request_timeout_ms)
+            self._commit_sync(offsets, self._config.request_timeout_ms)
         except (CommitFailedError, RebalanceInProgressError, IllegalGenerationError, UnknownMemberIdError,
                 FencedInstanceIdError) as e:
             raise NotOwner(f"{what}: the group coordinator refused it ({type(e).__name__})") from e
@@ -327,25 +332,48 @@ class KafkaPythonConsumer(RecordConsumer):
             raise _translate(e, what) from e
 
     def close(self) -> None:
-        from kafka import OffsetAndMetadata
-        from kafka.errors import KafkaError
+        import time
+
+        from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 
         # An asynchronous commit still in flight is dropped by close: commit the last offsets
         # asked for once more, synchronously and within the request timeout, so the group
         # resumes where this member said (the same offsets again change nothing).
+        self._closing.set()
         requested, self._requested = self._requested, {}     # once: a second close commits nothing
-        if requested and self._topic is not None:
+        deadline = time.monotonic() + self._config.request_timeout_ms / 1000
+        while requested and self._topic is not None:
             # Only partitions this member still holds: an old offset of a partition another
             # member took since would move that member's committed offset back.
             owned = {tp.partition for tp in self._consumer.assignment() if tp.topic == self._topic}
             requested = {p: o for p, o in requested.items() if p in owned}
-        if requested:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if not requested or left_ms <= 0:
+                break
             try:
-                self._consumer.commit({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in requested.items()},
-                                      timeout_ms=self._config.request_timeout_ms)
+                self._commit_sync(requested, left_ms)
+                break
+            except (RebalanceInProgressError, CommitFailedError) as e:
+                # The group is rebalancing, and the coordinator waits for this member to rejoin,
+                # which only a poll does (kafka-python refuses a commit until then). Finish it
+                # and commit what this member still owns afterwards; records fetched meanwhile
+                # are dropped with the consumer.
+                logger.info("last offset commit of %s waits for a rebalance: %s", self._topic, e)
+                try:
+                    self._consumer.poll(timeout_ms=min(left_ms, 500))
+                except KafkaError as poll_error:
+                    logger.info("last offset commit at close of %s not taken: %s", self._topic, poll_error)
+                    break
             except (KafkaError, AssertionError) as e:   # kafka-python asserts when it has no group
                 logger.info("last offset commit at close of %s not taken: %s", self._topic, e)
+                break
         self._consumer.close(autocommit=False)
+
+    def _commit_sync(self, offsets: Mapping[int, int], timeout_ms: int) -> None:
+        from kafka import OffsetAndMetadata
+
+        self._consumer.commit({self._tp(p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()},
+                              timeout_ms=timeout_ms)
 
 
 class KafkaPythonAdmin(TopicAdmin):
