@@ -81,9 +81,12 @@ def data_docs(settings: Settings) -> DataDocs:
     return DataDocs(Path(settings.state_dir) / "great_expectations")
 
 
-def recompute(settings: Settings, watermark_ms: int | None = None, rehash: bool = False) -> BatchResult:
-    """Recompute at W (default: the safe W) and write the version; nothing is published. Raw files
-    the published version lists keep their recorded digests unless ``rehash``."""
+def recompute(settings: Settings, watermark_ms: int | None = None, rehash: bool = False,
+              full: bool = False) -> BatchResult:
+    """Recompute at W (default: the safe W) and write the version; nothing is published. Unless
+    ``full``, start from the published version when it allows (its rule state, and the records
+    ingested since its W). Raw files the published version lists keep their recorded digests
+    unless ``rehash``."""
     require_no_holes_now(settings)
     safe = safe_watermark_now(settings)
     watermark = safe if watermark_ms is None else check_watermark(watermark_ms, safe)
@@ -95,7 +98,7 @@ def recompute(settings: Settings, watermark_ms: int | None = None, rehash: bool 
                          max_invalid_share=settings.batch_max_invalid_share,
                          catalog=wiring.catalog(settings), ownership=settings.ownership_mode,
                          based_on=published[0] if published else "", rehash=rehash,
-                         data_docs=data_docs(settings))
+                         data_docs=data_docs(settings), full=full)
     finally:
         spark.stop()
 

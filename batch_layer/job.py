@@ -1,9 +1,12 @@
-"""The batch recompute: rules over every record ingested before W, as a new immutable version.
+"""The batch recompute: rules over every record ingested before W, as a new immutable version;
+from the published version's state and the records ingested since its W when it allows.
 
     batch/v1/version={version}/video_hourly/    (video_id, event_hour, views)
     batch/v1/version={version}/video_totals/    (video_id, creator_id, views): creator_id is the first claim
     batch/v1/version={version}/creator_daily/   (creator_id, event_day, views) by first claim
-    batch/v1/version={version}/_manifest.json   W, inputs with sizes and checksums, outcomes, …
+    batch/v1/version={version}/video_hour_claims/   (video_id, event_hour, creator_id, views) by named creator
+    batch/v1/version={version}/state/dedup/, state/caps/   the rules' state at W (batch_layer.incremental)
+    batch/v1/version={version}/_manifest.json   W, inputs with sizes and checksums, outcomes, mode, …
     batch/v1/version={version}/_owner_mismatch.json   video → counted views naming another owner (§9)
 
 Ownership (CONTRACT §9): a video's ``creator_id`` here is its first claim, the creator named by
@@ -17,6 +20,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,8 +28,9 @@ from datetime import datetime, timezone
 from batch_layer.exceptions import BatchError
 from batch_layer.spark_conf import session_conf
 from expectations.runner import DataDocs
+from batch_layer.incremental import CAP_STATE, CLAIMS, DEDUP_STATE, Base, find_base, new_files
 from batch_layer.inputs import fingerprint, input_files, input_ranges, known_digests
-from batch_layer.spark_rules import classify
+from batch_layer.spark_rules import RuleStateFrames, classify_with_state
 from viewcount import __version__
 from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, overlaps
 from viewcount.rules import RULES_VERSION, Outcome, RuleSettings
@@ -70,10 +75,13 @@ class BatchResult:
 def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, topic: str,
               version: str | None = None, max_invalid_share: float = 0.05, write: bool = True,
               catalog: Catalog | None = None, ownership: OwnershipMode = OwnershipMode.FIRST_CLAIM,
-              based_on: str | None = None, rehash: bool = False, data_docs: DataDocs | None = None) -> BatchResult:
+              based_on: str | None = None, rehash: bool = False, data_docs: DataDocs | None = None,
+              full: bool = False) -> BatchResult:
     """Recompute at W; with ``write=False`` nothing is written (a dry run sees the numbers only).
     ``based_on``: the version published when the computation began (``""``: none), kept in the
-    manifest so the publish can refuse to roll a newer one back (None: not checked).
+    manifest so the publish can refuse to roll a newer one back (None: not checked); unless
+    ``full``, the run starts from it when it can (:mod:`batch_layer.incremental`) and reads only
+    the records ingested since its W.
     ``catalog`` and ``ownership`` decide whom each counted view belongs to in the owner-mismatch
     report (CONTRACT §9). Raw files that the ``based_on`` version lists keep the digests it
     recorded, unless ``rehash``. With ``data_docs``, the data checks' results are kept in that Great
@@ -89,10 +97,8 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
                 based_on or "no version")
     if not any(f["path"].startswith(VIEWS_ROOT) for f in files):
         raise BatchError(f"no raw data ingested before {format_ms(watermark_ms)} under {store.url}")
-    before_w = F.col("ingest_time") < F.lit(watermark_ms / 1000).cast("timestamp")
-    # mergeSchema: files written before the headers column existed are read with it empty.
-    views = (spark.read.option("mergeSchema", "true").parquet(f"{store.url}/{VIEWS_ROOT}")
-             .where(before_w).where(F.col("topic") == topic))
+    base = None if full else find_base(store, based_on, rules, topic, watermark_ms, files)
+    views = read_records(spark, store, files, VIEWS_ROOT, topic, watermark_ms, base)
     overlapping = overlaps(input_ranges(files, topic))
     if overlapping:
         # Two files hold the same offsets (a member that flushed after losing its partition):
@@ -100,22 +106,31 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         logger.warning("raw files of %s overlap, each record read once: %s", topic,
                        ", ".join(f"partition {p} offsets {a}..{b}" for p, a, b in overlapping))
         views = views.dropDuplicates(["partition", "offset"])
-    classified = classify(views, rules).cache()
-    outcomes = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
-    quarantine = None
-    if any(f["path"].startswith(QUARANTINE_ROOT) for f in files):
-        # Read once whatever else holds a record too: a compaction that died before it deleted the
-        # files it merged leaves quarantine records twice even where no views file overlaps.
-        quarantine = (spark.read.parquet(f"{store.url}/{QUARANTINE_ROOT}").where(before_w)
-                      .where(F.col("topic") == topic).dropDuplicates(["partition", "offset"]))
-        outcomes[Outcome.INVALID.value] = quarantine.count()
+    classified, state = classify_with_state(views, rules, watermark_ms,
+                                            base.state(spark, store) if base is not None else None)
+    classified = classified.cache()
+    read = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
+    # Read once whatever else holds a record too: a compaction that died before it deleted the
+    # files it merged leaves quarantine records twice even where no views file overlaps.
+    quarantine = read_records(spark, store, files, QUARANTINE_ROOT, topic, watermark_ms, base)
+    if quarantine is not None:
+        quarantine = quarantine.dropDuplicates(["partition", "offset"])
+        read[Outcome.INVALID.value] = quarantine.count()
+    outcomes = dict(read) if base is None else dict(Counter(base.manifest["outcomes"]) + Counter(read))
     counted = classified.where(F.col("outcome") == Outcome.COUNTED.value)
 
-    hourly_df, totals_df, daily_df = aggregate(counted)
-    named_df = counted.groupBy("video_id", "event_hour", "creator_id").agg(F.count("*").alias("views"))
+    named_df = claims_of(counted)
+    first_claims = first_claims_of(counted)
+    if base is not None:
+        named_df = (named_df.unionByName(base.claims(spark, store))
+                    .groupBy("video_id", "event_hour", "creator_id").agg(F.sum("views").alias("views")))
+        # A video's first claim stays its base's: its later views have higher offsets.
+        old = base.first_claims(spark, store)
+        first_claims = old.unionByName(first_claims.join(old, "video_id", "left_anti"))
+    hourly_df, totals_df, daily_df = views_from(named_df, first_claims)
 
     if write:
-        write_version(store, version, hourly_df, totals_df, daily_df)
+        write_version(store, version, hourly_df, totals_df, daily_df, named_df, state)
 
     totals = {r["video_id"]: (r["views"], r["creator_id"]) for r in totals_df.collect()}
     hourly: dict[str, dict[int, int]] = {}
@@ -126,15 +141,22 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         ((r["video_id"], int(r["event_hour"]), r["creator_id"], r["views"]) for r in named_df.collect()),
         {v: owner for v, (_, owner) in totals.items()}, catalog or Catalog(), ownership)
     classified.unpersist()
-    checks = data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share, data_docs, version)
+    distinct_events = views.select("video_id", "event_id").distinct().count() + (
+        base.manifest.get("distinct_valid_events", 0) if base is not None else 0)
+    checks = data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_events, max_invalid_share,
+                         data_docs, version)
 
     manifest = {
         "version": version, "watermark": format_ms(watermark_ms), "watermark_ms": watermark_ms,
         "topic": topic, "rules": rules.__dict__, "rules_version": RULES_VERSION, "inputs": files, "raw_input_fingerprint": fingerprint(files),
         "inputs_hashed": {"files": listing.hashed, "bytes": listing.hashed_bytes},
+        "mode": "full" if base is None else "incremental", "state": True,
+        "records_read": sum(read.values()), "distinct_valid_events": distinct_events,
         "outcomes": dict(sorted(outcomes.items())), "videos": len(totals),
         "overlaps": [{"partition": p, "first_offset": a, "last_offset": b} for p, a, b in overlapping],
         **({"based_on": based_on} if based_on is not None else {}),
+        **({"incremental_from": {"version": base.version, "watermark": format_ms(base.watermark_ms)}}
+           if base is not None else {}),
         "rows": {"video_hourly": sum(len(h) for h in hourly.values()), "video_totals": len(totals),
                  "creator_daily": len(daily)},
         "owner_mismatch": {"views": sum(mismatch.values()), "videos": len(mismatch),
@@ -147,35 +169,81 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         store.put(f"{BATCH_ROOT}/version={version}/{OWNER_MISMATCH_FILE}",
                   json.dumps(dict(sorted(mismatch.items())), indent=1).encode())
     checks_path = write_manifest(store, version, manifest, checks) if write else ""
-    logger.info("batch version %s at W=%s: %d videos in %.1fs", version, manifest["watermark"], len(totals),
-                manifest["duration_s"])
+    logger.info("batch version %s at W=%s (%s, %d records read): %d videos in %.1fs", version, manifest["watermark"],
+                manifest["mode"], manifest["records_read"], len(totals), manifest["duration_s"])
     return BatchResult(version, watermark_ms, outcomes, totals, hourly, daily, manifest, checks,
                        f"{store.url}/{checks_path}" if checks_path else "", mismatch,
                        data_docs.index.as_uri() if data_docs is not None else "")
 
 
-def aggregate(counted):
-    """Counted rows → the three batch views: views per (video, event hour); views and first claim
-    per video (the creator its counted record of lowest offset names, CONTRACT §9); views per
-    (first claim, event day)."""
+def read_records(spark, store: FileStore, files: list[dict], root: str, topic: str, watermark_ms: int,
+                 base: Base | None):
+    """The records of ``topic`` under ``root`` ingested before W; from a base, only those ingested
+    from its W on, read from the files of those hours alone. None when no file can hold any."""
     from pyspark.sql import functions as F
 
-    hourly_df = counted.groupBy("video_id", "event_hour").agg(F.count("*").alias("views"))
-    totals_df = counted.groupBy("video_id").agg(
-        F.count("*").alias("views"),
-        F.min_by("creator_id", F.struct("partition", "offset")).alias("creator_id"))
-    daily_df = (counted.drop("creator_id")
-                .join(totals_df.select("video_id", "creator_id"), "video_id")
-                .withColumn("event_day", F.date_format((F.col("event_ms") / 1000).cast("timestamp"), "yyyy-MM-dd"))
-                .groupBy("creator_id", "event_day").agg(F.count("*").alias("views")))
+    ts = lambda ms: F.lit(ms / 1000).cast("timestamp")  # noqa: E731
+    # mergeSchema: files written before the headers column existed are read with it empty.
+    reader = spark.read.option("mergeSchema", "true").option("basePath", f"{store.url}/{root}")
+    if base is None:
+        if not any(f["path"].startswith(root) for f in files):
+            return None
+        rows = reader.parquet(f"{store.url}/{root}")
+    else:
+        paths = new_files(files, root, base)
+        if not paths:
+            # Nothing ingested since the base: an empty step, with the views' columns.
+            return reader.parquet(f"{store.url}/{root}").limit(0) if root == VIEWS_ROOT else None
+        rows = reader.parquet(*(f"{store.url}/{p}" for p in paths)).where(F.col("ingest_time") >= ts(base.watermark_ms))
+    return rows.where(F.col("ingest_time") < ts(watermark_ms)).where(F.col("topic") == topic)
+
+
+def claims_of(counted):
+    """Counted rows → views per (video, event hour, the creator each view names)."""
+    from pyspark.sql import functions as F
+
+    return counted.groupBy("video_id", "event_hour", "creator_id").agg(F.count("*").alias("views"))
+
+
+def first_claims_of(counted):
+    """Counted rows → each video's first claim: the creator its counted record of lowest offset
+    names (CONTRACT §9)."""
+    from pyspark.sql import functions as F
+
+    return counted.groupBy("video_id").agg(F.min_by("creator_id", F.struct("partition", "offset")).alias("creator_id"))
+
+
+def views_from(named_df, first_claims):
+    """Views per (video, event hour, named creator) and first claims → the three batch views:
+    views per (video, event hour); views and first claim per video; views per (first claim,
+    event day)."""
+    from pyspark.sql import functions as F
+
+    hourly_df = named_df.groupBy("video_id", "event_hour").agg(F.sum("views").alias("views"))
+    totals_df = (hourly_df.groupBy("video_id").agg(F.sum("views").alias("views"))
+                 .join(first_claims, "video_id"))
+    daily_df = (hourly_df.join(first_claims, "video_id")
+                .withColumn("event_day", F.date_format((F.col("event_hour") / 1000).cast("timestamp"), "yyyy-MM-dd"))
+                .groupBy("creator_id", "event_day").agg(F.sum("views").alias("views")))
     return hourly_df, totals_df, daily_df
 
 
-def write_version(store: FileStore, version: str, hourly_df, totals_df, daily_df) -> None:
+def aggregate(counted):
+    """Counted rows → the three batch views (:func:`views_from`)."""
+    return views_from(claims_of(counted), first_claims_of(counted))
+
+
+def write_version(store: FileStore, version: str, hourly_df, totals_df, daily_df, named_df=None,
+                  state: RuleStateFrames | None = None) -> None:
+    """The version's views; with ``named_df`` and ``state``, what a next run may start from."""
     out = f"{store.url}/{BATCH_ROOT}/version={version}"
     hourly_df.write.mode("error").parquet(f"{out}/video_hourly")
     totals_df.write.mode("error").parquet(f"{out}/video_totals")
     daily_df.write.mode("error").parquet(f"{out}/creator_daily")
+    if named_df is not None and state is not None:
+        named_df.write.mode("error").parquet(f"{out}/{CLAIMS}")
+        state.dedup.write.mode("error").parquet(f"{out}/{DEDUP_STATE}")
+        state.caps.write.mode("error").parquet(f"{out}/{CAP_STATE}")
 
 
 def write_manifest(store: FileStore, version: str, manifest: dict, checks: list) -> str:
@@ -187,10 +255,13 @@ def write_manifest(store: FileStore, version: str, manifest: dict, checks: list)
     return checks_path
 
 
-def data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share, data_docs=None,
-                run_name: str = "") -> list:
-    """Great Expectations over the raw batch and the batch views (the suites in expectations/json/);
-    with ``data_docs``, kept in its project and shown in its Data Docs under ``run_name``."""
+def data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_events, max_invalid_share,
+                data_docs=None, run_name: str = "") -> list:
+    """Great Expectations over the raw records this run read (``views``, ``quarantine``, their
+    outcomes ``read``) and the version's views (``totals``, ``hourly``, ``outcomes``), with the
+    suites in expectations/json/; with ``data_docs``, kept in its project and shown in its Data
+    Docs under ``run_name``. ``distinct_events``: distinct (video, event) read, summed over the
+    runs the version was built from."""
     import pandas as pd
     from pyspark.sql import functions as F
 
@@ -208,18 +279,18 @@ def data_checks(views, quarantine, totals, hourly, outcomes, max_invalid_share, 
         "distinct_offsets": row["distinct_offsets"] + invalid.get(p, 0),
         "missing_ids": row["missing_ids"] or 0,
         "invalid_share": invalid.get(p, 0) / (row["rows"] + invalid.get(p, 0)),
-    } for p, row in sorted(per_partition.items())])
+    } for p, row in sorted(per_partition.items())],
+        columns=["partition", "rows", "distinct_offsets", "missing_ids", "invalid_share"])
     views_frame = pd.DataFrame([{"video_id": v, "views": n, "creator_id": owner,
                                  "hourly_sum": sum(hourly.get(v, {}).values())}
                                 for v, (n, owner) in sorted(totals.items())],
                                columns=["video_id", "views", "creator_id", "hourly_sum"])
-    distinct_events = views.select("video_id", "event_id").distinct().count()
     reconcile = pd.DataFrame([{
         "total_views": sum(n for n, _ in totals.values()),
         "counted_records": outcomes.get(Outcome.COUNTED.value, 0),
         "distinct_valid_events": distinct_events,
         "raw_valid_rows": sum(r["rows"] for r in per_partition.values()),
-        "classified_rows": sum(n for o, n in outcomes.items() if o != Outcome.INVALID.value),
+        "classified_rows": sum(n for o, n in read.items() if o != Outcome.INVALID.value),
     }])
     checker = Checker(data_docs, run_name)
     return [

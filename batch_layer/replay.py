@@ -124,7 +124,8 @@ def replay_days(spark, raw: FileStore, serving: BatchViewStore, rules: RuleSetti
                                      "creator_id string, event_day string, views long")
     write_version(raw, version, hourly_df, totals_df, daily_df)
     fresh.manifest.update({"version": version, "kind": "replay", "from": str(from_day), "to": str(to_day),
-                           "previous_version": previous, "based_on": previous})
+                           "previous_version": previous, "based_on": previous,
+                           "state": False})   # its views are not what its rule state was computed for
     fresh.checks = [c for c in fresh.checks if c.name in ("raw_schema", "raw_batch")] + [_check_merged(totals, hourly)]
     fresh.checks_path = f"{raw.url}/{write_manifest(raw, version, fresh.manifest, fresh.checks)}"
     return report

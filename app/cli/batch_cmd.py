@@ -1,4 +1,4 @@
-"""`viewcount batch run [--watermark ISO] [--rehash] [--submit]`, `batch replay`, `batch accept-hole`."""
+"""`viewcount batch run [--watermark ISO] [--full] [--rehash] [--submit]`, `batch replay`, `batch accept-hole`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def register(commands) -> None:
     run = actions.add_parser("run", help="recompute batch views from the raw store and publish them atomically")
     run.add_argument("--watermark", metavar="ISO",
                      help="UTC hour boundary W (default: the latest every partition has flushed past)")
+    run.add_argument("--full", action="store_true",
+                     help="recompute every record ingested before W, rather than start from the published "
+                          "version's rule state and read only what was ingested since its W")
     run.add_argument("--rehash", action="store_true",
                      help="read and hash every raw input file again, rather than reuse the digests the "
                           "published version recorded for files unchanged since")
@@ -65,18 +68,28 @@ def run_batch_cmd(args, settings) -> int:
     print(f"batch: Spark {settings.spark_master}, raw store {settings.raw_store}", file=sys.stderr)
     from app.reconcile import reconcile_publish
 
-    result = recompute(settings, asked, rehash=args.rehash)
+    result = recompute(settings, asked, rehash=args.rehash, full=args.full)
     before = wiring.batch_views(settings).batch_pointer()
     with wiring.audit_ledger(settings) as ledger:
         record = publish(result, wiring.batch_views(settings), ledger)
     print(f"published batch version {result.version} (W {format_ms(result.watermark_ms)}): {len(result.totals)} videos, "
           f"{sum(v for v, _ in result.totals.values())} views; audit seq {record['seq']}")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
+    print(describe_mode(result.manifest))
     print(f"data checks: Data Docs at {result.data_docs}")
     report = reconcile_publish(settings, result, before)
     print("batch and speed: " + (f"not compared ({report.skipped})" if report.skipped else
                                  f"{len(report.differences)} of {report.hours} hours differ"))
     return 0
+
+
+def describe_mode(manifest: dict) -> str:
+    """How the version was computed, in one line."""
+    read = f"{manifest['records_read']:,} records read"
+    if manifest["mode"] == "incremental":
+        start = manifest["incremental_from"]
+        return f"computed from version {start['version']} (W {start['watermark']}): {read}, those ingested since"
+    return f"full recompute: {read}"
 
 
 def submit_batch_run(args, settings) -> int:
@@ -90,7 +103,7 @@ def submit_batch_run(args, settings) -> int:
 
     read_spark_conf(settings.spark_conf)    # refused here, before anything starts
     again = ["batch", "run", *(["--watermark", args.watermark] if args.watermark else []),
-             *(["--rehash"] if args.rehash else [])]
+             *(["--full"] if args.full else []), *(["--rehash"] if args.rehash else [])]
     argv = submit_argv(settings.spark_master, settings.spark_driver_memory, settings.spark_conf,
                        code_archive(Path(settings.state_dir) / "spark"), again)
     print(f"batch: spark-submit to {settings.spark_master}", file=sys.stderr)

@@ -33,9 +33,10 @@ def batch_run(settings, *flags: str) -> tuple[str, int, dict]:
     lines = done.stdout.strip().splitlines()
     published = PUBLISHED.match(lines[0])
     assert published, done.stdout
-    assert " counted " in lines[1] and lines[1].startswith("outcomes: ") and lines[3].startswith("batch and speed: ")
+    assert " counted " in lines[1] and lines[1].startswith("outcomes: ") and lines[4].startswith("batch and speed: ")
+    assert re.match(r"^(full recompute|computed from version \S+ \(W [0-9TZ:.-]+\)): [\d,]+ records read", lines[2])
     docs = Path(settings.state_dir) / "great_expectations" / "data_docs" / "index.html"
-    assert lines[2] == f"data checks: Data Docs at {docs.as_uri()}" and docs.is_file()
+    assert lines[3] == f"data checks: Data Docs at {docs.as_uri()}" and docs.is_file()
     version = published.group(1)
     for check in ("raw_schema", "raw_batch", "batch_views", "reconcile"):     # each check's page, by version
         assert (docs.parent / "validations" / check / version).is_dir(), check
@@ -62,3 +63,5 @@ def test_batch_run_publishes_shows_its_checks_and_rehash_reads_every_raw_file_ag
     assert seq == 2 and rehashed["based_on"] == first.version and inputs > 3
     assert rehashed["inputs_hashed"]["files"] == inputs       # a version lists them all, and still
     assert rehashed["raw_input_fingerprint"] == first.manifest["raw_input_fingerprint"]
+    # At the same W as the version it starts from: nothing ingested since, nothing read again.
+    assert rehashed["mode"] == "incremental" and rehashed["records_read"] == 0

@@ -1,0 +1,119 @@
+"""A batch version computed from the one before it: only the records ingested since its W are read.
+
+A record's outcome depends on earlier records only, and only through what the rules remember:
+the dedup entries of the last ``MAX_EVENT_AGE + MAX_CLOCK_SKEW`` of ingest time and the caps of
+event hours that rule 2 still admits (CONTRACT §2, ``docs/semantics.md`` §4). A version keeps that
+state at its W (``state/``), and its counted views per (video, event hour, named creator)
+(``video_hour_claims/``). The next version at W' classifies the records ingested in [W, W') from
+that state alone and adds their views to the kept ones; the views of older event hours are
+reused as they are, never recomputed.
+
+A version is used as a base only when it was computed by the same rules over the same topic,
+keeps its state, and the raw files of the hours before its W still hold the same offsets
+(compaction may rename them, nothing may add to them). Otherwise the run is a full recompute,
+and the log says why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from adapters.files.base import FileStore
+from adapters.files.exceptions import NotFound
+from batch_layer.inputs import input_ranges
+from batch_layer.spark_rules import CAP_STATE_COLUMNS, DEDUP_STATE_COLUMNS, RuleStateFrames
+from viewcount.rawdata import BATCH_ROOT, VIEWS_ROOT, parse_hour_dir
+from viewcount.rules import RULES_VERSION, RuleSettings
+from viewcount.timeutil import format_ms, hour_floor
+
+logger = logging.getLogger(__name__)
+
+CLAIMS = "video_hour_claims"      # (video_id, event_hour, creator_id, views): counted views by named creator
+DEDUP_STATE = "state/dedup"
+CAP_STATE = "state/caps"
+CLAIMS_COLUMNS = "video_id string, event_hour long, creator_id string, views long"
+
+
+@dataclass(frozen=True)
+class Base:
+    """The version a run starts from."""
+
+    version: str
+    watermark_ms: int
+    manifest: dict
+
+    def path(self, store: FileStore, table: str) -> str:
+        return f"{store.url}/{BATCH_ROOT}/version={self.version}/{table}"
+
+    def state(self, spark, store: FileStore) -> RuleStateFrames:
+        return RuleStateFrames(spark.read.schema(DEDUP_STATE_COLUMNS).parquet(self.path(store, DEDUP_STATE)),
+                               spark.read.schema(CAP_STATE_COLUMNS).parquet(self.path(store, CAP_STATE)))
+
+    def claims(self, spark, store: FileStore):
+        return spark.read.schema(CLAIMS_COLUMNS).parquet(self.path(store, CLAIMS))
+
+    def first_claims(self, spark, store: FileStore):
+        """video_id → creator_id as the base's totals hold it (the video's first claim)."""
+        return spark.read.parquet(self.path(store, "video_totals")).select("video_id", "creator_id")
+
+
+def find_base(store: FileStore, based_on: str | None, rules: RuleSettings, topic: str, watermark_ms: int,
+              files: list[dict]) -> Base | None:
+    """The version ``based_on`` if this run may start from it, else None (logged with the reason)."""
+    if not based_on:
+        return None
+    try:
+        manifest = json.loads(store.read(f"{BATCH_ROOT}/version={based_on}/_manifest.json"))
+    except NotFound:
+        return _full(f"version {based_on} has no manifest")
+    reason = refusal(manifest, rules, topic, watermark_ms, files)
+    if reason:
+        return _full(f"version {based_on} {reason}")
+    return Base(based_on, manifest["watermark_ms"], manifest)
+
+
+def refusal(manifest: dict, rules: RuleSettings, topic: str, watermark_ms: int, files: list[dict]) -> str:
+    """Why a version with this manifest cannot be a base at ``watermark_ms`` ("" if it can)."""
+    if not manifest.get("state"):
+        return "keeps no rule state (a replay, or written before versions kept it)"
+    if manifest.get("rules_version") != RULES_VERSION or manifest.get("rules") != rules.__dict__:
+        return "was computed by other rules"
+    if manifest.get("topic") != topic:
+        return f"was computed over topic {manifest.get('topic')}"
+    if manifest["watermark_ms"] > watermark_ms:
+        return f"is at W {format_ms(manifest['watermark_ms'])}, after {format_ms(watermark_ms)}"
+    before = hour_floor(manifest["watermark_ms"])
+    if _coverage(manifest.get("inputs", ()), topic, before) != _coverage(files, topic, before):
+        return f"read other offsets in the hours before {format_ms(before)} than the raw store holds now"
+    return ""
+
+
+def new_files(files: list[dict], root: str, base: Base) -> list[str]:
+    """Paths under ``root`` of the hours that can hold records ingested at or after the base's W."""
+    start = hour_floor(base.watermark_ms)
+    return [f["path"] for f in files if f["path"].startswith(root) and _hour_of(f["path"]) >= start]
+
+
+def _coverage(files, topic: str, before_ms: int) -> dict[int, list[tuple[int, int]]]:
+    """partition → merged offset intervals of the views files of hours before ``before_ms``."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    older = [f for f in files if f["path"].startswith(VIEWS_ROOT) and _hour_of(f["path"]) < before_ms]
+    for r in sorted(input_ranges(older, topic)):
+        merged = spans.setdefault(r.partition, [])
+        if merged and r.first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], r.last))
+        else:
+            merged.append((r.first, r.last))
+    return spans
+
+
+def _hour_of(path: str) -> int:
+    date_dir, hour_dir = path.split("/")[-3:-1]
+    return parse_hour_dir(date_dir, hour_dir)
+
+
+def _full(reason: str) -> None:
+    logger.info("full recompute: %s", reason)
+    return None
