@@ -71,6 +71,9 @@ def find_base(store: FileStore, based_on: str | None, rules: RuleSettings, topic
     reason = refusal(manifest, rules, topic, watermark_ms, files)
     if reason:
         return _full(f"version {based_on} {reason}")
+    for table in (CLAIMS, DEDUP_STATE, CAP_STATE, "video_totals"):
+        if not store.exists(f"{BATCH_ROOT}/version={based_on}/{table}/_SUCCESS"):
+            return _full(f"version {based_on} has no complete {table}/")
     return Base(based_on, manifest["watermark_ms"], manifest)
 
 

@@ -89,6 +89,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     from pyspark.sql import functions as F
 
     started = time.monotonic()
+    phases = Phases()
     version = version or new_version_id(watermark_ms)
     listing = input_files(store, watermark_ms, {} if rehash else known_digests(store, based_on))
     files = listing.files
@@ -98,6 +99,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     if not any(f["path"].startswith(VIEWS_ROOT) for f in files):
         raise BatchError(f"no raw data ingested before {format_ms(watermark_ms)} under {store.url}")
     base = None if full else find_base(store, based_on, rules, topic, watermark_ms, files)
+    phases.mark("inputs")
     views = read_records(spark, store, files, VIEWS_ROOT, topic, watermark_ms, base)
     overlapping = overlaps(input_ranges(files, topic))
     if overlapping:
@@ -118,6 +120,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         read[Outcome.INVALID.value] = quarantine.count()
     outcomes = dict(read) if base is None else dict(Counter(base.manifest["outcomes"]) + Counter(read))
     counted = classified.where(F.col("outcome") == Outcome.COUNTED.value)
+    phases.mark("classify")
 
     named_df = claims_of(counted)
     first_claims = first_claims_of(counted)
@@ -131,6 +134,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
 
     if write:
         write_version(store, version, hourly_df, totals_df, daily_df, named_df, state)
+        phases.mark("write")
 
     totals = {r["video_id"]: (r["views"], r["creator_id"]) for r in totals_df.collect()}
     hourly: dict[str, dict[int, int]] = {}
@@ -141,10 +145,12 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         ((r["video_id"], int(r["event_hour"]), r["creator_id"], r["views"]) for r in named_df.collect()),
         {v: owner for v, (_, owner) in totals.items()}, catalog or Catalog(), ownership)
     classified.unpersist()
+    phases.mark("collect")
     distinct_events = views.select("video_id", "event_id").distinct().count() + (
         base.manifest.get("distinct_valid_events", 0) if base is not None else 0)
     checks = data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_events, max_invalid_share,
                          data_docs, version)
+    phases.mark("checks")
 
     manifest = {
         "version": version, "watermark": format_ms(watermark_ms), "watermark_ms": watermark_ms,
@@ -162,6 +168,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         "owner_mismatch": {"views": sum(mismatch.values()), "videos": len(mismatch),
                            "ownership": ownership.value, "catalog_assignments": len(catalog or ())},
         "code_version": __version__, "duration_s": round(time.monotonic() - started, 2),
+        "phases_s": phases.seconds,
         "created_at": format_ms(int(time.time() * 1000)),
     }
     manifest["checks"] = {c.name: c.success for c in checks}
@@ -174,6 +181,19 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     return BatchResult(version, watermark_ms, outcomes, totals, hourly, daily, manifest, checks,
                        f"{store.url}/{checks_path}" if checks_path else "", mismatch,
                        data_docs.index.as_uri() if data_docs is not None else "")
+
+
+class Phases:
+    """Seconds spent in each phase of a run, in order, for the manifest."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = round(now - self._last, 2)
+        self._last = now
 
 
 def read_records(spark, store: FileStore, files: list[dict], root: str, topic: str, watermark_ms: int,

@@ -65,3 +65,4 @@ def test_batch_run_publishes_shows_its_checks_and_rehash_reads_every_raw_file_ag
     assert rehashed["raw_input_fingerprint"] == first.manifest["raw_input_fingerprint"]
     # At the same W as the version it starts from: nothing ingested since, nothing read again.
     assert rehashed["mode"] == "incremental" and rehashed["records_read"] == 0
+    assert (rehashed["videos"], rehashed["outcomes"]) == (first.manifest["videos"], first.manifest["outcomes"])

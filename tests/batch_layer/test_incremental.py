@@ -37,7 +37,7 @@ def materialized(spark, state: RuleStateFrames) -> RuleStateFrames:
                            spark.createDataFrame(state.caps.collect(), CAP_STATE_COLUMNS))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stream=streams(max_size=60), data=st.data())
 def test_steps_from_carried_state_classify_every_record_as_the_whole_stream_does(spark, stream, data):
     records = renumbered(stream)
@@ -112,7 +112,7 @@ def test_a_version_built_on_the_one_before_equals_a_full_recompute(make_scenario
     from batch_layer.watermark import safe_watermark
     from tests.ingestion.conftest import rows
 
-    scenario = make_scenario(events=2500, days=0.3)
+    scenario = make_scenario(events=1500, days=0.3)
     scenario.run_sink(flush_records=500)
     settings = scenario.settings
     safe = safe_watermark(scenario.store, settings.topic, [0, 1, 2])
@@ -135,7 +135,13 @@ def test_a_version_built_on_the_one_before_equals_a_full_recompute(make_scenario
     assert (step.totals, step.hourly, step.creator_daily) == (full.totals, full.hourly, full.creator_daily)
     assert step.outcomes == full.outcomes and step.owner_mismatch == full.owner_mismatch
     assert step.checks_passed, step.failed_checks()
-    # A version with nothing ingested since its W: the next one reads nothing and changes nothing.
-    again = run(safe, based_on=step.version, write=False)
-    assert again.manifest["mode"] == "incremental" and again.manifest["records_read"] == 0
-    assert (again.totals, again.hourly, again.outcomes) == (full.totals, full.hourly, full.outcomes)
+    # A step with nothing ingested since its base: tests/app/test_batch_run_cli.py.
+
+    # A base whose kept state is gone is no base: the run would recompute in full.
+    from batch_layer.incremental import CAP_STATE, find_base
+    from viewcount.rawdata import BATCH_ROOT
+
+    files = step.manifest["inputs"]
+    assert find_base(scenario.store, before.version, settings.rules, settings.topic, safe, files) is not None
+    scenario.store.delete(f"{BATCH_ROOT}/version={before.version}/{CAP_STATE}/_SUCCESS")
+    assert find_base(scenario.store, before.version, settings.rules, settings.topic, safe, files) is None
