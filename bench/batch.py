@@ -53,16 +53,17 @@ RANGE_RECORDS = 250_000   # the sink's FLUSH_RECORDS default order of magnitude
 _LINES: list[bytes] = []   # the generated lines, shared with the forked writers (copy-on-write)
 
 
-def build_dataset(events: int, seed: int, workers: int = 2) -> tuple[LocalFileStore, int]:
-    """The raw dataset and W (the hour after the last ingest time), built once per (N, seed)."""
-    root = DATA / f"raw-{events}-{seed}"
+def build_dataset(events: int, seed: int, workers: int = 2, days: int = 7) -> tuple[LocalFileStore, int]:
+    """The raw dataset of N events over the ``days`` before now and W (the hour after the last
+    ingest time), built once per (N, seed, days)."""
+    root = DATA / (f"raw-{events}-{seed}" if days == 7 else f"raw-{events}-{seed}-{days}d")
     marker = root / "dataset.json"
     if marker.exists():
         return LocalFileStore(LocalStoreConfig(str(root))), json.loads(marker.read_text())["watermark_ms"]
     shutil.rmtree(root, ignore_errors=True)
     started = time.monotonic()
     end = now_ms()
-    _LINES[:] = traffic_lines(events, seed, end - 7 * DAY_MS, end, RuleSettings())
+    _LINES[:] = traffic_lines(events, seed, end - days * DAY_MS, end, RuleSettings())
     print(f"generated {len(_LINES):,} events in {time.monotonic() - started:.0f}s; writing range files "
           f"with {workers} processes", file=sys.stderr)
     with multiprocessing.get_context("fork").Pool(workers) as pool:
