@@ -79,7 +79,7 @@ def find_base(store: FileStore, based_on: str | None, rules: RuleSettings, topic
 
 def refusal(manifest: dict, rules: RuleSettings, topic: str, watermark_ms: int, files: list[dict]) -> str:
     """Why a version with this manifest cannot be a base at ``watermark_ms`` ("" if it can)."""
-    if not manifest.get("state"):
+    if not manifest.get("state") or "raw_partitions" not in manifest:
         return "keeps no rule state (a replay, or written before versions kept it)"
     if manifest.get("rules_version") != RULES_VERSION or manifest.get("rules") != rules.__dict__:
         return "was computed by other rules"

@@ -148,8 +148,9 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     phases.mark("collect")
     distinct_events = views.select("video_id", "event_id").distinct().count() + (
         base.manifest.get("distinct_valid_events", 0) if base is not None else 0)
-    checks = data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_events, max_invalid_share,
-                         data_docs, version)
+    checks, raw_partitions = data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_events,
+                                         max_invalid_share, data_docs, version,
+                                         base.manifest.get("raw_partitions") if base is not None else None)
     phases.mark("checks")
 
     manifest = {
@@ -158,6 +159,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         "inputs_hashed": {"files": listing.hashed, "bytes": listing.hashed_bytes},
         "mode": "full" if base is None else "incremental", "state": True,
         "records_read": sum(read.values()), "distinct_valid_events": distinct_events,
+        "raw_partitions": raw_partitions,
         "outcomes": dict(sorted(outcomes.items())), "videos": len(totals),
         "overlaps": [{"partition": p, "first_offset": a, "last_offset": b} for p, a, b in overlapping],
         **({"based_on": based_on} if based_on is not None else {}),
@@ -276,12 +278,15 @@ def write_manifest(store: FileStore, version: str, manifest: dict, checks: list)
 
 
 def data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_events, max_invalid_share,
-                data_docs=None, run_name: str = "") -> list:
+                data_docs=None, run_name: str = "", carried_partitions: Mapping[str, Mapping[str, int]] | None = None,
+                ) -> tuple[list, dict[str, dict[str, int]]]:
     """Great Expectations over the raw records this run read (``views``, ``quarantine``, their
     outcomes ``read``) and the version's views (``totals``, ``hourly``, ``outcomes``), with the
     suites in expectations/json/; with ``data_docs``, kept in its project and shown in its Data
     Docs under ``run_name``. ``distinct_events``: distinct (video, event) read, summed over the
-    runs the version was built from."""
+    runs the version was built from. ``carried_partitions``: the base version's raw records and
+    invalid ones per partition, so that the invalid share is the whole master dataset's, as a full
+    recompute checks it, not one hour's. Returns the checks and those counts with this run's added."""
     import pandas as pd
     from pyspark.sql import functions as F
 
@@ -294,13 +299,18 @@ def data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_even
     invalid = ({r["partition"]: r["invalid"] for r in quarantine.groupBy("partition").agg(
         F.count("*").alias("invalid"), F.countDistinct("offset").alias("distinct")).collect()}
         if quarantine is not None else {})
-    raw = pd.DataFrame([{
-        "partition": p, "rows": row["rows"] + invalid.get(p, 0),
-        "distinct_offsets": row["distinct_offsets"] + invalid.get(p, 0),
-        "missing_ids": row["missing_ids"] or 0,
-        "invalid_share": invalid.get(p, 0) / (row["rows"] + invalid.get(p, 0)),
-    } for p, row in sorted(per_partition.items())],
-        columns=["partition", "rows", "distinct_offsets", "missing_ids", "invalid_share"])
+    carried = {int(p): c for p, c in (carried_partitions or {}).items()}
+    frame, partitions = [], {}
+    for p in sorted(set(per_partition) | set(carried)):
+        row, before = per_partition.get(p), carried.get(p, {"rows": 0, "invalid": 0})
+        new_rows = (row["rows"] if row else 0) + invalid.get(p, 0)
+        rows, bad = before["rows"] + new_rows, before["invalid"] + invalid.get(p, 0)
+        partitions[str(p)] = {"rows": rows, "invalid": bad}
+        frame.append({"partition": p, "rows": rows,
+                      "distinct_offsets": before["rows"] + (row["distinct_offsets"] if row else 0) + invalid.get(p, 0),
+                      "missing_ids": (row["missing_ids"] if row else 0) or 0,
+                      "invalid_share": bad / rows if rows else 0.0})
+    raw = pd.DataFrame(frame, columns=["partition", "rows", "distinct_offsets", "missing_ids", "invalid_share"])
     views_frame = pd.DataFrame([{"video_id": v, "views": n, "creator_id": owner,
                                  "hourly_sum": sum(hourly.get(v, {}).values())}
                                 for v, (n, owner) in sorted(totals.items())],
@@ -318,7 +328,7 @@ def data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_even
         checker.check("raw_batch", raw, {"max_invalid_share": max_invalid_share}),
         checker.check("batch_views", views_frame),
         checker.check("reconcile", reconcile),
-    ]
+    ], partitions
 
 
 def spark_session(master: str, app: str = "viewcount-batch", shuffle_partitions: int = 8,

@@ -134,6 +134,9 @@ def test_a_version_built_on_the_one_before_equals_a_full_recompute(make_scenario
     assert step.manifest["records_read"] == full.manifest["records_read"] - before.manifest["records_read"]
     assert (step.totals, step.hourly, step.creator_daily) == (full.totals, full.hourly, full.creator_daily)
     assert step.outcomes == full.outcomes and step.owner_mismatch == full.owner_mismatch
+    # Its data checks see the master dataset as a full recompute does, not only the new hours.
+    assert step.manifest["raw_partitions"] == full.manifest["raw_partitions"]
+    assert step.manifest["distinct_valid_events"] >= full.manifest["distinct_valid_events"]
     assert step.checks_passed, step.failed_checks()
     # A step with nothing ingested since its base: tests/app/test_batch_run_cli.py.
 

@@ -19,7 +19,7 @@ INPUTS = [views("09", 0, 0, 9), views("09", 0, 10, 19), views("10", 0, 20, 29), 
 
 
 def manifest(**changes) -> dict:
-    return {"state": True, "rules_version": RULES_VERSION, "rules": RuleSettings().__dict__, "topic": "views",
+    return {"state": True, "raw_partitions": {}, "rules_version": RULES_VERSION, "rules": RuleSettings().__dict__, "topic": "views",
             "watermark_ms": W, "inputs": INPUTS, **changes}
 
 
