@@ -11,7 +11,7 @@ under ``bench/.data/`` with the sink's own range files (``bench/batch.py``). The
   spark_recompute / duckdb   the same rules over all history at W₀ in Spark and in DuckDB
                  (``bench/batch.py``), for the ratio
 
-Each figure is the median of ``--runs``. ``hourly_ratio`` is hourly_run at the largest size over
+Each figure is the median of ``--runs`` (hourly) or ``--full-runs`` (the others). ``hourly_ratio`` is hourly_run at the largest size over
 the smallest: flat history cost means a ratio near 1. With ``--cluster spark://…`` (``viewcount
 stack up --spark``), the hourly run at the largest size is also timed on that standalone
 cluster, after the ``local[2]`` runs in the same process.
@@ -63,7 +63,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000", help="history sizes, events, comma-separated")
     parser.add_argument("--daily", type=int, default=100_000, help="events per day at every size")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="hourly runs per size")
+    parser.add_argument("--full-runs", type=int, default=3,
+                        help="full runs, and Spark/DuckDB recomputes, per size (4-5 min each at 10M here)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--driver-memory", default="6g")
     parser.add_argument("--cluster", default="", metavar="SPARK_MASTER",
@@ -74,14 +76,14 @@ def main() -> None:
     datasets = {n: build_dataset(n, args.seed, days=max(1, n // args.daily)) for n in sizes}
     spark = spark_session("local[2]", "viewcount-bench-hourly", driver_memory=args.driver_memory)
     spark.sparkContext.setLogLevel("ERROR")
-    out: dict = {"daily_events": args.daily, "runs": args.runs, "sizes": {}}
+    out: dict = {"daily_events": args.daily, "runs": args.runs, "full_runs": args.full_runs, "sizes": {}}
     bases = {}
     try:
         for n, (store, last) in datasets.items():
             w0 = last - HOUR_MS
             print(f"history {n:,} events ({max(1, n // args.daily)} days), W₀ {w0}", file=sys.stderr)
             full = []
-            for run in range(args.runs):
+            for run in range(args.full_runs):
                 seconds, base = timed(lambda: run_batch(spark, store, RuleSettings(), w0, TOPIC,
                                                         version=f"base-{run}-{time.time_ns()}"))
                 full.append(seconds)
@@ -90,7 +92,7 @@ def main() -> None:
             bases[n] = base
             hourly, hour_records, hour_phases = hourly_runs(spark, store, base, last, args.runs, "local[2]")
             recompute, duck = [], []
-            for run in range(args.runs):
+            for run in range(args.full_runs):
                 with tempfile.TemporaryDirectory(prefix="viewcount-bench-hourly-") as tmp:
                     seconds, spark_totals = timed(lambda: spark_recompute(spark, store, w0, str(Path(tmp) / "s")))
                     recompute.append(seconds)
