@@ -354,6 +354,9 @@ class KafkaPythonConsumer(RecordConsumer):
                 self._commit_sync(requested, left_ms)
                 break
             except (RebalanceInProgressError, CommitFailedError) as e:
+                if not self._consumer.subscription():   # assigned by hand: no rebalance to finish
+                    logger.info("last offset commit at close of %s not taken: %s", self._topic, e)
+                    break
                 # The group is rebalancing, and the coordinator waits for this member to rejoin,
                 # which only a poll does (kafka-python refuses a commit until then). Finish it
                 # and commit what this member still owns afterwards; records fetched meanwhile

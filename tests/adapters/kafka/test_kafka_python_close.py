@@ -24,6 +24,9 @@ class RebalancingDriver:
         self.committed: list[dict[int, int]] = []
         self.closed = False
 
+    def subscription(self):
+        return {"views"}
+
     def assignment(self):
         return {TopicPartition("views", p) for p in self.owned}
 
@@ -100,3 +103,11 @@ def test_a_rebalance_finished_by_close_is_not_reported_to_the_application(make_c
     listener.on_partitions_assigned({TopicPartition("views", 0)})
     listener.on_partitions_revoked({TopicPartition("views", 1)})
     assert told == []
+
+
+def test_a_consumer_assigned_by_hand_gives_up_a_refused_commit_at_once(make_consumer):
+    consumer, driver = make_consumer()
+    driver.subscription = lambda: set()
+    consumer.commit({0: 3})
+    consumer.close()
+    assert driver.committed == [] and driver.polls == 0 and driver.closed
