@@ -16,12 +16,10 @@ and the log says why.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
 from adapters.files.base import FileStore
-from adapters.files.exceptions import NotFound
 from batch_layer.inputs import input_ranges
 from batch_layer.spark_rules import CAP_STATE_COLUMNS, DEDUP_STATE_COLUMNS, RuleStateFrames
 from viewcount.rawdata import BATCH_ROOT, VIEWS_ROOT, parse_hour_dir
@@ -59,14 +57,13 @@ class Base:
         return spark.read.parquet(self.path(store, "video_totals")).select("video_id", "creator_id")
 
 
-def find_base(store: FileStore, based_on: str | None, rules: RuleSettings, topic: str, watermark_ms: int,
-              files: list[dict]) -> Base | None:
-    """The version ``based_on`` if this run may start from it, else None (logged with the reason)."""
+def find_base(store: FileStore, based_on: str | None, manifest: dict | None, rules: RuleSettings, topic: str,
+              watermark_ms: int, files: list[dict]) -> Base | None:
+    """The version ``based_on`` (whose ``manifest`` the caller read) if this run may start from it,
+    else None (logged with the reason)."""
     if not based_on:
         return None
-    try:
-        manifest = json.loads(store.read(f"{BATCH_ROOT}/version={based_on}/_manifest.json"))
-    except NotFound:
+    if manifest is None:
         return _full(f"version {based_on} has no manifest")
     reason = refusal(manifest, rules, topic, watermark_ms, files)
     if reason:

@@ -33,17 +33,26 @@ class InputListing:
         return len(self.files) - self.hashed
 
 
-def known_digests(store: FileStore, version: str | None) -> dict[str, dict]:
-    """``path → {path, size, sha256}`` as the manifest of ``version`` lists its inputs; empty when
-    there is no such version (none published yet, or one written before manifests listed them)."""
+def read_manifest(store: FileStore, version: str | None) -> dict | None:
+    """The manifest of ``version``; None when there is no such version (none published yet)."""
     if not version:
-        return {}
+        return None
     try:
-        manifest = json.loads(store.read(f"{BATCH_ROOT}/version={version}/_manifest.json"))
+        return json.loads(store.read(f"{BATCH_ROOT}/version={version}/_manifest.json"))
     except NotFound:
-        logger.warning("batch version %s has no manifest under %s: every raw file is hashed", version, store.url)
-        return {}
-    return {f["path"]: f for f in manifest.get("inputs", ()) if "sha256" in f}
+        logger.warning("batch version %s has no manifest under %s", version, store.url)
+        return None
+
+
+def digests_in(manifest: dict | None) -> dict[str, dict]:
+    """``path → {path, size, sha256}`` as ``manifest`` lists its inputs; empty without one (or one
+    written before manifests listed them)."""
+    return {f["path"]: f for f in (manifest or {}).get("inputs", ()) if "sha256" in f}
+
+
+def known_digests(store: FileStore, version: str | None) -> dict[str, dict]:
+    """:func:`digests_in` the manifest of ``version``."""
+    return digests_in(read_manifest(store, version))
 
 
 def input_files(store: FileStore, watermark_ms: int, known: Mapping[str, dict] | None = None) -> InputListing:

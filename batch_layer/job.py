@@ -29,7 +29,7 @@ from batch_layer.exceptions import BatchError
 from batch_layer.spark_conf import session_conf
 from expectations.runner import DataDocs
 from batch_layer.incremental import CAP_STATE, CLAIMS, DEDUP_STATE, Base, find_base, new_files
-from batch_layer.inputs import fingerprint, input_files, input_ranges, known_digests
+from batch_layer.inputs import digests_in, fingerprint, input_files, input_ranges, read_manifest
 from batch_layer.spark_rules import RuleStateFrames, classify_with_state
 from viewcount import __version__
 from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, overlaps
@@ -91,14 +91,15 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     started = time.monotonic()
     phases = Phases()
     version = version or new_version_id(watermark_ms)
-    listing = input_files(store, watermark_ms, {} if rehash else known_digests(store, based_on))
+    based_manifest = read_manifest(store, based_on)    # read once: digests to reuse, and the base
+    listing = input_files(store, watermark_ms, {} if rehash else digests_in(based_manifest))
     files = listing.files
     logger.info("batch inputs before W=%s: %d raw files, %d hashed now (%d bytes), %d digests reused from %s",
                 format_ms(watermark_ms), len(files), listing.hashed, listing.hashed_bytes, listing.reused,
                 based_on or "no version")
     if not any(f["path"].startswith(VIEWS_ROOT) for f in files):
         raise BatchError(f"no raw data ingested before {format_ms(watermark_ms)} under {store.url}")
-    base = None if full else find_base(store, based_on, rules, topic, watermark_ms, files)
+    base = None if full else find_base(store, based_on, based_manifest, rules, topic, watermark_ms, files)
     phases.mark("inputs")
     views = read_records(spark, store, files, VIEWS_ROOT, topic, watermark_ms, base)
     overlapping = overlaps(input_ranges(files, topic))

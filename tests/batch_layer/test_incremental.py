@@ -145,6 +145,7 @@ def test_a_version_built_on_the_one_before_equals_a_full_recompute(make_scenario
     from viewcount.rawdata import BATCH_ROOT
 
     files = step.manifest["inputs"]
-    assert find_base(scenario.store, before.version, settings.rules, settings.topic, safe, files) is not None
+    args = (before.version, before.manifest, settings.rules, settings.topic, safe, files)
+    assert find_base(scenario.store, *args) is not None
     scenario.store.delete(f"{BATCH_ROOT}/version={before.version}/{CAP_STATE}/_SUCCESS")
-    assert find_base(scenario.store, before.version, settings.rules, settings.topic, safe, files) is None
+    assert find_base(scenario.store, *args) is None
