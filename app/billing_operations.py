@@ -18,7 +18,8 @@ from viewcount.timeutil import format_ms
 def monthly_billing(settings: Settings, say: Callable[[str], None] = lambda line: None) -> MonthlyBilling:
     audit = wiring.file_store(settings, settings.audit_store)
     return MonthlyBilling(wiring.batch_views(settings), wiring.raw_store(settings), audit, wiring.audit_ledger(settings),
-                          load_rate_card(settings.rate_card), settings.rules, settings.ownership_mode, say=say)
+                          load_rate_card(settings.rate_card), settings.rules, settings.ownership_mode, say=say,
+                          data_docs=wiring.data_docs(settings))
 
 
 def month_closed(settings: Settings, period: Period) -> tuple[bool, str]:

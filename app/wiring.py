@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the layers are imported where a client is built, so a comma
     from audit.ledger import AuditLedger
     from batch_layer.redis_views import RedisBatchViews
     from catalog.store import CatalogStore, CatalogView
+    from expectations.runner import DataDocs
     from ingestion.compact import Compactor
     from serving_layer.owners import CatalogSource, Owners
     from viewcount.ownership import Catalog
@@ -150,6 +151,14 @@ def compactor(settings: Settings, ledger: AuditLedger) -> Compactor:
     from ingestion.compact import Compactor
 
     return Compactor(raw_store(settings), ledger, failpoint=Failpoints.parse(settings.failpoints))
+
+
+def data_docs(settings: Settings) -> DataDocs:
+    """The Great Expectations project that keeps the batch's and billing's check results, and
+    their Data Docs."""
+    from expectations.runner import DataDocs
+
+    return DataDocs(Path(settings.state_dir) / "great_expectations")
 
 
 def redis_config(settings: Settings, **overrides) -> RedisConfig:

@@ -18,9 +18,12 @@ def cents(amount: Decimal | str) -> int:
     return int((value * 100).to_integral_exact())
 
 
-def run_checks(month: MonthViews, entries: list[Entry], statement_csv: bytes) -> list:
+def run_checks(month: MonthViews, entries: list[Entry], statement_csv: bytes, data_docs=None,
+               run_name: str = "") -> list:
     """``entries``: every payout and adjustment of the month once this run is done (those in the
-    ledger and those about to be written); ``statement_csv``: the statement they make."""
+    ledger and those about to be written); ``statement_csv``: the statement they make. With
+    ``data_docs`` (:class:`expectations.runner.DataDocs`), the results are kept in its project and
+    its Data Docs show them under ``run_name``."""
     import pandas as pd
 
     from expectations.runner import Checker
@@ -51,7 +54,7 @@ def run_checks(month: MonthViews, entries: list[Entry], statement_csv: bytes) ->
         "video_hourly_views": month.hourly_total,
         "accounted_views": sum(int(r["views"]) for r in rows) + month.unassigned,
     }])
-    checker = Checker()
+    checker = Checker(data_docs, run_name)
     return [
         checker.check("payouts", payouts),
         checker.check("creator_month", creator_month),

@@ -12,6 +12,7 @@ from audit.exceptions import HeadMoved
 from audit.kinds import BATCH_PUBLISH, BATCH_REPLAY, OWNERSHIP
 from audit.ledger import MAX_RACE_RETRIES, AuditLedger
 from billing.checks import run_checks
+from expectations.runner import DataDocs
 from catalog.store import assignment_of
 from billing.exceptions import BillingChecksFailed, BillingError, RateCardError, StaleBatchVersion
 from billing.period import Period
@@ -42,6 +43,7 @@ class BillingOutcome:
     statement_parquet: str = ""
     statement_written: bool = False
     unassigned: int = 0                                   # views no one owned, not paid
+    data_docs: str = ""                                   # the Data Docs index that shows its checks
 
 
 class _LedgerFold:
@@ -81,10 +83,13 @@ class _LedgerFold:
 class MonthlyBilling:
     def __init__(self, serving: PublishedPointer, raw: FileStore, audit_store: FileStore, ledger: AuditLedger,
                  rate_card: RateCard, rules: RuleSettings, ownership: OwnershipMode = OwnershipMode.FIRST_CLAIM,
-                 actor: str | None = None, say: Callable[[str], None] = lambda line: None) -> None:
+                 actor: str | None = None, say: Callable[[str], None] = lambda line: None,
+                 data_docs: DataDocs | None = None) -> None:
+        """``data_docs``: the Great Expectations project that keeps the checks' results and shows
+        them in its Data Docs (none: the checks run in a throwaway context)."""
         self._serving, self._raw, self._audit_store, self._ledger = serving, raw, audit_store, ledger
         self._rate_card, self._rules, self._ownership = rate_card, rules, ownership
-        self._actor, self._say = actor, say
+        self._actor, self._say, self._data_docs = actor, say, data_docs
 
     def run(self, period: Period, write: bool = True) -> BillingOutcome:
         """Bill the month; with ``write=False`` stop after the checks (a dry run: nothing written)."""
@@ -125,13 +130,16 @@ class MonthlyBilling:
 
         # 5. Checks over the month as it will stand; a failure stops the run with nothing written.
         after = lines_of(fold.month_records, period) + [Line(e, 0) for e in planned]
-        checks = run_checks(month, [line.entry for line in after], render_csv(period, after))
+        checks = run_checks(month, [line.entry for line in after], render_csv(period, after), self._data_docs,
+                            f"billing-{period}-{version}")
+        docs = f"; Data Docs: {self._data_docs.index.as_uri()}" if self._data_docs else ""
         if not all(c.success for c in checks):
             from expectations.runner import describe_failed
 
-            raise BillingChecksFailed(f"data checks failed, nothing written: {describe_failed(checks)}")
-        self._say(f"[5/7] data checks passed: {', '.join(c.name for c in checks)}")
-        outcome = BillingOutcome(period, version, watermark, planned, unassigned=month.unassigned)
+            raise BillingChecksFailed(f"data checks failed, nothing written: {describe_failed(checks)}{docs}")
+        self._say(f"[5/7] data checks passed: {', '.join(c.name for c in checks)}{docs}")
+        outcome = BillingOutcome(period, version, watermark, planned, unassigned=month.unassigned,
+                                 data_docs=self._data_docs.index.as_uri() if self._data_docs else "")
         if not write:
             return outcome
 

@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from adapters.files.rawdata import read_parquet_rows
-from viewcount.rawdata import BATCH_ROOT
+from adapters.files.rawdata import iter_parquet_rows
+from viewcount.rawdata import version_dir
 from billing.exceptions import BillingError
 from billing.period import Period
 from adapters.files.base import FileStore
@@ -60,20 +60,20 @@ def published_pointer(serving: PublishedPointer) -> tuple[str, int]:
 
 
 def read_month_views(raw: FileStore, version: str, watermark_ms: int, period: Period) -> MonthViews:
-    base = f"{BATCH_ROOT}/version={version}"
+    base = version_dir(version)
     try:
         manifest = json.loads(raw.read(f"{base}/_manifest.json"))
     except NotFound as e:
         raise BillingError(f"the published batch version {version} has no manifest under {raw.url}/{base}: "
                            f"is VIEWCOUNT_RAW_STORE the store it was computed on?") from e
-    daily_total = sum(int(r["views"]) for r in read_parquet_rows(raw, f"{base}/creator_daily", ["event_day", "views"])
+    daily_total = sum(int(r["views"]) for r in iter_parquet_rows(raw, f"{base}/creator_daily", ["event_day", "views"])
                       if period.contains_day(r["event_day"]))
     hourly = [(r["video_id"], int(r["event_hour"]), int(r["views"]))
-              for r in read_parquet_rows(raw, f"{base}/video_hourly", ["video_id", "event_hour", "views"])
+              for r in iter_parquet_rows(raw, f"{base}/video_hourly", ["video_id", "event_hour", "views"])
               if period.start_ms <= int(r["event_hour"]) < period.end_ms]
     videos = {video for video, _, _ in hourly}
     first_claims = {r["video_id"]: r["creator_id"]
-                    for r in read_parquet_rows(raw, f"{base}/video_totals", ["video_id", "creator_id"])
+                    for r in iter_parquet_rows(raw, f"{base}/video_totals", ["video_id", "creator_id"])
                     if r["video_id"] in videos}
     return MonthViews(period, version, watermark_ms, manifest.get("raw_input_fingerprint", ""),
                       hourly, first_claims, daily_total)

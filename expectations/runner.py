@@ -1,4 +1,4 @@
-"""Run the stored suites over summary frames through Great Expectations checkpoints, keep a JSON
+"""Run the stored suites over Spark DataFrames and summary frames through Great Expectations checkpoints, keep a JSON
 report next to the batch version, and, with a :class:`DataDocs` folder, keep every validation
 result in a file-backed context and build Data Docs from them."""
 
@@ -69,7 +69,8 @@ class Checker:
             self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
         except Exception:  # older/newer layouts: progress bars are cosmetic
             pass
-        self._source = self._context.data_sources.add_or_update_pandas("viewcount")
+        self._pandas = self._context.data_sources.add_or_update_pandas("viewcount")
+        self._spark = None   # added on the first Spark DataFrame: it needs a running session
 
     def _use_site(self, site_dir: Path) -> None:
         """Our one Data Docs site, in ``site_dir`` (a new project comes with a default one)."""
@@ -99,7 +100,8 @@ class Checker:
         from great_expectations.core.run_identifier import RunIdentifier
 
         suite = self._context.suites.add_or_update(load_suite(name))
-        asset = next((a for a in self._source.assets if a.name == name), None) or self._source.add_dataframe_asset(name)
+        source = self._source_for(frame)
+        asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(name)
         batch = asset.batch_definitions[0] if asset.batch_definitions else \
             asset.add_batch_definition_whole_dataframe("whole")
         validation = self._context.validation_definitions.add_or_update(
@@ -121,6 +123,16 @@ class Checker:
             if not r.success:
                 report.failures.append(entry)
         return report
+
+
+    def _source_for(self, frame):
+        """The data source for ``frame``: a Spark DataFrame is validated where it is, by Spark,
+        never brought to the driver; a pandas frame (a summary) by pandas."""
+        if not type(frame).__module__.startswith("pyspark"):
+            return self._pandas
+        if self._spark is None:
+            self._spark = self._context.data_sources.add_or_update_spark("viewcount_spark")
+        return self._spark
 
 
 def describe_failed(reports: list[CheckReport]) -> str:

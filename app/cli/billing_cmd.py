@@ -33,6 +33,7 @@ def run_billing_cmd(args, settings) -> int:
         print(f"billed {period} from batch version {outcome.version}: nothing new to write")
     currency = outcome.lines[0].entry.currency if outcome.lines else ""
     print(f"{period}: {done['views']} views, {done['amount']} {currency} over {done['rows']} payouts and adjustments")
+    print(f"data checks: Data Docs at {outcome.data_docs}")
     print(f"parquet: {outcome.statement_parquet}")
     print(outcome.statement_csv)
     return 0

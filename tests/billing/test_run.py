@@ -17,6 +17,8 @@ import pytest
 from audit.canonical import canonical_bytes, record_hash
 from audit.ledger import record_path
 from billing.exceptions import BillingChecksFailed, StaleBatchVersion
+from expectations.runner import DataDocs
+from app import wiring
 from billing.period import Period
 from billing.plan import payout_id
 from billing.ratecard import parse_rate_card
@@ -47,6 +49,8 @@ def test_a_closed_month_is_paid_once_with_a_statement_and_a_rerun_writes_nothing
     first = books.cli("billing", "run", "--period", "2026-10")
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().splitlines()[-1].endswith("statements/period=2026-10/statement-2026-10-through-seq-000003.csv")
+    docs = first.stdout.strip().splitlines()[-3].removeprefix("data checks: Data Docs at ")
+    assert docs == wiring.data_docs(books.settings).index.as_uri() and wiring.data_docs(books.settings).index.is_file()
     payouts = [r for r in books.ledger.records() if r["kind"] == "payout"]
     assert [(r["seq"], r["payload"]["creator_id"], r["payload"]["views"], r["payload"]["amount"]) for r in payouts] \
         == [(2, "creator_42", 1234, "4.94"), (3, "creator_7", 999, "2.50")]          # 4.936 → 4.94; 2.4975 → 2.50
@@ -116,18 +120,23 @@ def test_an_open_month_is_refused_saying_when_it_closes(make_books):
     assert books.snapshot() == before
 
 
-def _billing(books, card=RATE_CARD) -> MonthlyBilling:
+def _billing(books, card=RATE_CARD, data_docs: DataDocs | None = None) -> MonthlyBilling:
     return MonthlyBilling(books.serving, books.raw, books.audit, books.ledger, parse_rate_card(card),
-                          books.settings.rules)
+                          books.settings.rules, data_docs=data_docs)
 
 
-def test_a_failing_check_stops_the_run_before_anything_is_written(make_books):
+def test_a_failing_check_stops_the_run_before_anything_is_written_and_shows_in_data_docs(make_books, tmp_path):
     books = make_books()
-    books.publish(OCTOBER, hourly_views={**OCTOBER, ("creator_7", "2026-10-15"): 998})  # views disagree
+    version = books.publish(OCTOBER, hourly_views={**OCTOBER, ("creator_7", "2026-10-15"): 998})  # views disagree
     before = books.snapshot()
-    with pytest.raises(BillingChecksFailed, match="statement: expect_column_pair_values_to_be_equal"):
-        _billing(books).run(Period.parse("2026-10"))
+    docs = DataDocs(tmp_path / "great_expectations")
+    with pytest.raises(BillingChecksFailed, match="statement: expect_column_pair_values_to_be_equal") as failed:
+        _billing(books, data_docs=docs).run(Period.parse("2026-10"))
     assert books.snapshot() == before
+    assert docs.index.as_uri() in str(failed.value)
+    pages = {p.parent.parent.name: p for p in (docs.site_dir / "validations").rglob("*.html")}
+    assert set(pages) == {f"billing-2026-10-{version}"} and len(list((docs.site_dir / "validations").iterdir())) == 3
+    assert "statement" in {p.name for p in (docs.site_dir / "validations").iterdir()}
 
 
 def test_a_version_without_a_publish_record_is_not_paid_from(make_books):

@@ -64,3 +64,20 @@ def test_results_are_kept_and_data_docs_show_the_failing_check_red(tmp_path, bro
     red = failing.value_of_css_property("color")
     assert red in ("rgba(192, 57, 43, 1)", "rgb(192, 57, 43)"), red      # readable without the CDN styles
     assert "w20261126T11-bad" in docs.index.read_text()
+
+
+@pytest.mark.integration
+def test_a_spark_dataframe_is_validated_by_spark_and_kept_in_data_docs(spark, tmp_path):
+    rows = [("v1", 3, "c1", 3), ("v2", 5, "c2", 5)]
+    columns = "video_id string, views long, creator_id string, hourly_sum long"
+    docs = DataDocs(tmp_path / "great_expectations")
+    checker = Checker(docs, run_name="w20261127T05-spark")
+    assert checker.check("batch_views", spark.createDataFrame(rows, columns)).success
+    failed = checker.check("batch_views", spark.createDataFrame(rows + [("v2", 1, None, 2)], columns))
+    assert describe_failed([failed]) == (
+        "batch_views: expect_column_values_to_be_unique(video_id) unexpected=2; "
+        "expect_column_values_to_not_be_null(creator_id) unexpected=1; "
+        "expect_column_pair_values_to_be_equal(views) unexpected=1")
+    pages = sorted((docs.site_dir / "validations" / "batch_views").rglob("*.html"))
+    assert [p.relative_to(docs.site_dir / "validations" / "batch_views").parts[0] for p in pages] == \
+        ["w20261127T05-spark"] * 2
