@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 from audit.kinds import BATCH_PUBLISH
 from batch_layer.exceptions import ChecksFailed
@@ -16,13 +15,12 @@ from batch_layer.holes import Hole, accepted_holes, find_holes, require_no_holes
 from viewcount import __version__
 from batch_layer.job import BatchResult, run_batch, spark_session
 from batch_layer.spark_conf import read_spark_conf
-from expectations.runner import DataDocs
 from batch_layer.versions import load_checks, load_result
 from batch_layer.publish import publish
 from batch_layer.replay import ReplayReport, replay_days
 from batch_layer.watermark import check_watermark, safe_watermark
 from app import wiring
-from viewcount.rawdata import BATCH_ROOT
+from viewcount.rawdata import version_dir
 from viewcount.settings import Settings
 from viewcount.timeutil import format_ms
 
@@ -76,11 +74,6 @@ def accept_hole(settings: Settings, hole: Hole, reason: str) -> dict:
         return ledger.append(HOLE_ACCEPTED, payload, {"code_version": __version__})
 
 
-def data_docs(settings: Settings) -> DataDocs:
-    """The Great Expectations project that keeps the batch's check results, and its Data Docs."""
-    return DataDocs(Path(settings.state_dir) / "great_expectations")
-
-
 def recompute(settings: Settings, watermark_ms: int | None = None, rehash: bool = False,
               full: bool = False) -> BatchResult:
     """Recompute at W (default: the safe W) and write the version; nothing is published. Unless
@@ -98,7 +91,7 @@ def recompute(settings: Settings, watermark_ms: int | None = None, rehash: bool 
                          max_invalid_share=settings.batch_max_invalid_share,
                          catalog=wiring.catalog(settings), ownership=settings.ownership_mode,
                          based_on=published[0] if published else "", rehash=rehash,
-                         data_docs=data_docs(settings), full=full)
+                         data_docs=wiring.data_docs(settings), full=full)
     finally:
         spark.stop()
 
@@ -112,7 +105,7 @@ def require_checks_passed(settings: Settings, version: str) -> dict:
         from expectations.runner import describe_failed
 
         raise ChecksFailed(f"version {version}: {describe_failed(checks)} "
-                           f"(report: {store.url}/{BATCH_ROOT}/version={version}/_checks.json)")
+                           f"(report: {store.url}/{version_dir(version, '_checks.json')})")
     return {c.name: c.success for c in checks}
 
 

@@ -192,7 +192,7 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     with wiring.audit_ledger(s) as ledger:
         record = publish(batch, wiring.batch_views(s), ledger)
     summary.batch_watermark = format_ms(batch.watermark_ms)
-    say(f"      version {batch.version} at W {summary.batch_watermark}: {len(batch.totals):,} videos; "
+    say(f"      version {batch.version} at W {summary.batch_watermark}: {batch.videos:,} videos; "
         f"audit seq {record['seq']}")
     say(f"      data checks passed; Data Docs: {batch.data_docs}")
     took("batch")

@@ -12,8 +12,9 @@ import logging
 from app import wiring
 from app.batch_operations import topic_partitions
 from batch_layer.job import BatchResult
-from batch_layer.reconcile import REPORT_FILE, Reconciliation, batch_between, compare
-from viewcount.rawdata import BATCH_ROOT
+from batch_layer.reconcile import REPORT_FILE, Reconciliation, compare
+from batch_layer.version_views import VersionFiles
+from viewcount.rawdata import version_dir
 from viewcount.settings import Settings
 from viewcount.timeutil import format_ms
 
@@ -27,7 +28,7 @@ LISTED = 10   # differences named in the log line; the report lists them all
 def reconcile_publish(settings: Settings, result: BatchResult, before: tuple[str, int] | None) -> Reconciliation:
     """Compare, report and push; ``before`` is the (version, W) published before ``result``."""
     report = _compare(settings, result, before)
-    wiring.raw_store(settings).put(f"{BATCH_ROOT}/version={result.version}/{REPORT_FILE}",
+    wiring.raw_store(settings).put(version_dir(result.version, REPORT_FILE),
                                    json.dumps(report.to_json(), indent=1).encode())
     if report.skipped:
         logger.info("batch and speed not compared for version %s: %s", result.version, report.skipped)
@@ -58,7 +59,12 @@ def _compare(settings: Settings, result: BatchResult, before: tuple[str, int] | 
         return Reconciliation(result.version, since, watermark,
                               skipped=f"the speed layer has not applied every record ingested before "
                                       f"{format_ms(watermark)} on partitions {behind}")
-    batch = batch_between(result.hourly, wiring.batch_views(settings).hourly_views(previous, result.hourly))
+    if result.manifest.get("changes", {}).get("over") != previous:
+        return Reconciliation(result.version, since, watermark,
+                              skipped=f"the version was not computed over {previous}, the version published before it")
+    batch: dict[str, dict[int, int]] = {}
+    for video, hour, views in VersionFiles(wiring.raw_store(settings), result.version).change_rows():
+        batch.setdefault(video, {})[hour] = views
     speed = counts.views_ingested_between(settings.topic, partitions, since, watermark)
     return compare(result.version, since, watermark, batch, speed)
 

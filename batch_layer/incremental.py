@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from adapters.files.base import FileStore
 from batch_layer.inputs import input_ranges
 from batch_layer.spark_rules import CAP_STATE_COLUMNS, DEDUP_STATE_COLUMNS, RuleStateFrames
-from viewcount.rawdata import BATCH_ROOT, VIEWS_ROOT, parse_hour_dir
+from viewcount.rawdata import VIDEO_TOTALS, VIEWS_ROOT, parse_hour_dir, version_dir
 from viewcount.rules import RULES_VERSION, RuleSettings
 from viewcount.timeutil import format_ms, hour_floor
 
@@ -43,7 +43,7 @@ class Base:
     manifest: dict
 
     def path(self, store: FileStore, table: str) -> str:
-        return f"{store.url}/{BATCH_ROOT}/version={self.version}/{table}"
+        return f"{store.url}/{version_dir(self.version, table)}"
 
     def state(self, spark, store: FileStore) -> RuleStateFrames:
         return RuleStateFrames(spark.read.schema(DEDUP_STATE_COLUMNS).parquet(self.path(store, DEDUP_STATE)),
@@ -54,7 +54,7 @@ class Base:
 
     def first_claims(self, spark, store: FileStore):
         """video_id → creator_id as the base's totals hold it (the video's first claim)."""
-        return spark.read.parquet(self.path(store, "video_totals")).select("video_id", "creator_id")
+        return spark.read.parquet(self.path(store, VIDEO_TOTALS)).select("video_id", "creator_id")
 
 
 def find_base(store: FileStore, based_on: str | None, manifest: dict | None, rules: RuleSettings, topic: str,
@@ -68,8 +68,8 @@ def find_base(store: FileStore, based_on: str | None, manifest: dict | None, rul
     reason = refusal(manifest, rules, topic, watermark_ms, files)
     if reason:
         return _full(f"version {based_on} {reason}")
-    for table in (CLAIMS, DEDUP_STATE, CAP_STATE, "video_totals"):
-        if not store.exists(f"{BATCH_ROOT}/version={based_on}/{table}/_SUCCESS"):
+    for table in (CLAIMS, DEDUP_STATE, CAP_STATE, VIDEO_TOTALS):
+        if not store.exists(version_dir(based_on, f"{table}/_SUCCESS")):
             return _full(f"version {based_on} has no complete {table}/")
     return Base(based_on, manifest["watermark_ms"], manifest)
 

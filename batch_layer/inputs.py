@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from adapters.files.base import FileStore
 from adapters.files.exceptions import NotFound
-from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, RangeFile, parse_hour_dir, parse_name
+from viewcount.rawdata import QUARANTINE_ROOT, VIEWS_ROOT, RangeFile, parse_hour_dir, parse_name, version_dir
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def read_manifest(store: FileStore, version: str | None) -> dict | None:
     if not version:
         return None
     try:
-        return json.loads(store.read(f"{BATCH_ROOT}/version={version}/_manifest.json"))
+        return json.loads(store.read(version_dir(version, "_manifest.json")))
     except NotFound:
         logger.warning("batch version %s has no manifest under %s", version, store.url)
         return None

@@ -6,6 +6,7 @@ from the published version's state and the records ingested since its W when it 
     batch/v1/version={version}/creator_daily/   (creator_id, event_day, views) by first claim
     batch/v1/version={version}/video_hour_claims/   (video_id, event_hour, creator_id, views) by named creator
     batch/v1/version={version}/state/dedup/, state/caps/   the rules' state at W (batch_layer.incremental)
+    batch/v1/version={version}/changes/         (video_id, event_hour, views) added over the version it was computed over
     batch/v1/version={version}/_manifest.json   W, inputs with sizes and checksums, outcomes, mode, …
     batch/v1/version={version}/_owner_mismatch.json   video → counted views naming another owner (§9)
 
@@ -29,13 +30,15 @@ from batch_layer.exceptions import BatchError
 from batch_layer.spark_conf import session_conf
 from expectations.runner import DataDocs
 from batch_layer.incremental import CAP_STATE, CLAIMS, DEDUP_STATE, Base, find_base, new_files
+from batch_layer.version_views import VersionFiles, VersionFrames, VersionViews
 from batch_layer.inputs import digests_in, fingerprint, input_files, input_ranges, read_manifest
 from batch_layer.spark_rules import RuleStateFrames, classify_with_state
 from viewcount import __version__
-from viewcount.rawdata import BATCH_ROOT, QUARANTINE_ROOT, VIEWS_ROOT, overlaps
+from viewcount.rawdata import (CHANGES, CREATOR_DAILY, QUARANTINE_ROOT, VIDEO_HOURLY, VIDEO_TOTALS, VIEWS_ROOT,
+                              overlaps, version_dir)
 from viewcount.rules import RULES_VERSION, Outcome, RuleSettings
 from adapters.files.base import FileStore
-from viewcount.ownership import Catalog, OwnershipMode, owner_mismatches
+from viewcount.ownership import Catalog, OwnershipMode, mismatched_views
 from viewcount.timeutil import format_ms
 
 logger = logging.getLogger(__name__)
@@ -53,14 +56,20 @@ class BatchResult:
     version: str
     watermark_ms: int
     outcomes: dict[str, int]
-    totals: dict[str, tuple[int, str]]              # video → (views, first claim)
-    hourly: dict[str, dict[int, int]]               # video → event hour → views
-    creator_daily: dict[tuple[str, str], int]       # (creator, YYYY-MM-DD) → views
+    views: VersionViews                             # the written files; a dry run's DataFrames
     manifest: dict = field(default_factory=dict)
     checks: list = field(default_factory=list)      # expectations.runner.CheckReport
     checks_path: str = ""
     owner_mismatch: dict[str, int] = field(default_factory=dict)   # video → views naming another owner
     data_docs: str = ""                             # the Data Docs index that shows its checks, if built
+
+    @property
+    def videos(self) -> int:
+        return self.manifest["videos"]
+
+    @property
+    def total_views(self) -> int:
+        return self.manifest["views"]
 
     @property
     def checks_passed(self) -> bool:
@@ -70,6 +79,13 @@ class BatchResult:
         from expectations.runner import describe_failed
 
         return describe_failed(self.checks)
+
+
+@dataclass(frozen=True)
+class ViewSummary:
+    videos: int
+    views: int
+    rows: dict[str, int]        # view → rows
 
 
 def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, topic: str,
@@ -123,8 +139,8 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     counted = classified.where(F.col("outcome") == Outcome.COUNTED.value)
     phases.mark("classify")
 
-    named_df = claims_of(counted)
-    first_claims = first_claims_of(counted)
+    step_claims = claims_of(counted)
+    named_df, first_claims = step_claims, first_claims_of(counted)
     if base is not None:
         named_df = (named_df.unionByName(base.claims(spark, store))
                     .groupBy("video_id", "event_hour", "creator_id").agg(F.sum("views").alias("views")))
@@ -132,24 +148,25 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         old = base.first_claims(spark, store)
         first_claims = old.unionByName(first_claims.join(old, "video_id", "left_anti"))
     hourly_df, totals_df, daily_df = views_from(named_df, first_claims)
+    changes = changes_over(spark, store, based_on, base, step_claims, hourly_df)
 
     if write:
-        write_version(store, version, hourly_df, totals_df, daily_df, named_df, state)
+        write_version(store, version, hourly_df, totals_df, daily_df, named_df, state, changes)
+        # What follows reads the version as written, not the plan that computed it.
+        frames = VersionFrames.read(spark, store, version)
+        named_df = spark.read.parquet(f"{store.url}/{version_dir(version, CLAIMS)}")
         phases.mark("write")
-
-    totals = {r["video_id"]: (r["views"], r["creator_id"]) for r in totals_df.collect()}
-    hourly: dict[str, dict[int, int]] = {}
-    for r in hourly_df.collect():
-        hourly.setdefault(r["video_id"], {})[int(r["event_hour"])] = r["views"]
-    daily = {(r["creator_id"], r["event_day"]): r["views"] for r in daily_df.collect()}
-    mismatch = owner_mismatches(
-        ((r["video_id"], int(r["event_hour"]), r["creator_id"], r["views"]) for r in named_df.collect()),
-        {v: owner for v, (_, owner) in totals.items()}, catalog or Catalog(), ownership)
+    else:
+        # Kept by the executors (memory, then disk) as the summary below computes them: a dry run's
+        # views stay readable after the raw files they came from change (a compaction).
+        frames = VersionFrames(hourly_df.persist(), totals_df.persist(), daily_df.persist())
+    summary = view_summary(frames)
+    mismatch = owner_mismatch_of(spark, named_df, frames.totals, catalog or Catalog(), ownership)
     classified.unpersist()
-    phases.mark("collect")
+    phases.mark("summarize")
     distinct_events = views.select("video_id", "event_id").distinct().count() + (
         base.manifest.get("distinct_valid_events", 0) if base is not None else 0)
-    checks, raw_partitions = data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_events,
+    checks, raw_partitions = data_checks(views, quarantine, frames, summary, outcomes, read, distinct_events,
                                          max_invalid_share, data_docs, version,
                                          base.manifest.get("raw_partitions") if base is not None else None)
     phases.mark("checks")
@@ -161,13 +178,13 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         "mode": "full" if base is None else "incremental", "state": True,
         "records_read": sum(read.values()), "distinct_valid_events": distinct_events,
         "raw_partitions": raw_partitions,
-        "outcomes": dict(sorted(outcomes.items())), "videos": len(totals),
+        "outcomes": dict(sorted(outcomes.items())), "videos": summary.videos, "views": summary.views,
         "overlaps": [{"partition": p, "first_offset": a, "last_offset": b} for p, a, b in overlapping],
         **({"based_on": based_on} if based_on is not None else {}),
+        **({"changes": {"over": based_on}} if changes is not None else {}),
         **({"incremental_from": {"version": base.version, "watermark": format_ms(base.watermark_ms)}}
            if base is not None else {}),
-        "rows": {"video_hourly": sum(len(h) for h in hourly.values()), "video_totals": len(totals),
-                 "creator_daily": len(daily)},
+        "rows": summary.rows,
         "owner_mismatch": {"views": sum(mismatch.values()), "videos": len(mismatch),
                            "ownership": ownership.value, "catalog_assignments": len(catalog or ())},
         "code_version": __version__, "duration_s": round(time.monotonic() - started, 2),
@@ -176,13 +193,12 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     }
     manifest["checks"] = {c.name: c.success for c in checks}
     if write:
-        store.put(f"{BATCH_ROOT}/version={version}/{OWNER_MISMATCH_FILE}",
-                  json.dumps(dict(sorted(mismatch.items())), indent=1).encode())
+        store.put(version_dir(version, OWNER_MISMATCH_FILE), json.dumps(dict(sorted(mismatch.items())), indent=1).encode())
     checks_path = write_manifest(store, version, manifest, checks) if write else ""
     logger.info("batch version %s at W=%s (%s, %d records read): %d videos in %.1fs", version, manifest["watermark"],
-                manifest["mode"], manifest["records_read"], len(totals), manifest["duration_s"])
-    return BatchResult(version, watermark_ms, outcomes, totals, hourly, daily, manifest, checks,
-                       f"{store.url}/{checks_path}" if checks_path else "", mismatch,
+                manifest["mode"], manifest["records_read"], summary.videos, manifest["duration_s"])
+    return BatchResult(version, watermark_ms, outcomes, VersionFiles(store, version) if write else frames, manifest,
+                       checks, f"{store.url}/{checks_path}" if checks_path else "", mismatch,
                        data_docs.index.as_uri() if data_docs is not None else "")
 
 
@@ -242,6 +258,8 @@ def views_from(named_df, first_claims):
     event day)."""
     from pyspark.sql import functions as F
 
+    # One shuffle by video: each aggregate below keeps it, and a video's hours land in one file.
+    named_df = named_df.repartition("video_id")
     hourly_df = named_df.groupBy("video_id", "event_hour").agg(F.sum("views").alias("views"))
     totals_df = (hourly_df.groupBy("video_id").agg(F.sum("views").alias("views"))
                  .join(first_claims, "video_id"))
@@ -257,33 +275,85 @@ def aggregate(counted):
 
 
 def write_version(store: FileStore, version: str, hourly_df, totals_df, daily_df, named_df=None,
-                  state: RuleStateFrames | None = None) -> None:
-    """The version's views; with ``named_df`` and ``state``, what a next run may start from."""
-    out = f"{store.url}/{BATCH_ROOT}/version={version}"
-    hourly_df.write.mode("error").parquet(f"{out}/video_hourly")
-    totals_df.write.mode("error").parquet(f"{out}/video_totals")
-    daily_df.write.mode("error").parquet(f"{out}/creator_daily")
+                  state: RuleStateFrames | None = None, changes=None) -> None:
+    """The version's views; with ``named_df`` and ``state``, what a next run may start from; with
+    ``changes``, its views added over the version it was computed over."""
+    out = lambda name: f"{store.url}/{version_dir(version, name)}"  # noqa: E731
+    # Sorted by video in each file: a publish loads a video's hours in one command.
+    hourly_df.sortWithinPartitions("video_id", "event_hour").write.mode("error").parquet(out(VIDEO_HOURLY))
+    totals_df.write.mode("error").parquet(out(VIDEO_TOTALS))
+    daily_df.write.mode("error").parquet(out(CREATOR_DAILY))
     if named_df is not None and state is not None:
-        named_df.write.mode("error").parquet(f"{out}/{CLAIMS}")
-        state.dedup.write.mode("error").parquet(f"{out}/{DEDUP_STATE}")
-        state.caps.write.mode("error").parquet(f"{out}/{CAP_STATE}")
+        named_df.write.mode("error").parquet(out(CLAIMS))
+        state.dedup.write.mode("error").parquet(out(DEDUP_STATE))
+        state.caps.write.mode("error").parquet(out(CAP_STATE))
+    if changes is not None:
+        changes.write.mode("error").parquet(out(CHANGES))
+
+
+def changes_over(spark, store: FileStore, based_on: str | None, base: Base | None, step_claims, hourly_df):
+    """Views per (video, event hour) this version adds over ``based_on``, the version it is
+    computed over (none: None), what the publish compares with the speed layer (app.reconcile).
+    From that base, they are this run's counted views alone; else the difference of the two
+    versions' hourly views."""
+    from pyspark.sql import functions as F
+
+    if base is not None and base.version == based_on:
+        return step_claims.groupBy("video_id", "event_hour").agg(F.sum("views").alias("views"))
+    if not based_on or not store.exists(version_dir(based_on, f"{VIDEO_HOURLY}/_SUCCESS")):
+        return None
+    old = spark.read.parquet(f"{store.url}/{version_dir(based_on, VIDEO_HOURLY)}").withColumnRenamed("views", "old")
+    return (hourly_df.join(old, ["video_id", "event_hour"], "full_outer")
+            .select("video_id", "event_hour",
+                    (F.coalesce(F.col("views"), F.lit(0)) - F.coalesce(F.col("old"), F.lit(0))).alias("views"))
+            .where(F.col("views") != 0))
+
+
+def view_summary(frames: VersionFrames) -> ViewSummary:
+    """Videos, views and rows of each view: aggregates, computed where the views are."""
+    from pyspark.sql import functions as F
+
+    totals = frames.totals.agg(F.count("*").alias("videos"), F.sum("views").alias("views")).first()
+    return ViewSummary(totals["videos"], int(totals["views"] or 0),
+                       {VIDEO_HOURLY: frames.hourly.count(), VIDEO_TOTALS: totals["videos"],
+                        CREATOR_DAILY: frames.daily.count()})
+
+
+def owner_mismatch_of(spark, named_df, totals_df, catalog: Catalog, ownership: OwnershipMode) -> dict[str, int]:
+    """Per video, the counted views naming another creator than its owner (CONTRACT §9), by the
+    one rule (:func:`viewcount.ownership.mismatched_views`). Only the rows that can mismatch reach
+    the driver, a partition at a time: those of videos in the catalog, and those naming another
+    creator than the video's first claim."""
+    from pyspark.sql import functions as F
+
+    rows = named_df.join(totals_df.select("video_id", F.col("creator_id").alias("first_claim")), "video_id")
+    can_mismatch = (F.col("creator_id") != F.col("first_claim") if ownership is OwnershipMode.FIRST_CLAIM
+                    else F.lit(False))
+    if len(catalog):
+        known = spark.createDataFrame([(v,) for v in sorted(catalog.videos())], "video_id string")
+        rows = rows.join(F.broadcast(known.withColumn("in_catalog", F.lit(True))), "video_id", "left")
+        can_mismatch = can_mismatch | F.col("in_catalog").isNotNull()
+    candidates = rows.where(can_mismatch).select("video_id", "event_hour", "creator_id", "views", "first_claim")
+    return mismatched_views(((r[0], int(r[1]), r[2], int(r[3]), r[4]) for r in candidates.toLocalIterator()),
+                            catalog, ownership)
 
 
 def write_manifest(store: FileStore, version: str, manifest: dict, checks: list) -> str:
     from expectations.runner import write_reports
 
-    checks_path = write_reports(store, f"{BATCH_ROOT}/version={version}", checks)
-    store.create_exclusive(f"{BATCH_ROOT}/version={version}/_manifest.json",
+    checks_path = write_reports(store, version_dir(version), checks)
+    store.create_exclusive(version_dir(version, "_manifest.json"),
                            json.dumps(manifest, indent=1, sort_keys=True).encode())
     return checks_path
 
 
-def data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_events, max_invalid_share,
+def data_checks(views, quarantine, frames: VersionFrames, summary: ViewSummary, outcomes, read, distinct_events,
+                max_invalid_share,
                 data_docs=None, run_name: str = "", carried_partitions: Mapping[str, Mapping[str, int]] | None = None,
                 ) -> tuple[list, dict[str, dict[str, int]]]:
     """Great Expectations over the raw records this run read (``views``, ``quarantine``, their
-    outcomes ``read``) and the version's views (``totals``, ``hourly``, ``outcomes``), with the
-    suites in expectations/json/; with ``data_docs``, kept in its project and shown in its Data
+    outcomes ``read``) and the version's views (``frames``, validated by Spark where they are, and
+    their ``summary``, ``outcomes``), with the suites in expectations/json/; with ``data_docs``, kept in its project and shown in its Data
     Docs under ``run_name``. ``distinct_events``: distinct (video, event) read, summed over the
     runs the version was built from. ``carried_partitions``: the base version's raw records and
     invalid ones per partition, so that the invalid share is the whole master dataset's, as a full
@@ -312,12 +382,8 @@ def data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_even
                       "missing_ids": (row["missing_ids"] if row else 0) or 0,
                       "invalid_share": bad / rows if rows else 0.0})
     raw = pd.DataFrame(frame, columns=["partition", "rows", "distinct_offsets", "missing_ids", "invalid_share"])
-    views_frame = pd.DataFrame([{"video_id": v, "views": n, "creator_id": owner,
-                                 "hourly_sum": sum(hourly.get(v, {}).values())}
-                                for v, (n, owner) in sorted(totals.items())],
-                               columns=["video_id", "views", "creator_id", "hourly_sum"])
     reconcile = pd.DataFrame([{
-        "total_views": sum(n for n, _ in totals.values()),
+        "total_views": summary.views,
         "counted_records": outcomes.get(Outcome.COUNTED.value, 0),
         "distinct_valid_events": distinct_events,
         "raw_valid_rows": sum(r["rows"] for r in per_partition.values()),
@@ -327,9 +393,19 @@ def data_checks(views, quarantine, totals, hourly, outcomes, read, distinct_even
     return [
         checker.check("raw_schema", views.limit(0).toPandas()),
         checker.check("raw_batch", raw, {"max_invalid_share": max_invalid_share}),
-        checker.check("batch_views", views_frame),
+        checker.check("batch_views", views_with_hourly_sums(frames)),
         checker.check("reconcile", reconcile),
     ], partitions
+
+
+def views_with_hourly_sums(frames: VersionFrames):
+    """One row per video: its views, first claim, and the sum of its hourly views (the
+    ``batch_views`` suite's frame, as a Spark DataFrame)."""
+    from pyspark.sql import functions as F
+
+    sums = frames.hourly.groupBy("video_id").agg(F.sum("views").alias("hourly_sum"))
+    return (frames.totals.join(sums, "video_id", "left")
+            .select("video_id", "views", "creator_id", F.coalesce(F.col("hourly_sum"), F.lit(0)).alias("hourly_sum")))
 
 
 def spark_session(master: str, app: str = "viewcount-batch", shuffle_partitions: int = 8,

@@ -1,4 +1,5 @@
-"""Publishing a batch version: serving store first, pointer flip, then the audit record."""
+"""Publishing a batch version: serving store first, pointer flip, then the audit record. The views
+stream from where they are (a written version's files) into the store; none is held whole."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def publish(result: BatchResult, store: BatchViewStore, ledger: AuditLedger, act
                            + (f"; Data Docs: {result.data_docs})" if result.data_docs else ")"))
     over = result.manifest.get("based_on")
     try:
-        previous = store.publish_batch(result.version, result.watermark_ms, result.totals, result.hourly, GRACE_S,
-                                       over=over)
+        previous = store.publish_rows(result.version, result.watermark_ms, result.views.video_rows(),
+                                      result.views.hour_rows(), GRACE_S, over=over)
     except PublishConflict as e:
         again = "`viewcount batch replay` again" if kind != BATCH_PUBLISH else "the batch again"
         raise PublishConflict(f"{e}: nothing was published (it would have rolled {e.current} back); run {again}, "
@@ -32,8 +33,7 @@ def publish(result: BatchResult, store: BatchViewStore, ledger: AuditLedger, act
     return ledger.append(
         kind,
         payload={"version": result.version, "watermark": format_ms(result.watermark_ms),
-                 "previous_version": previous, "videos": len(result.totals),
-                 "views": sum(v for v, _ in result.totals.values()),
+                 "previous_version": previous, "videos": result.videos, "views": result.total_views,
                  "outcomes": dict(sorted(result.outcomes.items())), **(extra or {})},
         inputs={"batch_version": result.version,
                 "raw_input_fingerprint": result.manifest["raw_input_fingerprint"],

@@ -2,8 +2,9 @@
 
 A publish moves W from the previous watermark ``W0`` to ``W1``. For the records ingested in
 ``[W0, W1)`` both layers still hold an answer: the new version's hourly views less the previous
-version's are the batch's count of them, and the speed layer's buckets of ingest hours in
-``[W0, W1)`` are its count, both per (video, event hour). The rules are the same, so they must
+version's are the batch's count of them (the version's ``changes/``, written when it was computed
+over the previous one), and the speed layer's buckets of ingest hours in ``[W0, W1)`` are its
+count, both per (video, event hour). The rules are the same, so they must
 be equal; a difference names the video and the hour, and never blocks the publish.
 """
 
@@ -39,20 +40,6 @@ class Reconciliation:
         return {"version": self.version, "from": None if self.from_ms is None else format_ms(self.from_ms),
                 "to": format_ms(self.to_ms), "videos": self.videos, "hours": self.hours, "skipped": self.skipped,
                 "differences": [{**asdict(d), "event_hour": format_ms(d.event_hour_ms)} for d in self.differences]}
-
-
-def batch_between(new_hourly: Mapping[str, Mapping[int, int]],
-                  old_hourly: Mapping[str, Mapping[int, int]]) -> dict[str, dict[int, int]]:
-    """Per video and event hour, the views the new version counts that the previous did not:
-    the records ingested between the two watermarks."""
-    out: dict[str, dict[int, int]] = {}
-    for video in set(new_hourly) | set(old_hourly):
-        new, old = new_hourly.get(video, {}), old_hourly.get(video, {})
-        added = {h: new.get(h, 0) - old.get(h, 0) for h in set(new) | set(old)}
-        added = {h: n for h, n in added.items() if n}
-        if added:
-            out[video] = added
-    return out
 
 
 def compare(version: str, from_ms: int, to_ms: int, batch: Mapping[str, Mapping[int, int]],

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import groupby
 
 from adapters.redis.connection import RedisConnection, lua_source
 from batch_layer.exceptions import PublishConflict
-from batch_layer.views_store import BatchViewStore
+from batch_layer.views_store import BatchViewStore, HourRow, VideoRow
 from viewcount import keys
 
-LOAD_CHUNK = 5000  # videos per pipeline round trip
+LOAD_CHUNK = 10_000  # commands per pipeline round trip
 FLIP_LUA = ("batch_layer", "flip.lua")  # (package, file): read with lua_source
 
 
@@ -19,17 +20,27 @@ class RedisBatchViews(BatchViewStore):
         self.prefix = redis.prefix
         self._flip = redis.script(lua_source(*FLIP_LUA))
 
-    def publish_batch(self, version: str, watermark_ms: int, totals: dict[str, tuple[int, str]],
-                      hourly: dict[str, dict[int, int]], grace_s: int, over: str | None = None) -> str | None:
+    def publish_rows(self, version: str, watermark_ms: int, videos: Iterable[VideoRow], hours: Iterable[HourRow],
+                     grace_s: int, over: str | None = None) -> str | None:
         client, call = self._redis.client, self._redis.call
         pipe = client.pipeline(transaction=False)
-        for n, (video, (views, owner)) in enumerate(totals.items(), start=1):
+        queued = 0
+        for video, views, owner in videos:
             pipe.hset(keys.batch_video_key(self.prefix, version, video), mapping={"views": views, "creator_id": owner})
-            if hourly.get(video):
-                pipe.hset(keys.batch_hourly_key(self.prefix, version, video), mapping=hourly[video])
             pipe.sadd(keys.batch_creator_key(self.prefix, version, owner), video)
-            if n % LOAD_CHUNK == 0:
+            queued += 2
+            if queued >= LOAD_CHUNK:
                 call(f"load batch {version}", pipe.execute)
+                queued = 0
+        # A video's consecutive hours go in one HSET (the batch writes its hours sorted by video).
+        for video, run in groupby(hours, key=lambda row: row[0]):
+            fields = {hour: views for _, hour, views in run if views}
+            if fields:
+                pipe.hset(keys.batch_hourly_key(self.prefix, version, video), mapping=fields)
+                queued += len(fields)
+            if queued >= LOAD_CHUNK:
+                call(f"load batch {version}", pipe.execute)
+                queued = 0
         call(f"load batch {version}", pipe.execute)
         # The flip: one HSET of both fields, so a reader sees the old pair or the new one; with
         # ``over``, in one script with the check that nothing was published meanwhile.

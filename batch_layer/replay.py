@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from batch_layer.exceptions import BatchError
-from batch_layer.job import BATCH_ROOT, BatchResult, new_version_id, run_batch, write_manifest, write_version
+from batch_layer.job import (BatchResult, new_version_id, run_batch, view_summary, views_with_hourly_sums,
+                             write_manifest, write_version)
+from batch_layer.version_views import VersionFiles, VersionFrames
+from expectations.runner import Checker
 from viewcount.ownership import Catalog, OwnershipMode
 from viewcount.rules import RuleSettings
 from batch_layer.views_store import BatchViewStore
@@ -60,16 +63,6 @@ def _day_bounds(from_day: date, to_day: date) -> tuple[int, int]:
     return start, end
 
 
-def _published_hourly(spark, store: FileStore, version: str) -> tuple[dict, dict, dict]:
-    base = f"{store.url}/{BATCH_ROOT}/version={version}"
-    hourly: dict[str, dict[int, int]] = {}
-    for r in spark.read.parquet(f"{base}/video_hourly").collect():
-        hourly.setdefault(r["video_id"], {})[int(r["event_hour"])] = r["views"]
-    owners = {r["video_id"]: r["creator_id"] for r in spark.read.parquet(f"{base}/video_totals").collect()}
-    daily = {(r["creator_id"], r["event_day"]): r["views"] for r in spark.read.parquet(f"{base}/creator_daily").collect()}
-    return hourly, owners, daily
-
-
 def replay_days(spark, raw: FileStore, serving: BatchViewStore, rules: RuleSettings, topic: str,
                 from_day: date, to_day: date, dry_run: bool, say: Callable[[str], None] = print,
                 max_invalid_share: float = 0.05, catalog: Catalog | None = None,
@@ -84,62 +77,70 @@ def replay_days(spark, raw: FileStore, serving: BatchViewStore, rules: RuleSetti
     report = ReplayReport(str(from_day), str(to_day), previous, watermark)
 
     say(f"[1/4] reading the published version {previous} (W {format_ms(watermark)})")
-    old_hourly, old_owners, old_daily = _published_hourly(spark, raw, previous)
+    old = VersionFrames.read(spark, raw, previous)
     say("[2/4] recomputing every record ingested before W (the rules' look-back included)")
     version = new_version_id(watermark)
     fresh = run_batch(spark, raw, rules, watermark, topic, version=version, write=False,
                       max_invalid_share=max_invalid_share, catalog=catalog, ownership=ownership)
 
     say(f"[3/4] merging event days {from_day}..{to_day} into a new version {version}")
-    inside = lambda hour: start <= hour < end  # noqa: E731
-    hourly: dict[str, dict[int, int]] = {}
-    for video in set(old_hourly) | set(fresh.hourly):
-        kept = {h: n for h, n in old_hourly.get(video, {}).items() if not inside(h)}
-        kept.update({h: n for h, n in fresh.hourly.get(video, {}).items() if inside(h)})
-        if kept:
-            hourly[video] = kept
-        for day_start in range(start, end, DAY_MS):
-            day = str((datetime.fromtimestamp(day_start / 1000, tz=timezone.utc)).date())
-            before = sum(n for h, n in old_hourly.get(video, {}).items() if day_start <= h < day_start + DAY_MS)
-            after = sum(n for h, n in fresh.hourly.get(video, {}).items() if day_start <= h < day_start + DAY_MS)
-            if before != after:
-                report.diffs.append(DayDiff(day, video, before, after))
-    report.diffs.sort(key=lambda d: (d.day, d.video_id))
-    totals = {v: (sum(h.values()), fresh.totals.get(v, (0, old_owners.get(v)))[1] or old_owners.get(v))
-              for v, h in hourly.items()}
-    daily = {k: n for k, n in old_daily.items() if not (str(from_day) <= k[1] <= str(to_day))}
-    daily.update({k: n for k, n in fresh.creator_daily.items() if str(from_day) <= k[1] <= str(to_day)})
-    fresh.version, fresh.totals, fresh.hourly, fresh.creator_daily = version, totals, hourly, daily
-    report.result = fresh
+    merged = merge_days(old, fresh.views, start, end, str(from_day), str(to_day))
+    report.diffs = day_diffs(old.hourly, fresh.views.hourly, start, end)
+    fresh.version, report.result = version, fresh
     if dry_run:
+        fresh.views = merged
         say("[4/4] dry run: nothing written, nothing published")
         return report
 
     say("[4/4] writing and checking the new version")
-    hourly_df = spark.createDataFrame([(v, h, n) for v, hs in hourly.items() for h, n in hs.items()],
-                                      "video_id string, event_hour long, views long")
-    totals_df = spark.createDataFrame([(v, n, o) for v, (n, o) in totals.items()],
-                                      "video_id string, views long, creator_id string")
-    daily_df = spark.createDataFrame([(c, d, n) for (c, d), n in daily.items()],
-                                     "creator_id string, event_day string, views long")
-    write_version(raw, version, hourly_df, totals_df, daily_df)
+    write_version(raw, version, merged.hourly, merged.totals, merged.daily)
+    written = VersionFrames.read(spark, raw, version)
+    summary = view_summary(written)
+    fresh.views = VersionFiles(raw, version)
+    fresh.manifest.pop("changes", None)
     fresh.manifest.update({"version": version, "kind": "replay", "from": str(from_day), "to": str(to_day),
-                           "previous_version": previous, "based_on": previous,
+                           "previous_version": previous, "based_on": previous, "videos": summary.videos,
+                           "views": summary.views, "rows": summary.rows,
                            "state": False})   # its views are not what its rule state was computed for
-    fresh.checks = [c for c in fresh.checks if c.name in ("raw_schema", "raw_batch")] + [_check_merged(totals, hourly)]
+    fresh.checks = [c for c in fresh.checks if c.name in ("raw_schema", "raw_batch")] + [
+        Checker().check("batch_views", views_with_hourly_sums(written))]
     fresh.checks_path = f"{raw.url}/{write_manifest(raw, version, fresh.manifest, fresh.checks)}"
     return report
 
 
-def _check_merged(totals: dict, hourly: dict):
-    import pandas as pd
+def merge_days(old: VersionFrames, fresh: VersionFrames, start: int, end: int, from_day: str,
+               to_day: str) -> VersionFrames:
+    """The published views with the event hours in [start, end) taken from the recompute. A
+    video's first claim is the recompute's, or the published one's if the recompute has none."""
+    from pyspark.sql import functions as F
 
-    from expectations.runner import Checker
+    inside = (F.col("event_hour") >= start) & (F.col("event_hour") < end)
+    hourly = old.hourly.where(~inside).unionByName(fresh.hourly.where(inside))
+    owners = (old.totals.select("video_id", F.col("creator_id").alias("old_owner"))
+              .join(fresh.totals.select("video_id", F.col("creator_id").alias("new_owner")), "video_id", "full_outer")
+              .select("video_id", F.coalesce("new_owner", "old_owner").alias("creator_id")))
+    totals = (hourly.groupBy("video_id").agg(F.sum("views").alias("views"))
+              .join(owners, "video_id", "left").select("video_id", "views", "creator_id"))
+    in_days = (F.col("event_day") >= from_day) & (F.col("event_day") <= to_day)
+    daily = old.daily.where(~in_days).unionByName(fresh.daily.where(in_days))
+    return VersionFrames(hourly, totals, daily)
 
-    frame = pd.DataFrame([{"video_id": v, "views": n, "creator_id": o, "hourly_sum": sum(hourly.get(v, {}).values())}
-                          for v, (n, o) in sorted(totals.items())],
-                         columns=["video_id", "views", "creator_id", "hourly_sum"])
-    return Checker().check("batch_views", frame)
+
+def day_diffs(old_hourly, new_hourly, start: int, end: int) -> list[DayDiff]:
+    """(event day, video) rows in [start, end) whose views differ, sorted: the report's table
+    (only differing rows reach the driver)."""
+    from pyspark.sql import functions as F
+
+    def by_day(hourly, name: str):
+        return (hourly.where((F.col("event_hour") >= start) & (F.col("event_hour") < end))
+                .withColumn("day", F.date_format((F.col("event_hour") / 1000).cast("timestamp"), "yyyy-MM-dd"))
+                .groupBy("day", "video_id").agg(F.sum("views").alias(name)))
+
+    joined = (by_day(old_hourly, "published").join(by_day(new_hourly, "recomputed"), ["day", "video_id"], "full_outer")
+              .select("day", "video_id", F.coalesce("published", F.lit(0)).alias("published"),
+                      F.coalesce("recomputed", F.lit(0)).alias("recomputed"))
+              .where(F.col("published") != F.col("recomputed")).orderBy("day", "video_id"))
+    return [DayDiff(r["day"], r["video_id"], int(r["published"]), int(r["recomputed"])) for r in joined.toLocalIterator()]
 
 
 def parse_day(text: str) -> date:

@@ -208,7 +208,7 @@ def main() -> None:
                 result = run_batch(spark, store, RuleSettings(), watermark, TOPIC, version=f"bench-{run}",
                                    write=False)
                 figures["spark_job"].append(time.perf_counter() - started)
-                assert {v: n for v, (n, _) in result.totals.items()} == spark_totals
+                assert {v: n for v, (n, _) in result.views.collect_totals().items()} == spark_totals
             ratios.append(figures["spark_recompute"][-1] / figures["duckdb"][-1])
             print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in figures.items())
                   + f", Spark/DuckDB {ratios[-1]:.2f}x", file=sys.stderr)

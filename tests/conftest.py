@@ -85,6 +85,11 @@ def with_ledger(settings: Settings, audit_store: str, **more) -> Settings:
     return own
 
 
+def collected(result) -> tuple[dict, dict, dict]:
+    """A batch result's three views in memory (totals, hourly, daily), to compare two results."""
+    return result.views.collect_totals(), result.views.collect_hourly(), result.views.collect_daily()
+
+
 def create_audit_topic(settings: Settings) -> None:
     from app import wiring
 

@@ -65,6 +65,10 @@ class Catalog:
     def __contains__(self, video_id: object) -> bool:
         return video_id in self._by_video
 
+    def videos(self) -> set[str]:
+        """Every video the catalog has an assignment for."""
+        return set(self._by_video)
+
     def history(self, video_id: str) -> list[Assignment]:
         """The video's assignments in effect order."""
         return list(self._by_video.get(video_id, ()))
@@ -125,9 +129,18 @@ def owner_mismatches(rows: Iterable[tuple[str, int, str, int]], first_claims: Ma
     """``(video, event hour ms, creator named by the records, views)`` rows → per video, the
     counted views naming a creator other than the owner (§9 ``owner_mismatch``). Views of an hour
     that no one owns are unassigned, not mismatched."""
+    return mismatched_views(((video, hour_ms, named, views, first_claims.get(video))
+                             for video, hour_ms, named, views in rows), catalog, mode)
+
+
+def mismatched_views(rows: Iterable[tuple[str, int, str, int, str | None]], catalog: Catalog,
+                     mode: OwnershipMode) -> dict[str, int]:
+    """:func:`owner_mismatches` over rows that carry their video's first claim:
+    ``(video, event hour ms, named creator, views, first claim)``. A row of a video the catalog
+    does not know, named by its first claim, can never mismatch: callers may leave such rows out."""
     found: Counter = Counter()
-    for video, hour_ms, named, views in rows:
-        owner = owner_at(catalog, first_claims.get(video), mode, video, hour_ms)
+    for video, hour_ms, named, views, first_claim in rows:
+        owner = owner_at(catalog, first_claim, mode, video, hour_ms)
         if owner is not None and owner != named:
             found[video] += views
     return dict(found)

@@ -23,6 +23,10 @@ import pyarrow as pa
 VIEWS_ROOT = "views/v1"
 QUARANTINE_ROOT = "quarantine/v1"
 BATCH_ROOT = "batch/v1"          # batch versions: version={id}/video_hourly, video_totals, creator_daily
+VIDEO_HOURLY = "video_hourly"    # a version's views: (video_id, event_hour, views)
+VIDEO_TOTALS = "video_totals"    # (video_id, views, creator_id: the first claim)
+CREATOR_DAILY = "creator_daily"  # (creator_id, event_day, views) by first claim
+CHANGES = "changes"              # (video_id, event_hour, views) added over the version it was computed over
 
 _TS = pa.timestamp("ms", tz="UTC")
 _RECORD_FIELDS = [
@@ -88,6 +92,11 @@ def parse_name(name: str, hour_ms: int) -> RangeFile | None:
         return RangeFile(int(partition), int(first), int(last), hour_ms, topic)
     except ValueError:
         return None
+
+
+def version_dir(version: str, name: str = "") -> str:
+    """A batch version's folder, or ``name`` in it (a view, a state table, a report)."""
+    return f"{BATCH_ROOT}/version={version}" + (f"/{name}" if name else "")
 
 
 def progress_path(topic: str, partition: int) -> str:

@@ -4,6 +4,7 @@ and first stored offset, and the rows of Parquet folders. The layout itself is :
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -46,14 +47,21 @@ def read_origin(store: FileStore, topic: str, partition: int) -> int | None:
         return None
 
 
-def read_parquet_rows(store: FileStore, directory: str, columns: list[str] | None = None) -> list[dict]:
-    """Every row of the Parquet files below ``directory`` of a file store (Spark's output folders:
-    hidden and ``_``-prefixed files skipped)."""
+def iter_parquet_rows(store: FileStore, directory: str, columns: list[str] | None = None,
+                      batch_rows: int = 10_000) -> Iterator[dict]:
+    """The rows of the Parquet files below ``directory`` of a file store (Spark's output folders:
+    hidden and ``_``-prefixed files skipped), one file and ``batch_rows`` rows at a time: what is
+    held is one file's bytes and one batch, however many rows the folder has."""
     import pyarrow.parquet as pq
 
-    rows: list[dict] = []
     for info in store.walk(directory):
         name = info.path.rsplit("/", 1)[-1]
         if name.endswith(".parquet") and not name.startswith((".", "_")):
-            rows += pq.read_table(pa.BufferReader(store.read(info.path)), columns=columns).to_pylist()
-    return rows
+            parquet = pq.ParquetFile(pa.BufferReader(store.read(info.path)))
+            for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+                yield from batch.to_pylist()
+
+
+def read_parquet_rows(store: FileStore, directory: str, columns: list[str] | None = None) -> list[dict]:
+    """Every row of the Parquet files below ``directory`` (:func:`iter_parquet_rows`), as a list."""
+    return list(iter_parquet_rows(store, directory, columns))

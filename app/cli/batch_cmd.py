@@ -72,8 +72,8 @@ def run_batch_cmd(args, settings) -> int:
     before = wiring.batch_views(settings).batch_pointer()
     with wiring.audit_ledger(settings) as ledger:
         record = publish(result, wiring.batch_views(settings), ledger)
-    print(f"published batch version {result.version} (W {format_ms(result.watermark_ms)}): {len(result.totals)} videos, "
-          f"{sum(v for v, _ in result.totals.values())} views; audit seq {record['seq']}")
+    print(f"published batch version {result.version} (W {format_ms(result.watermark_ms)}): {result.videos} videos, "
+          f"{result.total_views} views; audit seq {record['seq']}")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
     print(describe_mode(result.manifest))
     print(f"data checks: Data Docs at {result.data_docs}")

@@ -116,8 +116,8 @@ def test_batch_plus_speed_equals_the_truth_at_the_boundary(make_scenario, spark,
                      for r in all_rows if int(r["ingest_time"].timestamp() * 1000) < watermark),
                     key=lambda r: (r.partition, r.offset))
     expected = tally(apply_rules(prefix, RuleSettings()))
-    assert {v: n for v, (n, _) in result.totals.items()} == dict(expected.videos)
-    assert {v: o for v, (_, o) in result.totals.items()} == expected.owners
+    assert {v: n for v, (n, _) in result.views.collect_totals().items()} == dict(expected.videos)
+    assert {v: o for v, (_, o) in result.views.collect_totals().items()} == expected.owners
     assert result.outcomes == dict(expected.outcomes)
 
     consumer = wiring.consumer(settings, group_id=f"speed-{settings.redis_prefix}")

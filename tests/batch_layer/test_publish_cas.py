@@ -13,6 +13,7 @@ from audit.ledger import AuditLedger
 from batch_layer.exceptions import PublishConflict
 from batch_layer.job import BatchResult
 from batch_layer.publish import publish
+from batch_layer.version_views import VersionViews
 from app import wiring
 from tests.conftest import redis_stores
 
@@ -23,8 +24,25 @@ W = 1_795_000_000_000 // 3_600_000 * 3_600_000
 
 def computed(version: str, over: str, views: int) -> BatchResult:
     """A version as the batch job leaves it, computed while ``over`` was published."""
-    return BatchResult(version, W, {"counted": views}, {"vid_1": (views, "creator_a")}, {"vid_1": {W - 3_600_000: views}},
-                       {}, manifest={"based_on": over, "raw_input_fingerprint": "f" * 64})
+    return BatchResult(version, W, {"counted": views}, HeldViews({"vid_1": (views, "creator_a")},
+                                                                 {"vid_1": {W - 3_600_000: views}}),
+                       manifest={"based_on": over, "raw_input_fingerprint": "f" * 64, "videos": 1, "views": views})
+
+
+class HeldViews(VersionViews):
+    """A version's views held in memory (the batch job's come from Spark or from files)."""
+
+    def __init__(self, totals: dict, hourly: dict) -> None:
+        self.totals, self.hourly = totals, hourly
+
+    def video_rows(self):
+        return ((v, n, owner) for v, (n, owner) in self.totals.items())
+
+    def hour_rows(self):
+        return ((v, h, n) for v, hours in self.hourly.items() for h, n in hours.items())
+
+    def daily_rows(self):
+        return iter(())
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from app import wiring
 from app.reconcile import reconcile_publish
 from batch_layer.job import run_batch
 from batch_layer.publish import publish
-from batch_layer.reconcile import REPORT_FILE, HourDifference, batch_between, compare
+from batch_layer.reconcile import REPORT_FILE, HourDifference, compare
+from batch_layer.version_views import VersionFiles
 from batch_layer.watermark import check_watermark, safe_watermark
 from speed_layer.counter import SpeedConfig, SpeedCounter
 from viewcount import keys
@@ -21,12 +22,6 @@ from viewcount.timeutil import DAY_MS, HOUR_MS, hour_floor
 from tests.conftest import redis_stores, with_ledger
 
 H0, H1, H2 = 0, HOUR_MS, 2 * HOUR_MS
-
-
-def test_the_batch_side_is_what_the_new_version_adds_to_the_previous():
-    new = {"v1": {H0: 5, H1: 3}, "v2": {H1: 2}, "v3": {H0: 1}}
-    old = {"v1": {H0: 4, H1: 3}, "v3": {H0: 1}}
-    assert batch_between(new, old) == {"v1": {H0: 1}, "v2": {H1: 2}}
 
 
 def test_every_hour_either_layer_counted_is_compared_and_differences_are_named():
@@ -54,15 +49,17 @@ def test_after_a_publish_batch_and_speed_agree_and_a_drift_is_named(make_scenari
     safe = safe_watermark(scenario.store, settings.topic, [0, 1])
     first_w, second_w = (check_watermark(hour_floor(safe) - h * HOUR_MS, safe) for h in (3, 1))
 
-    def published(watermark):
-        result = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic, max_invalid_share=0.2)
+    def published(watermark, over=""):
+        result = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic, max_invalid_share=0.2,
+                           based_on=over)
         with wiring.audit_ledger(settings) as ledger:
             publish(result, stores.batch, ledger)
         return result
 
     first = published(first_w)
     assert reconcile_publish(settings, first, None).skipped == "nothing was published before this version"
-    second = published(second_w)
+    second = published(second_w, first.version)
+    assert second.manifest["mode"] == "incremental" and second.manifest["changes"] == {"over": first.version}
     report = reconcile_publish(settings, second, (first.version, first_w))
     assert report.skipped is None and report.hours > 0 and report.differences == []
     saved = json.loads(scenario.store.read(f"{BATCH_ROOT}/version={second.version}/{REPORT_FILE}"))
@@ -77,5 +74,15 @@ def test_after_a_publish_batch_and_speed_agree_and_a_drift_is_named(make_scenari
     event_hour = int(next(iter(redis_client.hkeys(bucket))))
     redis_client.hincrby(bucket, event_hour, 1)
     drift = reconcile_publish(settings, second, (first.version, first_w))
-    batch_views = batch_between(second.hourly, stores.batch.hourly_views(first.version, [video]))[video][event_hour]
+    changes = sorted(VersionFiles(scenario.store, second.version).change_rows())
+    batch_views = next(n for v, h, n in changes if (v, h) == (video, event_hour))
     assert drift.differences == [HourDifference(video, event_hour, batch_views, batch_views + 1)]
+
+    # A full recompute over the same version records the same changes, as the difference of the
+    # two versions' views rather than the new records' own.
+    again = run_batch(spark, scenario.store, settings.rules, second_w, settings.topic, max_invalid_share=0.2,
+                      based_on=first.version, full=True)
+    assert again.manifest["mode"] == "full" and sorted(VersionFiles(scenario.store, again.version).change_rows()) == changes
+    unrelated = run_batch(spark, scenario.store, settings.rules, second_w, settings.topic, max_invalid_share=0.2)
+    assert reconcile_publish(settings, unrelated, (first.version, first_w)).skipped.startswith(
+        "the version was not computed over")

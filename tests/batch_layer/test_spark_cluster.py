@@ -45,9 +45,10 @@ def test_the_standalone_cluster_computes_what_local_spark_computes(make_scenario
     assert (app["name"], app["cores"], app["memoryperexecutor"]) == ("viewcount-batch", 1, 600)
     on_cluster = load_result(scenario.store, version)
 
-    assert on_cluster.totals == local.totals and sum(n for n, _ in local.totals.values()) > 0
-    assert on_cluster.hourly == local.hourly
-    assert on_cluster.creator_daily == local.creator_daily
+    totals = local.views.collect_totals()
+    assert on_cluster.views.collect_totals() == totals and sum(n for n, _ in totals.values()) > 0
+    assert on_cluster.views.collect_hourly() == local.views.collect_hourly()
+    assert on_cluster.views.collect_daily() == local.views.collect_daily()
     assert on_cluster.outcomes == local.outcomes
     assert on_cluster.manifest["raw_input_fingerprint"] == local.manifest["raw_input_fingerprint"]
 

@@ -19,7 +19,7 @@ from adapters.files.rawdata import range_files
 from tests.batch_layer.test_replay import SMALL_SAMPLE_INVALID_SHARE
 from tests.ingestion.conftest import make_scenario  # noqa: F401  (the raw-sink scenario factory)
 from app import wiring
-from tests.conftest import with_ledger
+from tests.conftest import collected, with_ledger
 from viewcount.timeutil import format_ms
 
 pytestmark = pytest.mark.integration
@@ -44,8 +44,7 @@ def test_hourly_batch_then_replay_dry_and_real(make_scenario, run_dag, spark):
     by_dag = load_result(scenario.store, published["version"])
     by_job = run_batch(spark, scenario.store, settings.rules, watermark, settings.topic,
                        max_invalid_share=settings.batch_max_invalid_share, write=False)
-    assert (by_dag.totals, by_dag.hourly, by_dag.creator_daily) == (by_job.totals, by_job.hourly,
-                                                                     by_job.creator_daily)
+    assert collected(by_dag) == collected(by_job)
     assert [r["kind"] for r in ledger.records()] == ["batch_publish"]
     assert hourly["asset_events"] == [{"task_id": "publish", "uri": "viewcount://batch/views", "extra": {
         "version": published["version"], "watermark": format_ms(watermark)}}]   # billing on publish runs on it
