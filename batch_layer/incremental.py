@@ -4,9 +4,9 @@ A record's outcome depends on earlier records only, and only through what the ru
 the dedup entries of the last ``MAX_EVENT_AGE + MAX_CLOCK_SKEW`` of ingest time and the caps of
 event hours that rule 2 still admits (CONTRACT §2, ``docs/semantics.md`` §4). A version keeps that
 state at its W (``state/``), and its counted views per (video, event hour, named creator)
-(``video_hour_claims/``). The next version at W' classifies the records ingested in [W, W') from
-that state alone and adds their views to the kept ones; the views of older event hours are
-reused as they are, never recomputed.
+(``video_hour_claims/``, by event day). The next version at W' classifies the records ingested in
+[W, W') from that state alone and adds their views to the kept ones; the event days those records
+count no view in are reused as they are, in the folders that hold them (batch_layer.aggregate).
 
 A version is used as a base only when it was computed by the same rules over the same topic,
 keeps its state, and the raw files of the hours before its W still hold the same offsets
@@ -17,18 +17,19 @@ and the log says why.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from adapters.files.base import FileStore
 from batch_layer.inputs import input_ranges
+from batch_layer.version_views import DAILY_COLUMNS, TOTALS_COLUMNS, read_dirs
 from batch_layer.spark_rules import CAP_STATE_COLUMNS, DEDUP_STATE_COLUMNS, RuleStateFrames
-from viewcount.rawdata import VIDEO_TOTALS, VIEWS_ROOT, parse_hour_dir, version_dir
+from viewcount.rawdata import CLAIMS, CREATOR_DAILY, VIDEO_TOTALS, VIEWS_ROOT, day_dirs, parse_hour_dir, version_dir
 from viewcount.rules import RULES_VERSION, RuleSettings
 from viewcount.timeutil import format_ms, hour_floor
 
 logger = logging.getLogger(__name__)
 
-CLAIMS = "video_hour_claims"      # (video_id, event_hour, creator_id, views): counted views by named creator
 DEDUP_STATE = "state/dedup"
 CAP_STATE = "state/caps"
 CLAIMS_COLUMNS = "video_id string, event_hour long, creator_id string, views long"
@@ -49,12 +50,25 @@ class Base:
         return RuleStateFrames(spark.read.schema(DEDUP_STATE_COLUMNS).parquet(self.path(store, DEDUP_STATE)),
                                spark.read.schema(CAP_STATE_COLUMNS).parquet(self.path(store, CAP_STATE)))
 
-    def claims(self, spark, store: FileStore):
-        return spark.read.schema(CLAIMS_COLUMNS).parquet(self.path(store, CLAIMS))
+    @property
+    def days(self) -> dict[str, str]:
+        """Event day → the version that holds the base's views of that day."""
+        return self.manifest["days"]
+
+    def claims(self, spark, store: FileStore, days: Iterable[str]):
+        """The base's counted views by named creator, of those of ``days`` it has."""
+        held = {day: self.days[day] for day in days if day in self.days}
+        return read_dirs(spark, store, day_dirs(CLAIMS, held), CLAIMS_COLUMNS)
+
+    def totals(self, spark, store: FileStore):
+        return spark.read.schema(TOTALS_COLUMNS).parquet(self.path(store, VIDEO_TOTALS))
+
+    def daily(self, spark, store: FileStore):
+        return spark.read.schema(DAILY_COLUMNS).parquet(self.path(store, CREATOR_DAILY))
 
     def first_claims(self, spark, store: FileStore):
         """video_id → creator_id as the base's totals hold it (the video's first claim)."""
-        return spark.read.parquet(self.path(store, VIDEO_TOTALS)).select("video_id", "creator_id")
+        return self.totals(spark, store).select("video_id", "creator_id")
 
 
 def find_base(store: FileStore, based_on: str | None, manifest: dict | None, rules: RuleSettings, topic: str,
@@ -78,6 +92,8 @@ def refusal(manifest: dict, rules: RuleSettings, topic: str, watermark_ms: int, 
     """Why a version with this manifest cannot be a base at ``watermark_ms`` ("" if it can)."""
     if not manifest.get("state") or "raw_partitions" not in manifest:
         return "keeps no rule state (a replay, or written before versions kept it)"
+    if "days" not in manifest:
+        return "keeps its views in one folder (written before versions kept them by event day)"
     if manifest.get("rules_version") != RULES_VERSION or manifest.get("rules") != rules.__dict__:
         return "was computed by other rules"
     if manifest.get("topic") != topic:

@@ -1,13 +1,16 @@
 """The batch recompute: rules over every record ingested before W, as a new immutable version;
 from the published version's state and the records ingested since its W when it allows.
 
-    batch/v1/version={version}/video_hourly/    (video_id, event_hour, views)
+    batch/v1/version={version}/video_hourly/event_day={day}/   (video_id, event_hour, views)
     batch/v1/version={version}/video_totals/    (video_id, creator_id, views): creator_id is the first claim
     batch/v1/version={version}/creator_daily/   (creator_id, event_day, views) by first claim
-    batch/v1/version={version}/video_hour_claims/   (video_id, event_hour, creator_id, views) by named creator
+    batch/v1/version={version}/video_hour_claims/event_day={day}/   (video_id, event_hour, creator_id, views) by named creator
     batch/v1/version={version}/state/dedup/, state/caps/   the rules' state at W (batch_layer.incremental)
     batch/v1/version={version}/changes/         (video_id, event_hour, views) added over the version it was computed over
-    batch/v1/version={version}/_manifest.json   W, inputs with sizes and checksums, outcomes, mode, …
+    batch/v1/version={version}/_manifest.json   W, inputs with sizes and checksums, outcomes, mode, days, …
+
+The views kept by event day list, in the manifest's ``days``, the version that holds each day: a
+run from a base writes only the days its new records count views in (batch_layer.aggregate).
     batch/v1/version={version}/_owner_mismatch.json   video → counted views naming another owner (§9)
 
 Ownership (CONTRACT §9): a video's ``creator_id`` here is its first claim, the creator named by
@@ -29,13 +32,14 @@ from datetime import datetime, timezone
 from batch_layer.exceptions import BatchError
 from batch_layer.spark_conf import session_conf
 from expectations.runner import DataDocs
-from batch_layer.incremental import CAP_STATE, CLAIMS, DEDUP_STATE, Base, find_base, new_files
-from batch_layer.version_views import VersionFiles, VersionFrames, VersionViews
+from batch_layer.aggregate import claims_of, day_column, from_nothing, over_base
+from batch_layer.incremental import CAP_STATE, CLAIMS_COLUMNS, DEDUP_STATE, Base, find_base, new_files
+from batch_layer.version_views import VersionFiles, VersionFrames, VersionViews, read_dirs
 from batch_layer.inputs import digests_in, fingerprint, input_files, input_ranges, read_manifest
 from batch_layer.spark_rules import RuleStateFrames, classify_with_state
 from viewcount import __version__
-from viewcount.rawdata import (CHANGES, CREATOR_DAILY, QUARANTINE_ROOT, VIDEO_HOURLY, VIDEO_TOTALS, VIEWS_ROOT,
-                              overlaps, version_dir)
+from viewcount.rawdata import (CHANGES, CLAIMS, CREATOR_DAILY, QUARANTINE_ROOT, VIDEO_HOURLY, VIDEO_TOTALS, VIEWS_ROOT,
+                              overlaps, version_dir, view_dirs)
 from viewcount.rules import RULES_VERSION, Outcome, RuleSettings
 from adapters.files.base import FileStore
 from viewcount.ownership import Catalog, OwnershipMode, mismatched_views
@@ -139,27 +143,22 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     counted = classified.where(F.col("outcome") == Outcome.COUNTED.value)
     phases.mark("classify")
 
-    step_claims = claims_of(counted)
-    named_df, first_claims = step_claims, first_claims_of(counted)
-    if base is not None:
-        named_df = (named_df.unionByName(base.claims(spark, store))
-                    .groupBy("video_id", "event_hour", "creator_id").agg(F.sum("views").alias("views")))
-        # A video's first claim stays its base's: its later views have higher offsets.
-        old = base.first_claims(spark, store)
-        first_claims = old.unionByName(first_claims.join(old, "video_id", "left_anti"))
-    hourly_df, totals_df, daily_df = views_from(named_df, first_claims)
-    changes = changes_over(spark, store, based_on, base, step_claims, hourly_df)
+    built = from_nothing(counted) if base is None else over_base(spark, store, base, counted)
+    changes = changes_over(spark, store, based_on, based_manifest, base, counted, built.frames.hourly)
 
+    days = None
     if write:
-        write_version(store, version, hourly_df, totals_df, daily_df, named_df, state, changes)
+        days = write_version(store, version, built.hourly, built.totals, built.daily, built.claims, state, changes,
+                             kept_days=built.kept_days)
         # What follows reads the version as written, not the plan that computed it.
-        frames = VersionFrames.read(spark, store, version)
-        named_df = spark.read.parquet(f"{store.url}/{version_dir(version, CLAIMS)}")
+        frames = VersionFrames.read(spark, store, version, days)
+        named_df = read_dirs(spark, store, view_dirs(version, CLAIMS, days), CLAIMS_COLUMNS)
         phases.mark("write")
     else:
         # Kept by the executors (memory, then disk) as the summary below computes them: a dry run's
         # views stay readable after the raw files they came from change (a compaction).
-        frames = VersionFrames(hourly_df.persist(), totals_df.persist(), daily_df.persist())
+        frames = VersionFrames(*(df.persist() for df in (built.frames.hourly, built.frames.totals, built.frames.daily)))
+        named_df = built.named
     summary = view_summary(frames)
     mismatch = owner_mismatch_of(spark, named_df, frames.totals, catalog or Catalog(), ownership)
     classified.unpersist()
@@ -179,6 +178,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
         "records_read": sum(read.values()), "distinct_valid_events": distinct_events,
         "raw_partitions": raw_partitions,
         "outcomes": dict(sorted(outcomes.items())), "videos": summary.videos, "views": summary.views,
+        **({"days": days} if days is not None else {}),
         "overlaps": [{"partition": p, "first_offset": a, "last_offset": b} for p, a, b in overlapping],
         **({"based_on": based_on} if based_on is not None else {}),
         **({"changes": {"over": based_on}} if changes is not None else {}),
@@ -197,7 +197,7 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     checks_path = write_manifest(store, version, manifest, checks) if write else ""
     logger.info("batch version %s at W=%s (%s, %d records read): %d videos in %.1fs", version, manifest["watermark"],
                 manifest["mode"], manifest["records_read"], summary.videos, manifest["duration_s"])
-    return BatchResult(version, watermark_ms, outcomes, VersionFiles(store, version) if write else frames, manifest,
+    return BatchResult(version, watermark_ms, outcomes, VersionFiles(store, version, days) if write else frames, manifest,
                        checks, f"{store.url}/{checks_path}" if checks_path else "", mismatch,
                        data_docs.index.as_uri() if data_docs is not None else "")
 
@@ -237,61 +237,37 @@ def read_records(spark, store: FileStore, files: list[dict], root: str, topic: s
     return rows.where(F.col("ingest_time") < ts(watermark_ms)).where(F.col("topic") == topic)
 
 
-def claims_of(counted):
-    """Counted rows → views per (video, event hour, the creator each view names)."""
-    from pyspark.sql import functions as F
-
-    return counted.groupBy("video_id", "event_hour", "creator_id").agg(F.count("*").alias("views"))
-
-
-def first_claims_of(counted):
-    """Counted rows → each video's first claim: the creator its counted record of lowest offset
-    names (CONTRACT §9)."""
-    from pyspark.sql import functions as F
-
-    return counted.groupBy("video_id").agg(F.min_by("creator_id", F.struct("partition", "offset")).alias("creator_id"))
-
-
-def views_from(named_df, first_claims):
-    """Views per (video, event hour, named creator) and first claims → the three batch views:
-    views per (video, event hour); views and first claim per video; views per (first claim,
-    event day)."""
-    from pyspark.sql import functions as F
-
-    # One shuffle by video: each aggregate below keeps it, and a video's hours land in one file.
-    named_df = named_df.repartition("video_id")
-    hourly_df = named_df.groupBy("video_id", "event_hour").agg(F.sum("views").alias("views"))
-    totals_df = (hourly_df.groupBy("video_id").agg(F.sum("views").alias("views"))
-                 .join(first_claims, "video_id"))
-    daily_df = (hourly_df.join(first_claims, "video_id")
-                .withColumn("event_day", F.date_format((F.col("event_hour") / 1000).cast("timestamp"), "yyyy-MM-dd"))
-                .groupBy("creator_id", "event_day").agg(F.sum("views").alias("views")))
-    return hourly_df, totals_df, daily_df
-
-
-def aggregate(counted):
-    """Counted rows → the three batch views (:func:`views_from`)."""
-    return views_from(claims_of(counted), first_claims_of(counted))
-
-
 def write_version(store: FileStore, version: str, hourly_df, totals_df, daily_df, named_df=None,
-                  state: RuleStateFrames | None = None, changes=None) -> None:
+                  state: RuleStateFrames | None = None, changes=None,
+                  kept_days: Mapping[str, str] = {}) -> dict[str, str]:
     """The version's views; with ``named_df`` and ``state``, what a next run may start from; with
-    ``changes``, its views added over the version it was computed over."""
+    ``changes``, its views added over the version it was computed over. The hourly views and the
+    claims are written by event day, for the days they hold; ``kept_days`` (event day → version)
+    are the days other versions hold for this one. Returns the version's ``days``: both."""
     out = lambda name: f"{store.url}/{version_dir(version, name)}"  # noqa: E731
-    # Sorted by video in each file: a publish loads a video's hours in one command.
-    hourly_df.sortWithinPartitions("video_id", "event_hour").write.mode("error").parquet(out(VIDEO_HOURLY))
+    by_day(hourly_df, ["video_id", "event_hour"]).parquet(out(VIDEO_HOURLY))
     totals_df.write.mode("error").parquet(out(VIDEO_TOTALS))
     daily_df.write.mode("error").parquet(out(CREATOR_DAILY))
     if named_df is not None and state is not None:
-        named_df.write.mode("error").parquet(out(CLAIMS))
+        by_day(named_df, ["video_id", "event_hour"]).parquet(out(CLAIMS))
         state.dedup.write.mode("error").parquet(out(DEDUP_STATE))
         state.caps.write.mode("error").parquet(out(CAP_STATE))
     if changes is not None:
         changes.write.mode("error").parquet(out(CHANGES))
+    written = [name.split("=", 1)[1] for name in store.list_dirs(version_dir(version, VIDEO_HOURLY))
+               if name.startswith("event_day=")]
+    return dict(sorted({**kept_days, **{day: version for day in written}}.items()))
 
 
-def changes_over(spark, store: FileStore, based_on: str | None, base: Base | None, step_claims, hourly_df):
+def by_day(df, order: list[str]):
+    """A writer of ``df`` into one folder per event day, a file per day, its rows sorted by
+    ``order`` (a publish loads a video's hours of a day in one command)."""
+    return (df.withColumn("event_day", day_column()).repartition("event_day")
+            .sortWithinPartitions("event_day", *order).write.mode("error").partitionBy("event_day"))
+
+
+def changes_over(spark, store: FileStore, based_on: str | None, based_manifest: dict | None, base: Base | None,
+                 counted, hourly_df):
     """Views per (video, event hour) this version adds over ``based_on``, the version it is
     computed over (none: None), what the publish compares with the speed layer (app.reconcile).
     From that base, they are this run's counted views alone; else the difference of the two
@@ -299,10 +275,11 @@ def changes_over(spark, store: FileStore, based_on: str | None, base: Base | Non
     from pyspark.sql import functions as F
 
     if base is not None and base.version == based_on:
-        return step_claims.groupBy("video_id", "event_hour").agg(F.sum("views").alias("views"))
-    if not based_on or not store.exists(version_dir(based_on, f"{VIDEO_HOURLY}/_SUCCESS")):
+        return claims_of(counted).groupBy("video_id", "event_hour").agg(F.sum("views").alias("views"))
+    if not based_on or based_manifest is None:
         return None
-    old = spark.read.parquet(f"{store.url}/{version_dir(based_on, VIDEO_HOURLY)}").withColumnRenamed("views", "old")
+    old = (VersionFrames.read(spark, store, based_on, based_manifest.get("days")).hourly
+           .withColumnRenamed("views", "old"))
     return (hourly_df.join(old, ["video_id", "event_hour"], "full_outer")
             .select("video_id", "event_hour",
                     (F.coalesce(F.col("views"), F.lit(0)) - F.coalesce(F.col("old"), F.lit(0))).alias("views"))

@@ -32,7 +32,7 @@ class RedisBatchViews(BatchViewStore):
             if queued >= LOAD_CHUNK:
                 call(f"load batch {version}", pipe.execute)
                 queued = 0
-        # A video's consecutive hours go in one HSET (the batch writes its hours sorted by video).
+        # A video's consecutive hours go in one HSET (the batch writes each day's hours sorted by video).
         for video, run in groupby(hours, key=lambda row: row[0]):
             fields = {hour: views for _, hour, views in run if views}
             if fields:

@@ -16,6 +16,7 @@ from datetime import date, datetime, timezone
 from batch_layer.exceptions import BatchError
 from batch_layer.job import (BatchResult, new_version_id, run_batch, view_summary, views_with_hourly_sums,
                              write_manifest, write_version)
+from batch_layer.inputs import read_manifest
 from batch_layer.version_views import VersionFiles, VersionFrames
 from expectations.runner import Checker
 from viewcount.ownership import Catalog, OwnershipMode
@@ -77,7 +78,7 @@ def replay_days(spark, raw: FileStore, serving: BatchViewStore, rules: RuleSetti
     report = ReplayReport(str(from_day), str(to_day), previous, watermark)
 
     say(f"[1/4] reading the published version {previous} (W {format_ms(watermark)})")
-    old = VersionFrames.read(spark, raw, previous)
+    old = VersionFrames.read(spark, raw, previous, (read_manifest(raw, previous) or {}).get("days"))
     say("[2/4] recomputing every record ingested before W (the rules' look-back included)")
     version = new_version_id(watermark)
     fresh = run_batch(spark, raw, rules, watermark, topic, version=version, write=False,
@@ -93,14 +94,14 @@ def replay_days(spark, raw: FileStore, serving: BatchViewStore, rules: RuleSetti
         return report
 
     say("[4/4] writing and checking the new version")
-    write_version(raw, version, merged.hourly, merged.totals, merged.daily)
-    written = VersionFrames.read(spark, raw, version)
+    days = write_version(raw, version, merged.hourly, merged.totals, merged.daily)
+    written = VersionFrames.read(spark, raw, version, days)
     summary = view_summary(written)
-    fresh.views = VersionFiles(raw, version)
+    fresh.views = VersionFiles(raw, version, days)
     fresh.manifest.pop("changes", None)
     fresh.manifest.update({"version": version, "kind": "replay", "from": str(from_day), "to": str(to_day),
                            "previous_version": previous, "based_on": previous, "videos": summary.videos,
-                           "views": summary.views, "rows": summary.rows,
+                           "views": summary.views, "rows": summary.rows, "days": days,
                            "state": False})   # its views are not what its rule state was computed for
     fresh.checks = [c for c in fresh.checks if c.name in ("raw_schema", "raw_batch")] + [
         Checker().check("batch_views", views_with_hourly_sums(written))]

@@ -7,15 +7,18 @@ methods load a whole view, for tests and small tools."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from adapters.files.base import FileStore
 from adapters.files.rawdata import iter_parquet_rows
 from batch_layer.views_store import HourRow, VideoRow
-from viewcount.rawdata import CHANGES, CREATOR_DAILY, VIDEO_HOURLY, VIDEO_TOTALS, version_dir
+from viewcount.rawdata import CHANGES, CREATOR_DAILY, VIDEO_HOURLY, VIDEO_TOTALS, view_dirs
 
 DailyRow = tuple[str, str, int]     # (creator_id, event day YYYY-MM-DD, views)
+HOURLY_COLUMNS = "video_id string, event_hour long, views long"
+TOTALS_COLUMNS = "video_id string, views long, creator_id string"
+DAILY_COLUMNS = "creator_id string, event_day string, views long"
 
 
 class VersionViews(ABC):
@@ -49,14 +52,17 @@ class VersionViews(ABC):
 
 @dataclass(frozen=True)
 class VersionFiles(VersionViews):
-    """A written version's views, read from its Parquet files a batch of rows at a time."""
+    """A written version's views, read from its Parquet files a batch of rows at a time.
+    ``days``: its manifest's (event day → the version holding it), for the views kept by day."""
 
     store: FileStore
     version: str
+    days: Mapping[str, str] | None = None
 
     def _rows(self, view: str, columns: list[str]) -> Iterator[tuple]:
-        for row in iter_parquet_rows(self.store, version_dir(self.version, view), columns):
-            yield tuple(row[c] for c in columns)
+        for directory in view_dirs(self.version, view, self.days):
+            for row in iter_parquet_rows(self.store, directory, columns):
+                yield tuple(row[c] for c in columns)
 
     def video_rows(self) -> Iterator[VideoRow]:
         for video, views, owner in self._rows(VIDEO_TOTALS, ["video_id", "views", "creator_id"]):
@@ -86,11 +92,11 @@ class VersionFrames(VersionViews):
     daily: object       # DataFrame (creator_id, event_day, views)
 
     @classmethod
-    def read(cls, spark, store: FileStore, version: str) -> VersionFrames:
-        """A written version's views."""
-        path = lambda view: f"{store.url}/{version_dir(version, view)}"  # noqa: E731
-        return cls(spark.read.parquet(path(VIDEO_HOURLY)), spark.read.parquet(path(VIDEO_TOTALS)),
-                   spark.read.parquet(path(CREATOR_DAILY)))
+    def read(cls, spark, store: FileStore, version: str, days: Mapping[str, str] | None = None) -> VersionFrames:
+        """A written version's views (``days``: as for :class:`VersionFiles`)."""
+        read = lambda view, columns: read_dirs(spark, store, view_dirs(version, view, days), columns)  # noqa: E731
+        return cls(read(VIDEO_HOURLY, HOURLY_COLUMNS), read(VIDEO_TOTALS, TOTALS_COLUMNS),
+                   read(CREATOR_DAILY, DAILY_COLUMNS))
 
     def video_rows(self) -> Iterator[VideoRow]:
         for r in self.totals.select("video_id", "views", "creator_id").toLocalIterator():
@@ -104,3 +110,11 @@ class VersionFrames(VersionViews):
     def daily_rows(self) -> Iterator[DailyRow]:
         for r in self.daily.select("creator_id", "event_day", "views").toLocalIterator():
             yield r[0], r[1], int(r[2])
+
+
+def read_dirs(spark, store: FileStore, directories: list[str], columns: str):
+    """The Parquet files of ``directories`` as one DataFrame of ``columns`` (a DDL schema); no
+    directory: an empty one."""
+    if not directories:
+        return spark.createDataFrame([], columns)
+    return spark.read.schema(columns).parquet(*(f"{store.url}/{d}" for d in directories))

@@ -33,5 +33,5 @@ def load_result(store: FileStore, version: str) -> BatchResult:
     """A written version read back from its files (manifest, checks; its views are read from its
     Parquet files as they are used), to publish it in another process than the one that computed it."""
     manifest = _version_file(store, version, "_manifest.json")
-    return BatchResult(version, manifest["watermark_ms"], manifest.get("outcomes", {}), VersionFiles(store, version),
+    return BatchResult(version, manifest["watermark_ms"], manifest.get("outcomes", {}), VersionFiles(store, version, manifest.get("days")),
                        manifest, load_checks(store, version), f"{store.url}/{version_dir(version, '_checks.json')}")

@@ -32,7 +32,8 @@ from pathlib import Path
 
 from common import ROOT, partition_of, summarize, write_result
 
-from batch_layer.job import aggregate, run_batch, spark_session, write_version
+from batch_layer.aggregate import aggregate
+from batch_layer.job import run_batch, spark_session, write_version
 from batch_layer.spark_rules import classify
 from ingestion.chunk import Chunk
 from viewcount.events import parse_event

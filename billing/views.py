@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from adapters.files.rawdata import iter_parquet_rows
-from viewcount.rawdata import version_dir
+from viewcount.rawdata import VIDEO_HOURLY, version_dir, view_dirs
 from billing.exceptions import BillingError
 from billing.period import Period
 from adapters.files.base import FileStore
@@ -68,8 +68,12 @@ def read_month_views(raw: FileStore, version: str, watermark_ms: int, period: Pe
                            f"is VIEWCOUNT_RAW_STORE the store it was computed on?") from e
     daily_total = sum(int(r["views"]) for r in iter_parquet_rows(raw, f"{base}/creator_daily", ["event_day", "views"])
                       if period.contains_day(r["event_day"]))
+    # A version kept by event day is read for the month's days only.
+    days = manifest.get("days")
+    month_days = None if days is None else {d: v for d, v in days.items() if period.contains_day(d)}
     hourly = [(r["video_id"], int(r["event_hour"]), int(r["views"]))
-              for r in iter_parquet_rows(raw, f"{base}/video_hourly", ["video_id", "event_hour", "views"])
+              for directory in view_dirs(version, VIDEO_HOURLY, month_days)
+              for r in iter_parquet_rows(raw, directory, ["video_id", "event_hour", "views"])
               if period.start_ms <= int(r["event_hour"]) < period.end_ms]
     videos = {video for video, _, _ in hourly}
     first_claims = {r["video_id"]: r["creator_id"]

@@ -14,7 +14,7 @@ written first, and the range's views file commits both.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -27,6 +27,8 @@ VIDEO_HOURLY = "video_hourly"    # a version's views: (video_id, event_hour, vie
 VIDEO_TOTALS = "video_totals"    # (video_id, views, creator_id: the first claim)
 CREATOR_DAILY = "creator_daily"  # (creator_id, event_day, views) by first claim
 CHANGES = "changes"              # (video_id, event_hour, views) added over the version it was computed over
+CLAIMS = "video_hour_claims"     # (video_id, event_hour, creator_id, views): counted views by named creator
+DAY_VIEWS = (VIDEO_HOURLY, CLAIMS)   # kept by event day: a folder event_day=YYYY-MM-DD per day
 
 _TS = pa.timestamp("ms", tz="UTC")
 _RECORD_FIELDS = [
@@ -97,6 +99,20 @@ def parse_name(name: str, hour_ms: int) -> RangeFile | None:
 def version_dir(version: str, name: str = "") -> str:
     """A batch version's folder, or ``name`` in it (a view, a state table, a report)."""
     return f"{BATCH_ROOT}/version={version}" + (f"/{name}" if name else "")
+
+
+def day_dirs(view: str, days: Mapping[str, str]) -> list[str]:
+    """The folders of a view kept by event day (:data:`DAY_VIEWS`); ``days``: event day → the
+    version whose folder holds that day (a version's manifest ``days``)."""
+    return [version_dir(holder, f"{view}/event_day={day}") for day, holder in sorted(days.items())]
+
+
+def view_dirs(version: str, view: str, days: Mapping[str, str] | None = None) -> list[str]:
+    """The folders that hold a version's ``view``: its days' folders, wherever they are, for a view
+    kept by event day in a version that lists its ``days``; else its own folder."""
+    if days is not None and view in DAY_VIEWS:
+        return day_dirs(view, days)
+    return [version_dir(version, view)]
 
 
 def progress_path(topic: str, partition: int) -> str:

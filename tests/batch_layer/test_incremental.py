@@ -15,7 +15,7 @@ from tests.conftest import collected
 from tests.viewcount.test_rules import SMALL, T0, streams
 from viewcount.events import ViewEvent
 from viewcount.rules import Outcome, apply_rules
-from viewcount.timeutil import HOUR_MS, hour_floor
+from viewcount.timeutil import HOUR_MS, format_ms, hour_floor
 
 pytestmark = pytest.mark.integration
 
@@ -139,6 +139,18 @@ def test_a_version_built_on_the_one_before_equals_a_full_recompute(make_scenario
     assert step.manifest["raw_partitions"] == full.manifest["raw_partitions"]
     assert step.manifest["distinct_valid_events"] >= full.manifest["distinct_valid_events"]
     assert step.checks_passed, step.failed_checks()
+    # It wrote the event days its new records count views in, and lists the base's folders for
+    # the others.
+    from batch_layer.version_views import VersionFiles
+    from viewcount.rawdata import version_dir
+
+    touched = {format_ms(hour)[:10] for _, hour, _ in VersionFiles(scenario.store, step.version).change_rows()}
+    days = step.manifest["days"]
+    assert touched and {d for d, v in days.items() if v == step.version} == touched
+    assert {d: v for d, v in days.items() if v != step.version} == {
+        d: v for d, v in before.manifest["days"].items() if d not in touched}
+    assert all(not scenario.store.exists(version_dir(step.version, f"video_hourly/event_day={d}"))
+               for d, v in days.items() if v != step.version)
     # A step with nothing ingested since its base: tests/app/test_batch_run_cli.py.
 
     # A base whose kept state is gone is no base: the run would recompute in full.

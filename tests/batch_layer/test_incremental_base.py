@@ -20,7 +20,7 @@ INPUTS = [views("09", 0, 0, 9), views("09", 0, 10, 19), views("10", 0, 20, 29), 
 
 def manifest(**changes) -> dict:
     return {"state": True, "raw_partitions": {}, "rules_version": RULES_VERSION, "rules": RuleSettings().__dict__, "topic": "views",
-            "watermark_ms": W, "inputs": INPUTS, **changes}
+            "watermark_ms": W, "inputs": INPUTS, "days": {"2026-11-21": "w1"}, **changes}
 
 
 def test_a_version_of_the_same_rules_over_the_same_older_offsets_is_a_base():
@@ -37,6 +37,8 @@ def test_each_reason_to_recompute_in_full_is_named():
     rules = RuleSettings()
     cases = {
         "keeps no rule state": (manifest(state=False), rules, "views", W, INPUTS),
+        "keeps its views in one folder": ({k: v for k, v in manifest().items() if k != "days"}, rules, "views", W,
+                                         INPUTS),
         "other rules": (manifest(), RuleSettings(min_watch_ms=1), "views", W, INPUTS),
         "was computed over topic": (manifest(), rules, "other", W, INPUTS),
         "after": (manifest(), rules, "views", W - HOUR_MS, INPUTS),

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batch_layer.job import aggregate
+from batch_layer.aggregate import aggregate
 from batch_layer.spark_rules import classify
 from viewcount.events import ViewEvent
 from viewcount.rules import Outcome, apply_rules, tally
