@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections import Counter
@@ -48,6 +49,7 @@ from viewcount.timeutil import format_ms
 logger = logging.getLogger(__name__)
 
 OWNER_MISMATCH_FILE = "_owner_mismatch.json"
+VERSION_ID = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def new_version_id(watermark_ms: int) -> str:
@@ -111,6 +113,9 @@ def run_batch(spark, store: FileStore, rules: RuleSettings, watermark_ms: int, t
     started = time.monotonic()
     phases = Phases()
     version = version or new_version_id(watermark_ms)
+    if not VERSION_ID.fullmatch(version):
+        raise BatchError(f"version id {version!r}: letters, digits, '.', '_' and '-' only "
+                         f"(it names folders that Spark reads as path patterns)")
     based_manifest = read_manifest(store, based_on)    # read once: digests to reuse, and the base
     listing = input_files(store, watermark_ms, {} if rehash else digests_in(based_manifest))
     files = listing.files

@@ -48,7 +48,7 @@ def hourly_runs(spark, store, base, watermark: int, runs: int, label: str) -> tu
     times, read, phases = [], 0, {}
     for run in range(runs):
         seconds, result = timed(lambda: run_batch(spark, store, RuleSettings(), watermark, TOPIC,
-                                                  version=f"hourly-{label}-{run}-{time.time_ns()}",
+                                                  version=f"hourly-{label.split(':')[0].replace('[', '').replace(']', '')}-{run}-{time.time_ns()}",
                                                   based_on=base.version))
         assert result.manifest["mode"] == "incremental", result.manifest.get("mode")
         assert result.checks_passed, result.failed_checks()
