@@ -64,8 +64,11 @@ class RedisBatchViews(BatchViewStore):
     def _expire(self, version: str, grace_s: int) -> None:
         client = self._redis.client
         pipe = client.pipeline(transaction=False)
-        for key in client.scan_iter(match=keys.batch_version_pattern(self.prefix, version), count=10_000):
+        for n, key in enumerate(client.scan_iter(match=keys.batch_version_pattern(self.prefix, version),
+                                                 count=10_000), start=1):
             pipe.expire(key, grace_s)
+            if n % LOAD_CHUNK == 0:    # a version has keys per video: never one pipeline of all
+                self._redis.call(f"expire batch {version}", pipe.execute)
         self._redis.call(f"expire batch {version}", pipe.execute)
 
     def hourly_views(self, version: str, videos: Iterable[str]) -> dict[str, dict[int, int]]:
