@@ -230,12 +230,13 @@ def spark():
     """One local Spark session for the whole test run (its JVM takes seconds to start)."""
     from batch_layer.job import spark_session
 
+    # py4j logs each connection it closes, also from a garbage collection that runs inside pytest's
+    # teardown, after the test's log capture has closed its stream, and at interpreter exit.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     session = spark_session("local[2]", "viewcount-tests", shuffle_partitions=4)
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-    # py4j says goodbye at interpreter exit, after pytest has closed the streams its log went to
-    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @contextmanager

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         if settings.log_level != "DEBUG":
             for driver in ("kafka", "adapters.kafka.librdkafka"):
                 logging.getLogger(driver).setLevel(logging.CRITICAL)
+            # Spark's Python bridge logs each of its socket connections opening and closing.
+            logging.getLogger("py4j").setLevel(logging.WARNING)
         return int(args.run(args, settings) or 0)
     except ViewcountError as e:
         print(f"viewcount {args.command}: error: {e}", file=sys.stderr)
