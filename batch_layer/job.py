@@ -371,13 +371,13 @@ def data_checks(views, quarantine, frames: VersionFrames, summary: ViewSummary, 
         "raw_valid_rows": sum(r["rows"] for r in per_partition.values()),
         "classified_rows": sum(n for o, n in read.items() if o != Outcome.INVALID.value),
     }])
-    checker = Checker(data_docs, run_name)
-    return [
-        checker.check("raw_schema", views.limit(0).toPandas()),
-        checker.check("raw_batch", raw, {"max_invalid_share": max_invalid_share}),
-        checker.check("batch_views", views_with_hourly_sums(frames)),
-        checker.check("reconcile", reconcile),
-    ], partitions
+    with Checker(data_docs, run_name) as checker:
+        return [
+            checker.check("raw_schema", views.limit(0).toPandas()),
+            checker.check("raw_batch", raw, {"max_invalid_share": max_invalid_share}),
+            checker.check("batch_views", views_with_hourly_sums(frames)),
+            checker.check("reconcile", reconcile),
+        ], partitions
 
 
 def views_with_hourly_sums(frames: VersionFrames):

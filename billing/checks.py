@@ -54,9 +54,9 @@ def run_checks(month: MonthViews, entries: list[Entry], statement_csv: bytes, da
         "video_hourly_views": month.hourly_total,
         "accounted_views": sum(int(r["views"]) for r in rows) + month.unassigned,
     }])
-    checker = Checker(data_docs, run_name)
-    return [
-        checker.check("payouts", payouts),
-        checker.check("creator_month", creator_month),
-        checker.check("statement", statement),
-    ]
+    with Checker(data_docs, run_name) as checker:
+        return [
+            checker.check("payouts", payouts),
+            checker.check("creator_month", creator_month),
+            checker.check("statement", statement),
+        ]

@@ -4,6 +4,7 @@ result in a file-backed context and build Data Docs from them."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 from dataclasses import dataclass, field
@@ -55,11 +56,16 @@ class Checker:
     def __init__(self, docs: DataDocs | None = None, run_name: str = "") -> None:
         import great_expectations as gx
 
-        self.docs, self._run_name = docs, run_name
+        self.docs, self._run_name, self._lock = docs, run_name, None
         if docs is None:
             self._context = gx.get_context(mode="ephemeral")
         else:
             docs.context_dir.mkdir(parents=True, exist_ok=True)
+            # The project's files (suites, checkpoints, results, the site) are rewritten by every
+            # run: two processes at once (two billing runs) would read each other's half-written
+            # files. One checker per project at a time; released by close() or with the process.
+            self._lock = open(docs.root / ".lock", "a")
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
             self._context = gx.get_context(mode="file", project_root_dir=str(docs.context_dir))
             self._use_site(docs.site_dir)
             self._use_styles()
@@ -71,6 +77,18 @@ class Checker:
             pass
         self._pandas = self._context.data_sources.add_or_update_pandas("viewcount")
         self._spark = None   # added on the first Spark DataFrame: it needs a running session
+
+    def close(self) -> None:
+        """Let the next checker of the same project in."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Checker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _use_site(self, site_dir: Path) -> None:
         """Our one Data Docs site, in ``site_dir`` (a new project comes with a default one)."""
