@@ -66,9 +66,15 @@ def views_from(named_df, first_claims):
     hourly_df = named_df.groupBy("video_id", "event_hour").agg(F.sum("views").alias("views"))
     totals_df = (hourly_df.groupBy("video_id").agg(F.sum("views").alias("views"))
                  .join(first_claims, "video_id"))
-    daily_df = (hourly_df.join(first_claims, "video_id").withColumn("event_day", day_column())
-                .groupBy("creator_id", "event_day").agg(F.sum("views").alias("views")))
-    return hourly_df, totals_df, daily_df
+    return hourly_df, totals_df, daily_from(hourly_df, first_claims)
+
+
+def daily_from(hourly_df, first_claims):
+    """Hourly views and first claims → views per (first claim, event day)."""
+    from pyspark.sql import functions as F
+
+    return (hourly_df.join(first_claims, "video_id").withColumn("event_day", day_column())
+            .groupBy("creator_id", "event_day").agg(F.sum("views").alias("views")))
 
 
 def aggregate(counted):
@@ -100,8 +106,7 @@ def over_base(spark, store: FileStore, base: Base, counted) -> NewViews:
               .unionByName(step.groupBy("video_id").agg(F.sum("views").alias("views")))
               .groupBy("video_id").agg(F.sum("views").alias("views")).join(first, "video_id"))
     daily = (base.daily(spark, store).where(~F.col("event_day").isin(sorted(touched)))
-             .unionByName(hourly.join(first, "video_id").withColumn("event_day", day_column())
-                          .groupBy("creator_id", "event_day").agg(F.sum("views").alias("views"))))
+             .unionByName(daily_from(hourly, first)))
     whole_hourly = hourly.unionByName(read_dirs(spark, store, day_dirs(VIDEO_HOURLY, kept), HOURLY_COLUMNS))
     whole_named = claims.unionByName(base.claims(spark, store, kept))
     return NewViews(claims, hourly, totals, daily, kept, VersionFrames(whole_hourly, totals, daily), whole_named)

@@ -16,6 +16,7 @@ from datetime import date, datetime, timezone
 from batch_layer.exceptions import BatchError
 from batch_layer.job import (BatchResult, new_version_id, run_batch, view_summary, views_with_hourly_sums,
                              write_manifest, write_version)
+from batch_layer.aggregate import day_column
 from batch_layer.inputs import read_manifest
 from batch_layer.version_views import VersionFiles, VersionFrames
 from expectations.runner import Checker
@@ -134,7 +135,7 @@ def day_diffs(old_hourly, new_hourly, start: int, end: int) -> list[DayDiff]:
 
     def by_day(hourly, name: str):
         return (hourly.where((F.col("event_hour") >= start) & (F.col("event_hour") < end))
-                .withColumn("day", F.date_format((F.col("event_hour") / 1000).cast("timestamp"), "yyyy-MM-dd"))
+                .withColumn("day", day_column())
                 .groupBy("day", "video_id").agg(F.sum("views").alias(name)))
 
     joined = (by_day(old_hourly, "published").join(by_day(new_hourly, "recomputed"), ["day", "video_id"], "full_outer")
