@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
+
+import msgpack
 
 from adapters.redis.connection import RedisConnection, lua_source
 from speed_layer.exceptions import StateLayoutMismatch, StateLost
@@ -84,9 +87,7 @@ class RedisCountStore(CountStore):
         args: list[Any] = [self.prefix, topic, partition, rules.max_event_age_ms, rules.max_clock_skew_ms,
                            rules.min_watch_ms, rules.max_views_per_viewer_hour,
                            "" if sweep_before_ms is None else sweep_before_ms, expect_applied, self.state_buckets,
-                           len(records)]
-        for record in records:
-            args.extend(record)
+                           len(records), _packed(records)]
         out = self._redis.call(f"apply {topic}-{partition}", self._step,
                                keys=[keys.offsets_key(self.prefix, topic)], args=args)
         if out[0] == b"lost":
@@ -96,3 +97,9 @@ class RedisCountStore(CountStore):
         counts = {outcome: int(n) for outcome, n in zip(_ORDER, out[2:10])}
         return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[12:]],
                           owner_mismatch=int(out[10]), expired=int(out[11]))
+
+
+def _packed(records: Sequence[StepRecord]) -> bytes:
+    """The step's records as step.lua reads them: one flat MessagePack array. Bytes go as the raw
+    string type, since Redis's cmsgpack predates the bin types."""
+    return msgpack.packb(list(chain.from_iterable(records)), use_bin_type=False)

@@ -7,9 +7,10 @@
 -- ARGV     prefix, topic, partition, max_event_age_ms, max_clock_skew_ms, min_watch_ms,
 --          max_views_per_viewer_hour, sweep_before_ms (buckets and claims of ingest hours before
 --          it are dropped; "" for none), expected (the offset the caller saw applied last, -1 if
---          none), state buckets (a power of two), n, then n records of RECORD_FIELDS values each,
---          in the order of F below (StepRecord in speed_layer/store.py; a test holds the two
---          together)
+--          none), state buckets (a power of two), n, then the n records as one MessagePack array
+--          of n * RECORD_FIELDS values, each record's in the order of F below (StepRecord in
+--          speed_layer/store.py; a test holds the two together). One argument for the step, not
+--          ten per record: the client encodes it in C, and Redis decodes it in C.
 -- Returns  {last offset, ingest time, counted, invalid, too_old, from_future, duplicate,
 --           conflicting, unqualified, capped, owner_mismatch, expired, conflicting offsets...},
 --          or {'lost', last offset}
@@ -28,7 +29,6 @@
 local F = {offset = 1, timestamp_ms = 2, valid = 3, dedup_digest = 4, fingerprint = 5, video_id = 6,
            creator_id = 7, cap_digest = 8, event_time_ms = 9, watch_ms = 10}
 local RECORD_FIELDS = 10
-local FIRST_RECORD = 11
 local HOUR = 3600000
 local PUSH_CHUNK = 1000
 local prefix, topic, partition = ARGV[1], ARGV[2], ARGV[3]
@@ -38,6 +38,7 @@ local sweep_before = tonumber(ARGV[8])
 local expected = tonumber(ARGV[9])
 local buckets = tonumber(ARGV[10])
 local n = tonumber(ARGV[11])
+local R = cmsgpack.unpack(ARGV[12])
 local window = age + skew
 
 local okey = KEYS[1]
@@ -54,13 +55,17 @@ if recorded ~= layout then
   redis.call('SET', layout_key, layout)
 end
 -- keys.state_bucket: the hash holding a dedup or cap digest's entry.
+local hex = {}
 local function bucket(kind, digest)
-  return prefix .. kind .. string.format('%x', (string.byte(digest, 1) * 256 + string.byte(digest, 2)) % buckets)
+  local index = (string.byte(digest, 1) * 256 + string.byte(digest, 2)) % buckets
+  local name = hex[index]
+  if not name then name = string.format('%x', index); hex[index] = name end
+  return prefix .. kind .. name
 end
 local c = {counted = 0, invalid = 0, too_old = 0, from_future = 0, duplicate = 0,
            conflicting = 0, unqualified = 0, capped = 0, owner_mismatch = 0}
 local conflicts = {}
-local touched = {}
+local views = {}     -- bucket key → event hour → views counted by this step: one HINCRBY each at the end
 local owners = {}
 local state_schedule = prefix .. ':sx:' .. topic .. ':' .. partition    -- keys.state_expiry_*
 local bucket_schedule = prefix .. ':sw:' .. topic .. ':' .. partition   -- keys.bucket_sweep_*
@@ -75,29 +80,33 @@ local function list_under(schedule, hour, entry)
 end
 
 for i = 0, n - 1 do
-  local j = FIRST_RECORD + i * RECORD_FIELDS
-  local offset = tonumber(ARGV[j + F.offset])
+  local j = i * RECORD_FIELDS
+  local offset = R[j + F.offset]
   if offset > last then                                   -- applied already: skip
     last = offset
-    local ts = tonumber(ARGV[j + F.timestamp_ms])
+    local ts = R[j + F.timestamp_ms]
     if ts > ingest then ingest = ts end                   -- advance_ingest_time
-    if ARGV[j + F.valid] == '0' then
+    if R[j + F.valid] == 0 then
       c.invalid = c.invalid + 1
     else
-      local event_time = tonumber(ARGV[j + F.event_time_ms])
+      local event_time = R[j + F.event_time_ms]
       if event_time < ingest - age then                   -- time_outcome
         c.too_old = c.too_old + 1
       elseif event_time > ingest + skew then
         c.from_future = c.from_future + 1
       else
-        local digest, fingerprint = ARGV[j + F.dedup_digest], ARGV[j + F.fingerprint]
+        local digest, fingerprint = R[j + F.dedup_digest], R[j + F.fingerprint]
         local dkey = bucket(':sd:', digest)
-        local prev = redis.call('HGET', dkey, digest)
+        -- Most ids are new: one command writes the entry and says so. Only a held id is read.
+        local prev = nil
+        if redis.call('HSETNX', dkey, digest, fingerprint .. ms(ingest)) == 0 then
+          prev = redis.call('HGET', dkey, digest)
+        end
         local prev_ingest = prev and tonumber(string.sub(prev, 9))
         local duplicate = prev_ingest and ingest - prev_ingest <= window              -- is_duplicate
         -- A duplicate keeps the kept record's fingerprint; otherwise this record is the kept one.
         local kept = duplicate and string.sub(prev, 1, 8) or fingerprint
-        redis.call('HSET', dkey, digest, kept .. ms(ingest))
+        if prev then redis.call('HSET', dkey, digest, kept .. ms(ingest)) end
         -- dedup_released_at: listed again only when this moves it to a later hour (the earlier
         -- listing then finds it still needed, and keeps it).
         if not prev_ingest or hour_after(prev_ingest + window) ~= hour_after(ingest + window) then
@@ -110,11 +119,11 @@ for i = 0, n - 1 do
           else
             c.duplicate = c.duplicate + 1
           end
-        elseif tonumber(ARGV[j + F.watch_ms]) < min_watch then      -- qualifies
+        elseif R[j + F.watch_ms] < min_watch then                   -- qualifies
           c.unqualified = c.unqualified + 1
         else
           -- Attempts past the cap still increment: counted = min(attempts, cap).
-          local cap_digest = ARGV[j + F.cap_digest]
+          local cap_digest = R[j + F.cap_digest]
           local attempt = redis.call('HINCRBY', bucket(':sc:', cap_digest), cap_digest, 1)
           if attempt == 1 then
             -- cap_released_at: rule 2 admits no record of this event hour from then on.
@@ -124,12 +133,15 @@ for i = 0, n - 1 do
           if attempt > cap then                             -- under_cap
             c.capped = c.capped + 1
           else
-            local video, creator = ARGV[j + F.video_id], ARGV[j + F.creator_id]
+            local video, creator = R[j + F.video_id], R[j + F.creator_id]
             local ihour = ingest - ingest % HOUR
             local bkey = prefix .. ':sb:' .. video .. ':' .. ms(ihour)
-            redis.call('HINCRBY', bkey, ms(event_time - event_time % HOUR), 1)
-            if not touched[bkey] then
-              touched[bkey] = true
+            local event_hour = ms(event_time - event_time % HOUR)
+            local hours = views[bkey]
+            if hours then
+              hours[event_hour] = (hours[event_hour] or 0) + 1
+            else
+              views[bkey] = {[event_hour] = 1}
               if redis.call('ZADD', prefix .. ':sh:' .. video, ms(ihour), ms(ihour)) == 1 then
                 list_under(bucket_schedule, ihour, 'b' .. video)
               end
@@ -157,6 +169,9 @@ for i = 0, n - 1 do
   end
 end
 
+for bkey, hours in pairs(views) do
+  for event_hour, counted in pairs(hours) do redis.call('HINCRBY', bkey, event_hour, counted) end
+end
 if last >= 0 then
   redis.call('HSET', okey, 'o:' .. partition, ms(last), 't:' .. partition, ms(ingest))
 end
