@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -40,27 +41,35 @@ class Chunk:
         return RangeFile(self.partition, self.first_offset, self.last_offset, self.hour_ms, self.topic)
 
     def add(self, record: Record, ingest_ms: int, parsed: ViewEvent | InvalidEvent) -> None:
-        self.last_offset = record.offset
-        self.max_ingest_ms = max(self.max_ingest_ms, ingest_ms)
-        self.value_bytes += len(record.value or b"")
-        columns = self.valid if isinstance(parsed, ViewEvent) else self.invalid
-        for name, value in (("topic", record.topic), ("partition", record.partition),
-                            ("offset", record.offset), ("timestamp", record.timestamp_ms),
-                            ("ingest_time", ingest_ms), ("key", record.key), ("value", record.value),
-                            ("headers", [{"key": k, "value": v} for k, v in record.headers])):
-            columns[name].append(value)
-        if isinstance(parsed, ViewEvent):
-            columns["event_id"].append(parsed.event_id)
-            columns["video_id"].append(parsed.video_id)
-            columns["creator_id"].append(parsed.creator_id)
-            columns["viewer_id"].append(parsed.viewer_id)
-            columns["event_time"].append(parsed.event_time_ms)
-            columns["watch_ms"].append(parsed.watch_ms)
-            columns["fingerprint"].append(parsed.fingerprint())
-        else:
-            columns["reason"].append(parsed.reason.value)
-            columns["reason_detail"].append(parsed.detail)
-            self.invalid_records.append((record, parsed))
+        self.extend([record], [ingest_ms], [parsed])
+
+    def extend(self, records: Sequence[Record], ingest_times: Sequence[int],
+               parsed: Sequence[ViewEvent | InvalidEvent]) -> int:
+        """Append records that follow the chunk's last offset, in offset order, with their ingest
+        times and decoded values, a column at a time. Returns the value bytes added."""
+        valid = [(r, t, e) for r, t, e in zip(records, ingest_times, parsed) if isinstance(e, ViewEvent)]
+        invalid = ([(r, t, e) for r, t, e in zip(records, ingest_times, parsed) if not isinstance(e, ViewEvent)]
+                   if len(valid) < len(records) else [])
+        added = sum(len(r.value or b"") for r in records)
+        self.last_offset = records[-1].offset
+        self.max_ingest_ms = max(self.max_ingest_ms, max(ingest_times))
+        self.value_bytes += added
+        if valid:
+            _extend_record_columns(self.valid, valid)
+            columns = self.valid
+            columns["event_id"].extend(e.event_id for _, _, e in valid)
+            columns["video_id"].extend(e.video_id for _, _, e in valid)
+            columns["creator_id"].extend(e.creator_id for _, _, e in valid)
+            columns["viewer_id"].extend(e.viewer_id for _, _, e in valid)
+            columns["event_time"].extend(e.event_time_ms for _, _, e in valid)
+            columns["watch_ms"].extend(e.watch_ms for _, _, e in valid)
+            columns["fingerprint"].extend(e.fingerprint() for _, _, e in valid)
+        if invalid:
+            _extend_record_columns(self.invalid, invalid)
+            self.invalid["reason"].extend(e.reason.value for _, _, e in invalid)
+            self.invalid["reason_detail"].extend(e.detail for _, _, e in invalid)
+            self.invalid_records.extend((r, e) for r, _, e in invalid)
+        return added
 
     def metadata(self) -> dict:
         return {
@@ -74,6 +83,18 @@ class Chunk:
 
     def quarantine_parquet(self) -> bytes | None:
         return _parquet(self.invalid, QUARANTINE_SCHEMA, self.metadata()) if self.invalid["offset"] else None
+
+
+def _extend_record_columns(columns: dict[str, list], rows: list[tuple[Record, int, object]]) -> None:
+    """The columns every stored record has (VIEWS_SCHEMA and QUARANTINE_SCHEMA share them)."""
+    columns["topic"].extend(r.topic for r, _, _ in rows)
+    columns["partition"].extend(r.partition for r, _, _ in rows)
+    columns["offset"].extend(r.offset for r, _, _ in rows)
+    columns["timestamp"].extend(r.timestamp_ms for r, _, _ in rows)
+    columns["ingest_time"].extend(t for _, t, _ in rows)
+    columns["key"].extend(r.key for r, _, _ in rows)
+    columns["value"].extend(r.value for r, _, _ in rows)
+    columns["headers"].extend([{"key": k, "value": v} for k, v in r.headers] for r, _, _ in rows)
 
 
 def _parquet(columns: dict[str, list], schema: pa.Schema, metadata: dict) -> bytes:

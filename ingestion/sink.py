@@ -137,26 +137,41 @@ class RawSink:
 
     def handle(self, partition: int, records: list[Record]) -> None:
         state = self._partitions.get(partition)
-        if state is None:
+        if state is None or not records:
             return  # revoked meanwhile; its new owner reads these
-        for record in records:
-            if state.next_offset is not None and record.offset < state.next_offset:
-                continue  # already committed (a re-delivery after a seek)
-            state.ingest_ms = advance_ingest_time(state.ingest_ms, record.timestamp_ms)
-            hour_ms = hour_floor(state.ingest_ms)
-            if state.chunk is not None and state.chunk.hour_ms != hour_ms and not self.flush(partition, state):
-                return  # fenced: the partition starts again from the store
+        if state.next_offset is not None and records[0].offset < state.next_offset:
+            records = [r for r in records if r.offset >= state.next_offset]  # committed already (a re-delivery after a seek)
+        start = 0
+        while start < len(records):
+            # The run of records that goes into the current chunk: up to an ingest hour's end, the
+            # chunk's record bound, or the byte budget of every partition's buffers.
+            end, ingest_ms, hour_ms = self._run(state, records, start)
+            if end == start:
+                # The next record opens another ingest hour: flush this one first. Its progress
+                # says everything before the new record's ingest time is stored.
+                state.ingest_ms = ingest_ms
+                if not self.flush(partition, state):
+                    return  # fenced: the partition starts again from the store
+                continue
+            run = records[start:end]
             if state.chunk is None:
-                state.chunk = Chunk(self.config.topic, partition, hour_ms, record.offset)
-            state.chunk.add(record, state.ingest_ms, parse_event(record.value))
-            state.next_offset = record.offset + 1
-            self._buffered_bytes += len(record.value or b"")
+                state.chunk = Chunk(self.config.topic, partition, hour_ms, run[0].offset)
+            ingest_times = _ingest_times(state.ingest_ms, run)
+            self._buffered_bytes += state.chunk.extend(run, ingest_times, [parse_event(r.value) for r in run])
+            state.ingest_ms, state.next_offset = ingest_ms, run[-1].offset + 1
+            start = end
             if state.chunk.size >= self.config.flush_records:
                 self.flush(partition, state)
             elif self._buffered_bytes >= self.config.flush_bytes:
                 self._flush_largest()
             if self._partitions.get(partition) is not state:
                 return  # fenced: the partition starts again from the store
+
+    def _run(self, state: _Partition, records: list[Record], start: int) -> tuple[int, int | None, int | None]:
+        chunk = state.chunk
+        return next_run(records, start, state.ingest_ms, chunk.hour_ms if chunk is not None else None,
+                        self.config.flush_records - (chunk.size if chunk is not None else 0),
+                        self.config.flush_bytes - self._buffered_bytes)
 
     def _flush_largest(self) -> None:
         """Over the byte budget: flush the partition holding the most, which frees the most."""
@@ -320,3 +335,32 @@ class RawSink:
                     logger.warning("the raw store refused the idle progress of %s-%d (%s); written at the next "
                                    "check", self.config.topic, partition, e,
                                    extra=where(self.config.topic, partition, state.flushed_offset))
+
+
+def _ingest_times(running_ms: int | None, records: list[Record]) -> list[int]:
+    """CONTRACT §1: each record's ingest time, the running maximum of its partition's timestamps."""
+    out = []
+    for record in records:
+        running_ms = advance_ingest_time(running_ms, record.timestamp_ms)
+        out.append(running_ms)
+    return out
+
+
+def next_run(records: list[Record], start: int, ingest_ms: int | None, hour_ms: int | None, room: int,
+             room_bytes: int) -> tuple[int, int | None, int | None]:
+    """The run of ``records`` from ``start`` that one chunk takes: records of one ingest hour
+    (``hour_ms``, the chunk's; None for a new chunk), at most ``room`` of them, and none after the
+    one whose value uses up ``room_bytes``. Returns where it ends, the running ingest time at its
+    end (for an empty run, at the record that opens another hour), and its ingest hour. Pure."""
+    end = start
+    while end < len(records) and end - start < room:
+        record = records[end]
+        advanced = advance_ingest_time(ingest_ms, record.timestamp_ms)
+        hour = hour_floor(advanced)
+        if hour_ms is not None and hour != hour_ms:
+            return end, (advanced if end == start else ingest_ms), hour_ms
+        ingest_ms, hour_ms, end = advanced, hour, end + 1
+        room_bytes -= len(record.value or b"")
+        if room_bytes <= 0:
+            break
+    return end, ingest_ms, hour_ms
