@@ -1,13 +1,18 @@
-"""Speed layer: exactly-once events/s per process, freshness at a steady rate, Redis bytes per
-retained event id.
+"""Speed layer: exactly-once events/s per process, scale-out by partitions, freshness at a steady
+rate, Redis bytes per retained event id.
 
-On a private stack:
-  throughput   N generated events are produced first; the counter then applies them all (the
-               whole exactly-once path: decode, Lua step, offsets), once per Kafka client.
+On a private stack, N generated events are produced first. Then, per run, side by side:
+  throughput   one counter process per Kafka client applies them all (the whole exactly-once path:
+               poll, decode, Lua step, offsets), then two confluent-kafka counter processes in one
+               group. Each counter runs in a process of its own; the rate is the steady one, records
+               Redis applied between 20 % and 90 % of the topic per second (neither start-up nor the
+               group's join counts), beside the whole run's; Redis's share of a core meanwhile
+               (INFO cpu). The ratio of two processes over one is the scale-out.
+  memory       Redis used_memory growth per retained (video, event id), all speed state included.
+Then:
   freshness    a second process produces at a steady --rate with send-time timestamps while the
                counter runs; freshness = when the record's step committed in Redis minus when it
                was sent (what an API reader would see), p50/p95 after a warm-up.
-  memory       Redis used_memory growth per retained (video, event id), all speed state included.
 
     .venv/bin/python bench/speed.py [--events 200000] [--runs 3] [--rate 20000] [--seconds 15]
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -47,8 +53,6 @@ def counter_for(settings, topic, group):
 
 def steady_producer(settings_env: dict, topic: str, rate: int, seconds: float) -> None:
     """Runs in its own process: `rate` views per second, stamped at send time."""
-    import os
-
     os.environ.update(settings_env)
     from viewcount.settings import Settings
 
@@ -66,6 +70,89 @@ def steady_producer(settings_env: dict, topic: str, rate: int, seconds: float) -
             sent += 1
         time.sleep(0.001)
     producer.flush()
+
+
+def counter_process(settings_env: dict, topic: str, group: str, member: str, ready, go) -> None:
+    """Runs in its own process: one member of ``group`` counting ``topic`` until idle."""
+    os.environ.update(settings_env)
+    from viewcount.settings import Settings
+
+    settings = Settings.from_env().replace(kafka_group_instance_id=member)   # static members need names of their own
+    counter, consumer = counter_for(settings, topic, group)
+    ready.set()
+    go.wait()
+    counter.run(until_idle_s=IDLE_S)
+    consumer.close()
+
+
+def redis_cpu_s(client: redis.Redis) -> float:
+    cpu = client.info("cpu")
+    return cpu["used_cpu_user"] + cpu["used_cpu_sys"]
+
+
+def count_in_processes(settings, client: redis.Redis, topic: str, total: int, members: int, prefix: str) -> dict:
+    """Count ``topic`` from its start with ``members`` counter processes in one group, until idle.
+    The steady rate is taken between 20 % and 90 % of the records applied (what the processes do
+    once started and assigned), the whole run from the start signal to the last exit less the idle
+    wait; Redis's CPU share over the steady window."""
+    store = wiring.count_store(settings)
+    ctx = multiprocessing.get_context("spawn")     # no librdkafka threads forked from this process
+    readies, go = [ctx.Event() for _ in range(members)], ctx.Event()
+    procs = [ctx.Process(target=counter_process, args=(settings.to_env(), topic, f"bench-{prefix}", f"{prefix}-{i}",
+                                                       readies[i], go))
+             for i in range(members)]
+    for proc in procs:
+        proc.start()
+    for ready in readies:
+        ready.wait(120)
+    go.set()
+    started = time.perf_counter()
+    marks: dict[float, tuple[float, float, int]] = {}
+    while any(proc.is_alive() for proc in procs):
+        applied = sum(o + 1 for o in store.applied_offsets(topic).values())
+        for share in (0.2, 0.9):
+            if share not in marks and applied >= share * total:
+                marks[share] = (time.perf_counter(), redis_cpu_s(client), applied)
+        time.sleep(0.05)
+    whole = time.perf_counter() - started - IDLE_S
+    for proc in procs:
+        proc.join()
+        if proc.exitcode != 0:
+            raise SystemExit(f"a counter process exited with {proc.exitcode}")
+    if len(marks) < 2:
+        raise SystemExit(f"rate not measured: the {members}-process run ended before 90 % of {total:,} records "
+                         "was seen applied (raise --events)")
+    (t0, cpu0, n0), (t1, cpu1, n1) = marks[0.2], marks[0.9]
+    return {"events_per_s": round((n1 - n0) / (t1 - t0)), "whole_run_events_per_s": round(total / whole),
+            "redis_cpu_share": round((cpu1 - cpu0) / (t1 - t0), 2)}
+
+
+def freshness_at(settings, rate: int, seconds: float) -> dict:
+    """Produce at ``rate`` from a second process while one counter runs; per record, when its step
+    committed in Redis less when it was sent."""
+    counter, consumer = counter_for(settings, "bench-fresh", "bench-fresh")
+    samples: list[int] = []
+    step = counter._step
+
+    def timed_step(partition, records, prepared):
+        result = step(partition, records, prepared)
+        done = now_ms()
+        samples.extend(done - r.timestamp_ms for r in records)
+        return result
+
+    counter._step = timed_step  # every atomic step of the run loop goes through it
+    load = multiprocessing.Process(target=steady_producer, args=(settings.to_env(), "bench-fresh", rate, seconds))
+    load.start()
+    counter.run(until_idle_s=2.0)
+    load.join()
+    consumer.close()
+    warm = samples[len(samples) // 5:]
+    if len(warm) < MIN_FRESHNESS_SAMPLES:
+        raise SystemExit(f"freshness not measured: {len(warm)} records after the warm-up, fewer than "
+                         f"{MIN_FRESHNESS_SAMPLES} (raise --seconds or --rate)")
+    quantiles = statistics.quantiles(warm, n=100)
+    return {"p50_ms": quantiles[49], "p95_ms": quantiles[94], "p99_ms": quantiles[98],
+            "records": len(samples), "rate_per_s": rate}
 
 
 def main() -> None:
@@ -90,57 +177,41 @@ def main() -> None:
         producer.close()
         client = redis.Redis.from_url(settings.redis_url)
 
-        rates: dict[str, list[int]] = {c: [] for c in CLIENTS}
+        # Per run, side by side: one process per client, then two confluent-kafka processes in one group.
+        cases = {**{c: (c, 1) for c in CLIENTS}, "2 processes[confluent-kafka]": ("confluent-kafka", 2)}
+        figures: dict[str, list[dict]] = {case: [] for case in cases}
         memory_per_id = []
         for run in range(args.runs):
-            for kafka_client in CLIENTS:
-                prefix = f"b{run}{kafka_client[0]}"
-                s = settings.replace(kafka_client=kafka_client, redis_prefix=prefix)
+            for n, (case, (kafka_client, members)) in enumerate(cases.items()):
+                prefix = f"b{run}{n}"
                 client.flushdb()
                 before = client.info("memory")["used_memory"]
-                counter, consumer = counter_for(s, "bench-speed", f"bench-{prefix}")
-                started = time.perf_counter()
-                counter.run(until_idle_s=IDLE_S)
-                elapsed = time.perf_counter() - started - IDLE_S
-                consumer.close()
-                rates[kafka_client].append(round(len(lines) / elapsed))
+                s = settings.replace(kafka_client=kafka_client, redis_prefix=prefix)
+                figures[case].append(count_in_processes(s, client, "bench-speed", len(lines), members, prefix))
                 ids = sum(client.hlen(k) for k in client.scan_iter(match=f"{prefix}:sd:*", count=10_000))
                 memory_per_id.append(round((client.info("memory")["used_memory"] - before) / ids, 1))
-                print(f"run {run + 1} {kafka_client}: {rates[kafka_client][-1]:,} events/s, "
-                      f"{memory_per_id[-1]} bytes per retained id ({ids} ids)")
+                got = figures[case][-1]
+                print(f"run {run + 1} {case}: {got['events_per_s']:,} events/s steady "
+                      f"({got['whole_run_events_per_s']:,} over the whole run), Redis {got['redis_cpu_share']:.0%} "
+                      f"of a core, {memory_per_id[-1]} bytes per retained id ({ids:,} ids)")
 
-        # Freshness at a steady rate, on the faster client.
-        s = settings.replace(kafka_client="confluent-kafka", redis_prefix="fresh")
-        counter, consumer = counter_for(s, "bench-fresh", "bench-fresh")
-        samples: list[int] = []
-        step = counter._step
+        freshness = freshness_at(settings.replace(kafka_client="confluent-kafka", redis_prefix="fresh"),
+                                 args.rate, args.seconds)
 
-        def timed_step(partition, records, prepared):
-            result = step(partition, records, prepared)
-            done = now_ms()
-            samples.extend(done - r.timestamp_ms for r in records)
-            return result
-
-        counter._step = timed_step  # every atomic step of the run loop goes through it
-        load = multiprocessing.Process(target=steady_producer, args=(s.to_env(), "bench-fresh", args.rate, args.seconds))
-        load.start()
-        counter.run(until_idle_s=2.0)
-        load.join()
-        consumer.close()
-        warm = samples[len(samples) // 5:]
-        if len(warm) < MIN_FRESHNESS_SAMPLES:
-            raise SystemExit(f"freshness not measured: {len(warm)} records after the warm-up, fewer than "
-                             f"{MIN_FRESHNESS_SAMPLES} (raise --seconds or --rate)")
-        quantiles = statistics.quantiles(warm, n=100)
-        freshness = {"p50_ms": quantiles[49], "p95_ms": quantiles[94], "p99_ms": quantiles[98],
-                     "records": len(samples), "rate_per_s": args.rate}
-
-    result = {f"exactly_once_events_per_s[{c}]": summarize(v) for c, v in rates.items()}
-    result.update({"freshness": freshness, "bytes_per_retained_id": summarize(memory_per_id),
-                   "events": len(lines), "targets": TARGETS})
+    result = {case: {key: summarize([f[key] for f in runs]) for key in runs[0]} for case, runs in figures.items()}
+    ratios = [round(two["events_per_s"] / one["events_per_s"], 2)
+              for one, two in zip(figures["confluent-kafka"], figures["2 processes[confluent-kafka]"])]
+    result.update({"scale_out_ratio": summarize(ratios), "freshness": freshness,
+                   "bytes_per_retained_id": summarize(memory_per_id), "events": len(lines), "targets": TARGETS,
+                   "cpus": len(os.sched_getaffinity(0))})
     path = write_result("speed", result)
-    print("median events/s: " + ", ".join(f"{c} {statistics.median(v):,.0f}" for c, v in rates.items())
-          + f" (target ≥ {TARGETS['events_per_s']:,})")
+    for case in cases:
+        print(f"{case}: median {result[case]['events_per_s']['median']:,.0f} events/s steady "
+              f"(target ≥ {TARGETS['events_per_s']:,} per process), "
+              f"{result[case]['whole_run_events_per_s']['median']:,.0f} over the whole run")
+    print(f"2 processes over 1 in one group: {statistics.median(ratios):.2f}× (close to 2× when neither Redis nor "
+          f"the machine's {result['cpus']} cores are the bottleneck); Redis took "
+          f"{result['2 processes[confluent-kafka]']['redis_cpu_share']['median']:.0%} of a core")
     print(f"freshness at {args.rate}/s: p50 {freshness['p50_ms']:.0f} ms, p95 {freshness['p95_ms']:.0f} ms "
           f"(target p95 < {TARGETS['freshness_p95_ms']} ms)")
     print(f"bytes per retained id: median {statistics.median(memory_per_id)} "
