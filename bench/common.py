@@ -58,6 +58,11 @@ def private_stack(names=("kafka", "redis"), **overrides):
             stack.down(progress=lambda line: None)
 
 
+def count_entries(client, pattern: str) -> int:
+    """Fields of every Redis hash whose key matches ``pattern``: the speed layer's state entries."""
+    return sum(client.hlen(k) for k in client.scan_iter(match=pattern, count=10_000))
+
+
 def summarize(samples: list[float]) -> dict:
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
             "runs": len(samples), "samples": samples}

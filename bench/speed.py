@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import redis
-from common import private_stack, summarize, write_result
+from common import count_entries, private_stack, summarize, write_result
 
 from speed_layer.counter import SpeedConfig, SpeedCounter
 from speed_layer.metrics import SpeedMetrics
@@ -188,7 +188,7 @@ def main() -> None:
                 before = client.info("memory")["used_memory"]
                 s = settings.replace(kafka_client=kafka_client, redis_prefix=prefix)
                 figures[case].append(count_in_processes(s, client, "bench-speed", len(lines), members, prefix))
-                ids = sum(client.hlen(k) for k in client.scan_iter(match=f"{prefix}:sd:*", count=10_000))
+                ids = count_entries(client, f"{prefix}:sd:*")
                 memory_per_id.append(round((client.info("memory")["used_memory"] - before) / ids, 1))
                 got = figures[case][-1]
                 print(f"run {run + 1} {case}: {got['events_per_s']:,} events/s steady "

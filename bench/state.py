@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import redis
-from common import private_stack, summarize, topic_records, write_result
+from common import count_entries, private_stack, summarize, topic_records, write_result
 
 from adapters.redis.connection import RedisConfig, RedisConnection
 from devtools.generate import generate
@@ -39,10 +39,6 @@ def by_partition(lines: list[bytes], end_ms: int) -> dict[int, list]:
     for record in topic_records(lines, "state", PARTITIONS, end_ms):
         out.setdefault(record.partition, []).append(record)
     return out
-
-
-def count_entries(client: redis.Redis, pattern: str) -> int:
-    return sum(client.hlen(k) for k in client.scan_iter(match=pattern, count=10_000))
 
 
 def script_cost(client: redis.Redis, records: int) -> tuple[float, float]:
