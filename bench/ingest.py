@@ -7,7 +7,7 @@ On a private stack, N generated events are produced once to a topic. Then, in on
              nor the until-idle wait is the sink's rate); "sink whole run" from the start to the
              end of the run less the idle wait
   client     consuming the same records through the Kafka seam only, per client
-  decode     parse_event over the record values, in memory
+  decode     the validator over the record values (decode_events, as the sink calls it), in memory
   parquet    buffering and encoding those records as Parquet range files, in memory
 Each figure is events per second, the median of several runs.
 
@@ -27,9 +27,9 @@ from ingestion.chunk import Chunk
 from ingestion.metrics import SinkMetrics
 from ingestion.sink import RawSink, SinkConfig
 from app import wiring
-from viewcount.events import parse_event
+from viewcount.eventbatch import decode_events
 from devtools.generate import INGEST_TIME_FIELD, generate
-from adapters.kafka.seam import TopicSpec
+from adapters.kafka.seam import Record, TopicSpec
 from ingestion.produce import produce_lines
 from adapters.files.local import LocalFileStore, LocalStoreConfig
 from viewcount.timeutil import DAY_MS, hour_floor, now_ms
@@ -110,16 +110,17 @@ def main() -> None:
                 figures[f"client[{client}]"].append(round(len(records) / seconds))
 
             started = time.perf_counter()
-            parsed = [parse_event(r.value) for r in records]
+            decode_events([r.value for r in records])
             figures["decode"].append(round(len(records) / (time.perf_counter() - started)))
 
+            by_hour: dict[tuple[int, int], list[Record]] = {}
+            for record in records:
+                by_hour.setdefault((record.partition, hour_floor(record.timestamp_ms)), []).append(record)
+            groups = [(key, rows, decode_events([r.value for r in rows])) for key, rows in by_hour.items()]
             started = time.perf_counter()
-            by_hour: dict[tuple[int, int], list[int]] = {}
-            for i, record in enumerate(records):
-                by_hour.setdefault((record.partition, hour_floor(record.timestamp_ms)), []).append(i)
-            for (partition, hour_ms), rows in by_hour.items():   # as the sink does: a column at a time
-                chunk = Chunk(topic, partition, hour_ms, records[rows[0]].offset)
-                chunk.extend([records[i] for i in rows], [records[i].timestamp_ms for i in rows], [parsed[i] for i in rows])
+            for (partition, hour_ms), rows, decoded in groups:   # as the sink does: a column at a time
+                chunk = Chunk(topic, partition, hour_ms, rows[0].offset)
+                chunk.extend(rows, [r.timestamp_ms for r in rows], decoded)
                 chunk.views_parquet()
                 chunk.quarantine_parquet()
             figures["parquet"].append(round(len(records) / (time.perf_counter() - started)))

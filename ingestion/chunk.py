@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from viewcount.eventbatch import DecodedEvents
 from viewcount.events import InvalidEvent, ViewEvent
 from adapters.kafka.seam import Record
 from viewcount.rawdata import QUARANTINE_SCHEMA, VIEWS_SCHEMA, RangeFile
@@ -41,34 +42,38 @@ class Chunk:
         return RangeFile(self.partition, self.first_offset, self.last_offset, self.hour_ms, self.topic)
 
     def add(self, record: Record, ingest_ms: int, parsed: ViewEvent | InvalidEvent) -> None:
-        self.extend([record], [ingest_ms], [parsed])
+        self.extend([record], [ingest_ms], DecodedEvents.of([parsed]))
 
-    def extend(self, records: Sequence[Record], ingest_times: Sequence[int],
-               parsed: Sequence[ViewEvent | InvalidEvent]) -> int:
+    def extend(self, records: Sequence[Record], ingest_times: Sequence[int], decoded: DecodedEvents) -> int:
         """Append records that follow the chunk's last offset, in offset order, with their ingest
-        times and decoded values, a column at a time. Returns the value bytes added."""
-        valid = [(r, t, e) for r, t, e in zip(records, ingest_times, parsed) if isinstance(e, ViewEvent)]
-        invalid = ([(r, t, e) for r, t, e in zip(records, ingest_times, parsed) if not isinstance(e, ViewEvent)]
-                   if len(valid) < len(records) else [])
-        added = sum(len(r.value or b"") for r in records)
+        times and what their values decoded to, a column at a time. Returns the value bytes added."""
+        added = sum(len(r.value) for r in records if r.value)
         self.last_offset = records[-1].offset
         self.max_ingest_ms = max(self.max_ingest_ms, max(ingest_times))
         self.value_bytes += added
-        if valid:
-            _extend_record_columns(self.valid, valid)
+        if decoded.rows:
+            valid_rows = decoded.rows
+            if len(valid_rows) == len(records):
+                _extend_record_columns(self.valid, records, ingest_times)
+            else:
+                _extend_record_columns(self.valid, [records[i] for i in valid_rows],
+                                       [ingest_times[i] for i in valid_rows])
             columns = self.valid
-            columns["event_id"].extend(e.event_id for _, _, e in valid)
-            columns["video_id"].extend(e.video_id for _, _, e in valid)
-            columns["creator_id"].extend(e.creator_id for _, _, e in valid)
-            columns["viewer_id"].extend(e.viewer_id for _, _, e in valid)
-            columns["event_time"].extend(e.event_time_ms for _, _, e in valid)
-            columns["watch_ms"].extend(e.watch_ms for _, _, e in valid)
-            columns["fingerprint"].extend(e.fingerprint() for _, _, e in valid)
-        if invalid:
-            _extend_record_columns(self.invalid, invalid)
-            self.invalid["reason"].extend(e.reason.value for _, _, e in invalid)
-            self.invalid["reason_detail"].extend(e.detail for _, _, e in invalid)
-            self.invalid_records.extend((r, e) for r, _, e in invalid)
+            columns["event_id"] += decoded.event_id
+            columns["video_id"] += decoded.video_id
+            columns["creator_id"] += decoded.creator_id
+            columns["viewer_id"] += decoded.viewer_id
+            columns["event_time"] += decoded.event_time_ms
+            columns["watch_ms"] += decoded.watch_ms
+            columns["fingerprint"] += decoded.fingerprints()
+        if decoded.invalid:
+            invalid_rows = list(decoded.invalid)
+            reasons = list(decoded.invalid.values())
+            invalid_records = [records[i] for i in invalid_rows]
+            _extend_record_columns(self.invalid, invalid_records, [ingest_times[i] for i in invalid_rows])
+            self.invalid["reason"] += [e.reason.value for e in reasons]
+            self.invalid["reason_detail"] += [e.detail for e in reasons]
+            self.invalid_records += zip(invalid_records, reasons)
         return added
 
     def metadata(self) -> dict:
@@ -85,16 +90,20 @@ class Chunk:
         return _parquet(self.invalid, QUARANTINE_SCHEMA, self.metadata()) if self.invalid["offset"] else None
 
 
-def _extend_record_columns(columns: dict[str, list], rows: list[tuple[Record, int, object]]) -> None:
+def _extend_record_columns(columns: dict[str, list], records: Sequence[Record], ingest_times: Sequence[int]) -> None:
     """The columns every stored record has (VIEWS_SCHEMA and QUARANTINE_SCHEMA share them)."""
-    columns["topic"].extend(r.topic for r, _, _ in rows)
-    columns["partition"].extend(r.partition for r, _, _ in rows)
-    columns["offset"].extend(r.offset for r, _, _ in rows)
-    columns["timestamp"].extend(r.timestamp_ms for r, _, _ in rows)
-    columns["ingest_time"].extend(t for _, t, _ in rows)
-    columns["key"].extend(r.key for r, _, _ in rows)
-    columns["value"].extend(r.value for r, _, _ in rows)
-    columns["headers"].extend([{"key": k, "value": v} for k, v in r.headers] for r, _, _ in rows)
+    columns["topic"] += [r.topic for r in records]
+    columns["partition"] += [r.partition for r in records]
+    columns["offset"] += [r.offset for r in records]
+    columns["timestamp"] += [r.timestamp_ms for r in records]
+    columns["ingest_time"] += ingest_times
+    columns["key"] += [r.key for r in records]
+    columns["value"] += [r.value for r in records]
+    columns["headers"] += [[{"key": k, "value": v} for k, v in r.headers] if r.headers else _NO_HEADERS
+                           for r in records]
+
+
+_NO_HEADERS: list = []   # shared by every record without headers; only ever read
 
 
 def _parquet(columns: dict[str, list], schema: pa.Schema, metadata: dict) -> bytes:

@@ -19,7 +19,7 @@ from ingestion.chunk import Chunk
 from ingestion.dead_letters import DeadLetterWriter
 from ingestion.dataset import resume_point, write_checkpoint
 from ingestion.metrics import SinkMetrics
-from viewcount.events import parse_event
+from viewcount.eventbatch import decode_events
 from viewcount.failpoints import NONE as NO_FAILPOINTS, Failpoints
 from adapters.kafka.exceptions import KafkaSeamError, NotOwner
 from adapters.kafka.runtime import Gap, GroupRuntime, RuntimeConfig
@@ -157,7 +157,7 @@ class RawSink:
             if state.chunk is None:
                 state.chunk = Chunk(self.config.topic, partition, hour_ms, run[0].offset)
             ingest_times = _ingest_times(state.ingest_ms, run)
-            self._buffered_bytes += state.chunk.extend(run, ingest_times, [parse_event(r.value) for r in run])
+            self._buffered_bytes += state.chunk.extend(run, ingest_times, decode_events([r.value for r in run]))
             state.ingest_ms, state.next_offset = ingest_ms, run[-1].offset + 1
             start = end
             if state.chunk.size >= self.config.flush_records:

@@ -57,11 +57,15 @@ class ViewEvent:
 
     def fingerprint(self) -> bytes:
         """8 bytes identifying the contract fields, to tell a conflicting duplicate from a re-send."""
-        canonical = "\x1f".join(
-            (self.event_id, self.video_id, self.creator_id, self.viewer_id,
-             str(self.event_time_ms), str(self.watch_ms))
-        )
-        return hashlib.blake2b(canonical.encode(), digest_size=8).digest()
+        return event_fingerprint(self.event_id, self.video_id, self.creator_id, self.viewer_id,
+                                 self.event_time_ms, self.watch_ms)
+
+
+def event_fingerprint(event_id: str, video_id: str, creator_id: str, viewer_id: str, event_time_ms: int,
+                      watch_ms: int) -> bytes:
+    """:meth:`ViewEvent.fingerprint` of these fields (the raw sink hashes columns, not events)."""
+    canonical = "\x1f".join((event_id, video_id, creator_id, viewer_id, str(event_time_ms), str(watch_ms)))
+    return hashlib.blake2b(canonical.encode(), digest_size=8).digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from adapters.kafka.seam import Record
 from ingestion.chunk import Chunk
 from ingestion.sink import next_run
+from viewcount.eventbatch import decode_events
 from viewcount.events import parse_event
 from viewcount.timeutil import HOUR_MS
 
@@ -18,8 +19,13 @@ HOUR = 1_795_255_200_000
 
 
 def view(offset: int) -> bytes:
-    return json.dumps({"event_id": f"e{offset}", "video_id": f"v{offset % 3}", "creator_id": "c",
-                       "viewer_id": "u", "event_time": "2026-11-21T10:00:00Z", "watch_ms": 40000}).encode()
+    # Every other one as most producers write it (compact, milliseconds), which the batch decoder
+    # reads a column at a time; the others, with spaces and whole seconds, go to parse_event.
+    event = {"event_id": f"e{offset}", "video_id": f"v{offset % 3}", "creator_id": "c", "viewer_id": "u",
+             "event_time": "2026-11-21T10:00:00Z", "watch_ms": 40000}
+    if offset % 4 == 2:
+        return json.dumps({**event, "event_time": "2026-11-21T10:00:00.000Z"}, separators=(",", ":")).encode()
+    return json.dumps(event).encode()
 
 
 def record(offset: int, timestamp_ms: int, value: bytes | None = None) -> Record:
@@ -31,13 +37,14 @@ def test_a_chunk_extended_twice_holds_each_record_in_offset_order_in_its_file():
     c = Chunk(T, 0, HOUR, 10)
     first = [record(10, HOUR + 5), record(11, HOUR + 3, b"junk"), record(12, HOUR + 9)]
     second = [record(13, HOUR + 9, b'{"event_id": 1}'), record(14, HOUR + 12)]
-    assert c.extend(first, [HOUR + 5, HOUR + 5, HOUR + 9], [parse_event(r.value) for r in first]) == \
+    assert c.extend(first, [HOUR + 5, HOUR + 5, HOUR + 9], decode_events([r.value for r in first])) == \
         sum(len(r.value) for r in first)
-    c.extend(second, [HOUR + 9, HOUR + 12], [parse_event(r.value) for r in second])
+    c.extend(second, [HOUR + 9, HOUR + 12], decode_events([r.value for r in second]))
 
     views = pq.read_table(pa.BufferReader(c.views_parquet())).to_pydict()
     assert views["offset"] == [10, 12, 14]
     assert views["event_id"] == ["e10", "e12", "e14"] and views["video_id"] == ["v1", "v0", "v2"]
+    assert views["event_time"] == [views["event_time"][0]] * 3
     assert [t.timestamp() * 1000 for t in views["ingest_time"]] == [HOUR + 5, HOUR + 9, HOUR + 12]
     assert views["headers"] == [[], [], []] and views["key"] == [b"k"] * 3
     quarantine = pq.read_table(pa.BufferReader(c.quarantine_parquet())).to_pydict()
