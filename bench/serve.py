@@ -54,7 +54,7 @@ def fill(settings, events: int) -> list[str]:
         by_partition[r.partition].append(r)
     for p, recs in by_partition.items():
         for i in range(0, len(recs), 2000):
-            store.apply(TOPIC, p, [prepare(r) for r in recs[i:i + 2000]], rules)
+            store.apply(TOPIC, p, prepare(recs[i:i + 2000]), rules)
     source = [SourceRecord(r.partition, r.offset, r.timestamp_ms, r.value) for r in
               sorted(records, key=lambda r: (r.partition, r.offset))]
     decisions = list(apply_rules(source, rules))
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
 
-    with private_stack(("redis",)) as (settings, _):
+    with private_stack() as (settings, _):   # `serve` sends owner claims to Kafka, so it needs a broker too
         settings = settings.replace(admin_token=TOKEN, topic=TOPIC, serve_rate_limit=0)
         views = fill(settings, args.events)
         rng = random.Random(3)

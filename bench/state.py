@@ -77,7 +77,7 @@ def main() -> None:
                 started = time.perf_counter()
                 for p, records in partitions.items():
                     for i in range(0, len(records), STEP):
-                        store.apply("state", p, [prepare(r) for r in records[i:i + STEP]], settings.rules)
+                        store.apply("state", p, prepare(records[i:i + STEP]), settings.rules)
                 elapsed = time.perf_counter() - started
                 lua_us, commands = script_cost(client, args.events)
                 lua.append(lua_us)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from speed_layer.metrics import SpeedMetrics
 from viewcount import keys
-from viewcount.events import ViewEvent, parse_event
+from viewcount.eventbatch import decode_events
 from viewcount.failpoints import NONE as NO_FAILPOINTS, Failpoints
 from adapters.kafka.runtime import Gap, GroupRuntime, RuntimeConfig
 from adapters.kafka.seam import Record, RecordConsumer
@@ -38,18 +38,22 @@ MAX_STEPS_IN_FLIGHT = 2      # decoded batches waiting for Redis; bounds memory 
 LAG_CHECK_S = 5.0
 
 
-def prepare(record: Record) -> StepRecord:
-    """Step 1 (validity) and the digests the atomic step needs: pure, no I/O."""
-    event = parse_event(record.value)
-    if not isinstance(event, ViewEvent):
-        return StepRecord.invalid(record.offset, record.timestamp_ms)
-    return StepRecord(
-        offset=record.offset, timestamp_ms=record.timestamp_ms, valid=1,
-        dedup_digest=keys.dedup_digest(event.video_id, event.event_id),
-        fingerprint=event.fingerprint(), video_id=event.video_id, creator_id=event.creator_id,
-        cap_digest=keys.cap_digest(event.video_id, event.viewer_id, hour_floor(event.event_time_ms)),
-        event_time_ms=event.event_time_ms, watch_ms=event.watch_ms,
-    )
+def prepare(records: Sequence[Record]) -> list[StepRecord]:
+    """Step 1 (validity) and the digests the atomic step needs, for a poll's records: pure, no I/O."""
+    decoded = decode_events([r.value for r in records])
+    prepared: list[StepRecord] = [None] * len(records)  # type: ignore[list-item]  (every slot is set below)
+    for i, event_id, video_id, creator_id, viewer_id, event_time_ms, watch_ms, fingerprint in zip(
+            decoded.rows, decoded.event_id, decoded.video_id, decoded.creator_id, decoded.viewer_id,
+            decoded.event_time_ms, decoded.watch_ms, decoded.fingerprints()):
+        record = records[i]
+        prepared[i] = StepRecord(
+            offset=record.offset, timestamp_ms=record.timestamp_ms, valid=1,
+            dedup_digest=keys.dedup_digest(video_id, event_id), fingerprint=fingerprint, video_id=video_id,
+            creator_id=creator_id, cap_digest=keys.cap_digest(video_id, viewer_id, hour_floor(event_time_ms)),
+            event_time_ms=event_time_ms, watch_ms=watch_ms)
+    for i in decoded.invalid:
+        prepared[i] = StepRecord.invalid(records[i].offset, records[i].timestamp_ms)
+    return prepared
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ class SpeedCounter:
         """Apply one partition's records from one poll: the commit protocol, in order. None when
         the records lie past a gap Redis lost (they come again after the rewind)."""
         # 1. Decode and validate, derive the digests (pure).
-        prepared = [prepare(r) for r in records]
+        prepared = prepare(records)
         # 2.–4. The gap guard, the atomic step and its metrics.
         return self._step(partition, records, prepared)
 
@@ -181,7 +185,7 @@ class SpeedCounter:
     def handle(self, partition: int, records: list[Record]) -> None:
         for i in range(0, len(records), MAX_RECORDS_PER_STEP):
             chunk = records[i:i + MAX_RECORDS_PER_STEP]
-            prepared = [prepare(r) for r in chunk]                    # 1. on this thread
+            prepared = prepare(chunk)                                 # 1. on this thread
             future = self._steps.submit(self._step_with_retry, partition, chunk, prepared)
             self._in_flight.append((partition, future))
             self._settle(keep=MAX_STEPS_IN_FLIGHT)
@@ -305,7 +309,15 @@ class SpeedCounter:
         self._last_lag_check = now
         if not self._assigned:
             return
-        ends = self._consumer.end_offsets(sorted(self._assigned))
-        for p in self._assigned:
-            self.metrics.lag.labels(str(p)).set(max(0, ends.get(p, 0) - self._consumer.position(p)))
+        # Lag is what Redis has not applied yet, from what this member knows: asking the consumer
+        # for a position it has not fetched from yet asks the group coordinator, which can take
+        # seconds (a new group, a coordinator moving), and this runs on the polling thread.
+        partitions = sorted(self._assigned)
+        ends = self._consumer.end_offsets(partitions)
+        unapplied = [p for p in partitions if self._confirmed.get(p, -1) < 0]
+        begins = self._consumer.beginning_offsets(unapplied) if unapplied else {}
+        for p in partitions:
+            applied = self._confirmed.get(p, -1)
+            next_offset = applied + 1 if applied >= 0 else begins.get(p, 0)
+            self.metrics.lag.labels(str(p)).set(max(0, ends.get(p, 0) - next_offset))
 

@@ -33,7 +33,7 @@ def run_through_redis(store, records, batch_sizes):
         for size in itertools.cycle(batch_sizes):
             if i >= len(kafka):
                 break
-            result = store.apply("t", partition, [prepare(k) for k in kafka[i:i + size]], SMALL)
+            result = store.apply("t", partition, prepare(kafka[i:i + size]), SMALL)
             totals.update({o: n for o, n in result.outcomes.items() if n})
             i += size
     return totals
@@ -87,7 +87,7 @@ def test_what_the_step_writes_is_where_the_key_functions_say(redis_client):
     value = (b'{"event_id": "e1", "video_id": "vid_1", "creator_id": "c_1", "viewer_id": "u_1", '
              b'"event_time": "2026-11-21T10:15:00Z", "watch_ms": 40000}')
     ts = 1_795_256_130_000
-    result = stores.counts.apply("views", 3, [prepare(Record("views", 3, 41, ts, None, value))], SMALL)
+    result = stores.counts.apply("views", 3, prepare([Record("views", 3, 41, ts, None, value)]), SMALL)
     assert result.outcomes[Outcome.COUNTED] == 1 and result.last_offset == 41
     event_hour = hour_floor(1_795_256_100_000)
     assert redis_client.hgetall(keys.offsets_key(prefix, "views")) == {b"o:3": b"41", b"t:3": str(ts).encode()}

@@ -25,7 +25,7 @@ TS = 1_795_256_130_000
 
 
 def step(stores, offset: int):
-    return stores.counts.apply("views", 0, [prepare(Record("views", 0, offset, TS, None, VALUE))], SMALL)
+    return stores.counts.apply("views", 0, prepare([Record("views", 0, offset, TS, None, VALUE)]), SMALL)
 
 
 def test_another_number_of_buckets_is_refused_and_applies_nothing(redis_client):

@@ -22,10 +22,18 @@ def test_the_script_reads_each_field_where_python_writes_it():
     assert declared == len(StepRecord._fields)
 
 
-def test_a_record_is_prepared_into_named_fields():
-    value = (b'{"event_id": "e1", "video_id": "vid_1", "creator_id": "c_1", "viewer_id": "u_1", '
-             b'"event_time": "2026-11-21T10:15:00Z", "watch_ms": 40000}')
-    step = prepare(Record("views", 3, 41, 1_795_256_130_000, None, value))
-    assert (step.offset, step.valid, step.video_id, step.creator_id, step.watch_ms) == (41, 1, "vid_1", "c_1", 40000)
-    assert step.event_time_ms == 1_795_256_100_000 and len(step.dedup_digest) == 12
-    assert prepare(Record("views", 3, 42, 5, None, b"{not json")) == StepRecord.invalid(42, 5)
+def test_records_are_prepared_into_named_fields_in_their_order():
+    spaced = (b'{"event_id": "e1", "video_id": "vid_1", "creator_id": "c_1", "viewer_id": "u_1", '
+              b'"event_time": "2026-11-21T10:15:00Z", "watch_ms": 40000}')
+    compact = (b'{"event_id":"e2","video_id":"vid_1","creator_id":"c_1","viewer_id":"u_1",'
+               b'"event_time":"2026-11-21T10:15:00.000Z","watch_ms":40000}')
+    steps = prepare([Record("views", 3, 41, 1_795_256_130_000, None, spaced),
+                     Record("views", 3, 42, 5, None, b"{not json"),
+                     Record("views", 3, 43, 1_795_256_130_001, None, compact)])
+    first, invalid, last = steps
+    assert (first.offset, first.valid, first.video_id, first.creator_id, first.watch_ms) == (41, 1, "vid_1", "c_1", 40000)
+    assert first.event_time_ms == 1_795_256_100_000 and len(first.dedup_digest) == 12
+    assert invalid == StepRecord.invalid(42, 5)
+    # Same view, other event id: the same cap entry, another dedup entry and fingerprint.
+    assert (last.offset, last.event_time_ms, last.cap_digest) == (43, first.event_time_ms, first.cap_digest)
+    assert last.dedup_digest != first.dedup_digest and last.fingerprint != first.fingerprint
