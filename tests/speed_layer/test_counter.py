@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -72,3 +73,26 @@ def test_metrics_endpoint(make_speed_scenario):
     for name in ("viewcount_speed_apply_seconds_bucket", "viewcount_speed_freshness_seconds_bucket",
                  'viewcount_speed_records_total{outcome="invalid"}'):
         assert name in text
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
+def test_lag_is_what_redis_has_not_applied_yet(make_speed_scenario, client):
+    scenario = make_speed_scenario(events=600, partitions=2, kafka_client=client)
+    counter, close = scenario.counter()
+    try:
+        counter.run(until_idle_s=1)
+
+        def lag() -> dict[str, float]:
+            counter.tick(time.monotonic() + 3600, received=False)   # past the next lag check
+            return {p: counter.metrics.lag.labels(p)._value.get() for p in ("0", "1")}
+
+        assert lag() == {"0": 0, "1": 0}
+        scenario.produce(scenario.lines[:7])   # not applied: the counter is not polling
+        # The log end comes from the broker, or for a fetching confluent-kafka partition, from the
+        # next fetch response (the client keeps fetching in the background).
+        deadline = time.monotonic() + 30
+        while sum(lag().values()) < 7 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sum(lag().values()) == 7
+    finally:
+        close()
