@@ -11,19 +11,17 @@ and every value a fast check doubts, goes to :func:`parse_event` itself, which n
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import orjson
 
-from viewcount.events import (MAX_VALUE_BYTES, MAX_WATCH_MS, SCHEMA_VERSION, InvalidEvent, ViewEvent,
+from viewcount.events import (ID_PATTERN, MAX_VALUE_BYTES, MAX_WATCH_MS, SCHEMA_VERSION, InvalidEvent, ViewEvent,
                               event_fingerprint, parse_event)
 
 # Deeper values go to the exact decoder, whose recursion limit names them too_deep; this is far
 # below that limit, and far above anything a view needs.
 MAX_FAST_NESTING = 32
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)   # the same rule as events.valid_id
 _TIME_WIDTH = 24                                      # 2026-11-21T10:15:30.250Z
 _DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22])
 _SEPARATORS = {4: b"-", 7: b"-", 10: b"Tt", 13: b":", 16: b":", 19: b".", 23: b"Zz"}
@@ -110,7 +108,7 @@ def _canonical_objects(values: list[bytes | None]) -> tuple[list[int], list[dict
 def _checked_columns(rows: list[int], objects: list[dict], doubtful: list[int]) -> tuple[list[int], list[list]]:
     """The rows whose objects keep every rule but the event time's, and their contract fields as
     columns (event time still as text); the other rows are added to ``doubtful``."""
-    ids = _ID.fullmatch
+    ids = ID_PATTERN.fullmatch
     kept: list[int] = []
     columns: list[list] = [[], [], [], [], [], []]
     add_e, add_v, add_c, add_w, add_t, add_ms = (c.append for c in columns)

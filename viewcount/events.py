@@ -23,12 +23,12 @@ MAX_WATCH_MS = 86_400_000
 # A view is a few hundred bytes. A value this large is hostile and is refused before it is
 # decoded, so one record cannot stall a consumer.
 MAX_VALUE_BYTES = 65_536  # CONTRACT §1: longer values are too_large, unparsed
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 
 
 def valid_id(text: object) -> bool:
     """CONTRACT §1: an id is 1–64 of ``[A-Za-z0-9_-]`` (so never a Redis key separator or glob)."""
-    return isinstance(text, str) and _ID.fullmatch(text) is not None
+    return isinstance(text, str) and ID_PATTERN.fullmatch(text) is not None
 
 
 class InvalidReason(str, Enum):
@@ -150,7 +150,7 @@ def validate_object(obj: dict) -> ViewEvent | InvalidEvent:
             return InvalidEvent(InvalidReason.MISSING_FIELD, name)
     for name in ID_FIELDS:
         ident = obj[name]
-        if not isinstance(ident, str) or _ID.fullmatch(ident) is None:
+        if not isinstance(ident, str) or ID_PATTERN.fullmatch(ident) is None:
             return InvalidEvent(InvalidReason.BAD_ID, f"{name} must match ^[A-Za-z0-9_-]{{1,64}}$")
     event_time = obj["event_time"]
     if not isinstance(event_time, str):
@@ -182,7 +182,7 @@ def json_schema() -> dict:
     """The view event as JSON Schema (draft 2020-12), from the same definitions the validator
     checks (CONTRACT §8 serves it). RFC 3339 offsets and the 65,536-byte limit are checked by the
     validator only: JSON Schema cannot say them exactly."""
-    identifier = {"type": "string", "pattern": f"^{_ID.pattern}$"}
+    identifier = {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$"}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://viewcount.dev/v1/schema/view-event.json",
