@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 Headers = tuple[tuple[str, bytes], ...]
 DeliveryCallback = Callable[[Exception | None], None]
@@ -15,9 +16,12 @@ PartitionsCallback = Callable[[list[int]], None]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One consumed record: where it sits in the log and what it carries, byte for byte."""
+class Record(NamedTuple):
+    """One consumed record: where it sits in the log and what it carries, byte for byte.
+
+    A named tuple, not a frozen dataclass: as immutable, and a consumer builds one per record,
+    where a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost the raw
+    sink half a microsecond of every record."""
 
     topic: str
     partition: int
