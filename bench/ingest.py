@@ -1,12 +1,20 @@
 """Raw sink throughput, Kafka → Parquet, per process, and where the time goes.
 
-On a private stack, N generated events are produced once to a topic. Then, in one run:
+On a private stack, N generated events are produced once to each of two topics, which differ
+only in how far apart their ingest times lie:
+  dense      the last ten minutes: a stream arriving at the target rate spans a second or two of
+             ingest time, so its ranges are as large as the flush bounds make them (a few per
+             partition);
+  6 hours    six hours: every partition's records cut into a range per ingest hour, seven times
+             as many, smaller ranges, each with its commit (a fence round trip) and its files.
+Then, in one run:
   sink       the whole sink (consume, decode, buffer, Parquet, commit) until caught up,
-             once per Kafka client behind the seam (kafka-python, confluent-kafka), from the
-             first records it is handed to the last range it commits (neither the group's join
-             nor the until-idle wait before the drain commits the last ranges is the sink's rate);
-             "sink whole run" from the start to the end of the run less the idle wait
-  client     consuming the same records through the Kafka seam only, per client
+             once per Kafka client behind the seam (kafka-python, confluent-kafka) and per topic,
+             from the first records it is handed to the last range it commits (neither the
+             group's join nor the until-idle wait before the drain commits the last ranges is the
+             sink's rate); "sink whole run" from the start to the end of the run less the idle
+             wait
+  client     consuming the dense topic's records through the Kafka seam only, per client
   decode     the validator over the record values (decode_events, as the sink calls it), in memory
   parquet    buffering and encoding those records as Parquet range files, in memory
 Each figure is events per second, the median of several runs.
@@ -27,6 +35,7 @@ from ingestion.chunk import Chunk
 from ingestion.metrics import SinkMetrics
 from ingestion.sink import RawSink, SinkConfig
 from app import wiring
+from app.layer_process import tune_collector
 from viewcount.eventbatch import decode_events
 from devtools.generate import INGEST_TIME_FIELD, generate
 from adapters.kafka.seam import Record, TopicSpec
@@ -52,66 +61,81 @@ def consume_all(settings, topic, partitions):
         consumer.close()
 
 
+def sink_rates(settings, topic: str, group: str, raw_root: Path, events: int) -> tuple[int, int]:
+    """One raw sink over the whole topic until idle: (its rate, the whole run's rate)."""
+    store = LocalFileStore(LocalStoreConfig(str(raw_root)))
+    consumer = wiring.consumer(settings, group_id=group)
+    dlq = wiring.producer(settings)
+    sink = RawSink(SinkConfig(topic, topic + ".dlq", flush_records=50_000), consumer, dlq, store, SinkMetrics())
+    first: list[float] = []
+    handled: list[float] = []
+    flushes: list[tuple[float, float]] = []
+    handle, flush = sink.handle, sink.flush
+
+    def timed_handle(partition, records):
+        if not first:
+            first.append(time.perf_counter())
+        handle(partition, records)
+        handled.append(time.perf_counter())
+
+    def timed_flush(partition, state):
+        started = time.perf_counter()
+        committed = flush(partition, state)
+        flushes.append((started, time.perf_counter()))
+        return committed
+
+    sink.handle = timed_handle   # the runtime hands every poll's records to it
+    sink.flush = timed_flush     # and every range is committed through it
+    started = time.perf_counter()
+    sink.run(until_idle_s=IDLE_S)
+    ended = time.perf_counter() - IDLE_S
+    consumer.close()
+    dlq.close()
+    # The ranges still buffered when the last records were handled are committed by the drain,
+    # after the until-idle wait: their flushes count, the wait does not.
+    drained = sum(end - start for start, end in flushes if start >= handled[-1])
+    return round(events / (handled[-1] - first[0] + drained)), round(events / (ended - started))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    tune_collector()   # as in a `viewcount ingest` process
 
     with private_stack() as (settings, _), tempfile.TemporaryDirectory() as tmp:
         end = now_ms()
-        traffic = generate(args.events, 2, Path(tmp) / "traffic", end - DAY_MS // 4, end,
-                           settings.rules, settings.as_public_dict())
-        lines = traffic.events_path.read_bytes().split(b"\n")[:-1]
-        topic, partitions = "bench-ingest", list(range(settings.topic_partitions))
+        partitions = list(range(settings.topic_partitions))
+        shapes = {"": ("bench-ingest", 10 * 60_000), ", 6 hours": ("bench-ingest-hours", DAY_MS // 4)}
         admin = wiring.topic_admin(settings)
-        admin.ensure_topics([TopicSpec(topic, len(partitions)), TopicSpec(topic + ".dlq", len(partitions))])
+        admin.ensure_topics([TopicSpec(name, len(partitions)) for topic, _ in shapes.values()
+                             for name in (topic, topic + ".dlq")])
         admin.close()
         producer = wiring.producer(settings)
-        produce_lines(lines, producer, topic, INGEST_TIME_FIELD)
+        produced: dict[str, int] = {}
+        for shape, (topic, span_ms) in shapes.items():
+            traffic = generate(args.events, 2, Path(tmp) / topic, end - span_ms, end, settings.rules,
+                               settings.as_public_dict())
+            lines = traffic.events_path.read_bytes().split(b"\n")[:-1]
+            produce_lines(lines, producer, topic, INGEST_TIME_FIELD)
+            produced[topic] = len(lines)
         producer.close()
+        topic = shapes[""][0]
 
         clients = ("kafka-python", "confluent-kafka")
-        figures: dict[str, list[int]] = {f"{kind}[{c}]": [] for kind in ("sink", "sink whole run", "client")
-                                         for c in clients}
+        figures: dict[str, list[int]] = {f"{kind}{shape}[{c}]": [] for kind in ("sink", "sink whole run")
+                                         for shape in shapes for c in clients}
+        figures.update({f"client[{c}]": [] for c in clients})
         figures.update({"decode": [], "parquet": []})
         for run in range(args.runs):
             for client in clients:
                 s = settings.replace(kafka_client=client)
-                store = LocalFileStore(LocalStoreConfig(str(Path(tmp) / f"raw-{client}-{run}")))
-                consumer = wiring.consumer(s, group_id=f"bench-sink-{client}-{run}")
-                dlq = wiring.producer(s)
-                sink = RawSink(SinkConfig(topic, topic + ".dlq", flush_records=50_000), consumer, dlq, store,
-                               SinkMetrics())
-                first: list[float] = []
-                handled: list[float] = []
-                flushes: list[tuple[float, float]] = []
-                handle, flush = sink.handle, sink.flush
-
-                def timed_handle(partition, records, handle=handle, first=first, handled=handled):
-                    if not first:
-                        first.append(time.perf_counter())
-                    handle(partition, records)
-                    handled.append(time.perf_counter())
-
-                def timed_flush(partition, state, flush=flush, flushes=flushes):
-                    started = time.perf_counter()
-                    committed = flush(partition, state)
-                    flushes.append((started, time.perf_counter()))
-                    return committed
-
-                sink.handle = timed_handle   # the runtime hands every poll's records to it
-                sink.flush = timed_flush     # and every range is committed through it
-                started = time.perf_counter()
-                sink.run(until_idle_s=IDLE_S)
-                ended = time.perf_counter() - IDLE_S
-                consumer.close()
-                dlq.close()
-                # The ranges still buffered when the last records were handled are committed by the
-                # drain, after the until-idle wait: their flushes count, the wait does not.
-                drained = sum(end - start for start, end in flushes if start >= handled[-1])
-                figures[f"sink[{client}]"].append(round(len(lines) / (handled[-1] - first[0] + drained)))
-                figures[f"sink whole run[{client}]"].append(round(len(lines) / (ended - started)))
+                for shape, (shape_topic, _) in shapes.items():
+                    rate, whole = sink_rates(s, shape_topic, f"bench-sink-{shape_topic}-{client}-{run}",
+                                             Path(tmp) / f"raw-{shape_topic}-{client}-{run}", produced[shape_topic])
+                    figures[f"sink{shape}[{client}]"].append(rate)
+                    figures[f"sink whole run{shape}[{client}]"].append(whole)
                 records, seconds = consume_all(s, topic, partitions)
                 figures[f"client[{client}]"].append(round(len(records) / seconds))
 
@@ -133,13 +157,15 @@ def main() -> None:
             print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:,}/s" for k, v in figures.items()))
 
     result = {f"{k}_events_per_s": summarize(v) for k, v in figures.items()}
-    result.update({"events": len(lines), "partitions": len(partitions),
+    result.update({"events": produced[topic], "partitions": len(partitions),
                    "target_events_per_s": 150_000})
     path = write_result("ingest", result)
     print("median events/s: " + ", ".join(f"{k} {result[f'{k}_events_per_s']['median']:,.0f}" for k in figures))
-    for client in clients:
-        median = result[f"sink[{client}]_events_per_s"]["median"]
-        print(f"raw sink [{client}]: {median:,.0f} events/s (target >= {result['target_events_per_s']:,})")
+    for shape in shapes:
+        for client in clients:
+            median = result[f"sink{shape}[{client}]_events_per_s"]["median"]
+            print(f"raw sink{shape} [{client}]: {median:,.0f} events/s "
+                  f"(target >= {result['target_events_per_s']:,})")
     print(f"wrote {path}")
 
 
