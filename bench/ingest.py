@@ -35,7 +35,7 @@ from ingestion.chunk import Chunk
 from ingestion.metrics import SinkMetrics
 from ingestion.sink import RawSink, SinkConfig
 from app import wiring
-from app.layer_process import tune_collector
+from app.layer_process import tune_interpreter
 from viewcount.eventbatch import decode_events
 from devtools.generate import INGEST_TIME_FIELD, generate
 from adapters.kafka.seam import Record, TopicSpec
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    tune_collector()   # as in a `viewcount ingest` process
+    tune_interpreter()   # as in a `viewcount ingest` process
 
     with private_stack() as (settings, _), tempfile.TemporaryDirectory() as tmp:
         end = now_ms()
