@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import sys
@@ -61,6 +62,18 @@ def private_stack(names=("kafka", "redis"), **overrides):
 def count_entries(client, pattern: str) -> int:
     """Fields of every Redis hash whose key matches ``pattern``: the speed layer's state entries."""
     return sum(client.hlen(k) for k in client.scan_iter(match=pattern, count=10_000))
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a live process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine has spent on anything but idling and waiting, so far."""
+    user, nice, system, idle, iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def summarize(samples: list[float]) -> dict:

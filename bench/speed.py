@@ -30,11 +30,12 @@ import time
 from pathlib import Path
 
 import redis
-from common import count_entries, private_stack, summarize, write_result
+from common import count_entries, machine_busy_s, private_stack, process_cpu_s, summarize, write_result
 
 from speed_layer.counter import SpeedConfig, SpeedCounter
 from speed_layer.metrics import SpeedMetrics
 from app import wiring
+from app.layer_process import tune_interpreter
 from devtools.generate import INGEST_TIME_FIELD, generate
 from adapters.kafka.seam import TopicSpec
 from ingestion.produce import produce_lines
@@ -80,6 +81,7 @@ def counter_process(settings_env: dict, topic: str, group: str, member: str, rea
     from viewcount.settings import Settings
 
     settings = Settings.from_env().replace(kafka_group_instance_id=member)   # static members need names of their own
+    tune_interpreter()   # as in a `viewcount speed` process
     counter, consumer = counter_for(settings, topic, group)
     ready.set()
     go.wait()
@@ -96,7 +98,8 @@ def count_in_processes(settings, client: redis.Redis, topic: str, total: int, me
     """Count ``topic`` from its start with ``members`` counter processes in one group, until idle.
     The steady rate is taken between 20 % and 90 % of the records applied (what the processes do
     once started and assigned), the whole run from the start signal to the last exit less the idle
-    wait; Redis's CPU share over the steady window."""
+    wait. Over the steady window, the cores each part used: the counter processes (every thread),
+    Redis (INFO cpu), and the rest of the machine (the Kafka broker, this process, the system)."""
     store = wiring.count_store(settings)
     ctx = multiprocessing.get_context("spawn")     # no librdkafka threads forked from this process
     readies, go = [ctx.Event() for _ in range(members)], ctx.Event()
@@ -109,12 +112,13 @@ def count_in_processes(settings, client: redis.Redis, topic: str, total: int, me
         ready.wait(120)
     go.set()
     started = time.perf_counter()
-    marks: dict[float, tuple[float, float, int]] = {}
+    marks: dict[float, tuple[float, float, int, float, float]] = {}
     while any(proc.is_alive() for proc in procs):
         applied = sum(o + 1 for o in store.applied_offsets(topic).values())
         for share in (0.2, 0.9):
             if share not in marks and applied >= share * total:
-                marks[share] = (time.perf_counter(), redis_cpu_s(client), applied)
+                marks[share] = (time.perf_counter(), redis_cpu_s(client), applied,
+                                sum(process_cpu_s(proc.pid) for proc in procs), machine_busy_s())
         time.sleep(0.05)
     whole = time.perf_counter() - started - IDLE_S
     for proc in procs:
@@ -124,9 +128,12 @@ def count_in_processes(settings, client: redis.Redis, topic: str, total: int, me
     if len(marks) < 2:
         raise SystemExit(f"rate not measured: the {members}-process run ended before 90 % of {total:,} records "
                          "was seen applied (raise --events)")
-    (t0, cpu0, n0), (t1, cpu1, n1) = marks[0.2], marks[0.9]
-    return {"events_per_s": round((n1 - n0) / (t1 - t0)), "whole_run_events_per_s": round(total / whole),
-            "redis_cpu_share": round((cpu1 - cpu0) / (t1 - t0), 2)}
+    (t0, cpu0, n0, counters0, busy0), (t1, cpu1, n1, counters1, busy1) = marks[0.2], marks[0.9]
+    seconds = t1 - t0
+    redis_cores, counter_cores = (cpu1 - cpu0) / seconds, (counters1 - counters0) / seconds
+    return {"events_per_s": round((n1 - n0) / seconds), "whole_run_events_per_s": round(total / whole),
+            "redis_cpu_share": round(redis_cores, 2), "counter_cores": round(counter_cores, 2),
+            "other_cores": round((busy1 - busy0) / seconds - redis_cores - counter_cores, 2)}
 
 
 def freshness_at(settings, topic: str, rate: int, seconds: float) -> dict:
@@ -186,6 +193,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
+    tune_interpreter()   # the freshness run's counter runs in this process, as in a `viewcount speed` one
 
     with private_stack() as (settings, _), tempfile.TemporaryDirectory() as tmp:
         end = now_ms()
@@ -217,8 +225,9 @@ def main() -> None:
                 memory_per_id.append(round((client.info("memory")["used_memory"] - before) / ids, 1))
                 got = figures[case][-1]
                 print(f"run {run + 1} {case}: {got['events_per_s']:,} events/s steady "
-                      f"({got['whole_run_events_per_s']:,} over the whole run), Redis {got['redis_cpu_share']:.0%} "
-                      f"of a core, {memory_per_id[-1]} bytes per retained id ({ids:,} ids)")
+                      f"({got['whole_run_events_per_s']:,} over the whole run); cores busy: counters "
+                      f"{got['counter_cores']:.2f}, Redis {got['redis_cpu_share']:.2f}, the rest {got['other_cores']:.2f} "
+                      f"of {len(os.sched_getaffinity(0))}; {memory_per_id[-1]} bytes per retained id ({ids:,} ids)")
 
         runs_freshness = []
         for run, topic in enumerate(fresh_topics):
@@ -238,9 +247,11 @@ def main() -> None:
                    "cpus": len(os.sched_getaffinity(0))})
     path = write_result("speed", result)
     for case in cases:
-        print(f"{case}: median {result[case]['events_per_s']['median']:,.0f} events/s steady "
+        got = {key: figure["median"] for key, figure in result[case].items()}
+        print(f"{case}: median {got['events_per_s']:,.0f} events/s steady "
               f"(target ≥ {TARGETS['events_per_s']:,} per process), "
-              f"{result[case]['whole_run_events_per_s']['median']:,.0f} over the whole run")
+              f"{got['whole_run_events_per_s']:,.0f} over the whole run; cores busy: counters "
+              f"{got['counter_cores']:.2f}, Redis {got['redis_cpu_share']:.2f}, the rest {got['other_cores']:.2f}")
     print(f"2 processes over 1 in one group: {statistics.median(ratios):.2f}× (close to 2× when neither Redis nor "
           f"the machine's {result['cpus']} cores are the bottleneck); Redis took "
           f"{result['2 processes[confluent-kafka]']['redis_cpu_share']['median']:.0%} of a core")
