@@ -185,7 +185,8 @@ class ConfluentConsumer(RecordConsumer):
                 # Once the prefetched records pass queued.min.messages, librdkafka stops fetching
                 # for this long (default 1 s) and then asks the broker afresh: a consumer that
                 # reads a backlog slower than it arrives sat idle for up to a second at a time
-                # (the raw sink at a third of its rate). Checking the queue often costs no request.
+                # (the seam alone read one at 166,000 records/s, and at 570,000 with 10 ms).
+                # Checking the queue often costs no request.
                 "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS}
         if config.group_id and config.group_instance_id:
             conf["group.instance.id"] = config.group_instance_id
