@@ -12,8 +12,9 @@ Then, in one run:
              once per Kafka client behind the seam (kafka-python, confluent-kafka) and per topic,
              from the first records it is handed to the last range it commits (neither the
              group's join nor the until-idle wait before the drain commits the last ranges is the
-             sink's rate); "sink whole run" from the start to the end of the run less the idle
-             wait
+             sink's rate), with the cores the sink's process (every thread) and the whole machine
+             kept busy meanwhile; "sink whole run" from the start to the end of the run less the
+             idle wait
   client     consuming the dense topic's records through the Kafka seam only, per client
   decode     the validator over the record values (decode_events, as the sink calls it), in memory
   parquet    buffering and encoding those records as Parquet range files, in memory
@@ -25,11 +26,12 @@ Each figure is events per second, the median of several runs.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
-from common import private_stack, summarize, write_result
+from common import machine_busy_s, private_stack, process_cpu_s, summarize, write_result
 
 from ingestion.chunk import Chunk
 from ingestion.metrics import SinkMetrics
@@ -61,8 +63,14 @@ def consume_all(settings, topic, partitions):
         consumer.close()
 
 
-def sink_rates(settings, topic: str, group: str, raw_root: Path, events: int) -> tuple[int, int]:
-    """One raw sink over the whole topic until idle: (its rate, the whole run's rate)."""
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def sink_rates(settings, topic: str, group: str, raw_root: Path, events: int) -> tuple[int, int, float, float]:
+    """One raw sink over the whole topic until idle: its rate, the whole run's rate, and the cores
+    this process (every thread) and the whole machine kept busy from its first records to its last
+    handled ones."""
     store = LocalFileStore(LocalStoreConfig(str(raw_root)))
     consumer = wiring.consumer(settings, group_id=group)
     dlq = wiring.producer(settings)
@@ -72,11 +80,15 @@ def sink_rates(settings, topic: str, group: str, raw_root: Path, events: int) ->
     flushes: list[tuple[float, float]] = []
     handle, flush = sink.handle, sink.flush
 
+    cpu: list[tuple[float, float]] = []
+
     def timed_handle(partition, records):
         if not first:
             first.append(time.perf_counter())
+            cpu.append((process_cpu_s(os.getpid()), machine_busy_s()))
         handle(partition, records)
         handled.append(time.perf_counter())
+        cpu[1:] = [(process_cpu_s(os.getpid()), machine_busy_s())]
 
     def timed_flush(partition, state):
         started = time.perf_counter()
@@ -94,7 +106,10 @@ def sink_rates(settings, topic: str, group: str, raw_root: Path, events: int) ->
     # The ranges still buffered when the last records were handled are committed by the drain,
     # after the until-idle wait: their flushes count, the wait does not.
     drained = sum(end - start for start, end in flushes if start >= handled[-1])
-    return round(events / (handled[-1] - first[0] + drained)), round(events / (ended - started))
+    seconds = handled[-1] - first[0]
+    (process0, machine0), (process1, machine1) = cpu[0], cpu[-1]
+    return (round(events / (seconds + drained)), round(events / (ended - started)),
+            round((process1 - process0) / seconds, 2), round((machine1 - machine0) / seconds, 2))
 
 
 def main() -> None:
@@ -128,14 +143,17 @@ def main() -> None:
                                          for shape in shapes for c in clients}
         figures.update({f"client[{c}]": [] for c in clients})
         figures.update({"decode": [], "parquet": []})
+        cores: dict[str, list[tuple[float, float]]] = {f"sink{shape}[{c}]": [] for shape in shapes for c in clients}
         for run in range(args.runs):
             for client in clients:
                 s = settings.replace(kafka_client=client)
                 for shape, (shape_topic, _) in shapes.items():
-                    rate, whole = sink_rates(s, shape_topic, f"bench-sink-{shape_topic}-{client}-{run}",
-                                             Path(tmp) / f"raw-{shape_topic}-{client}-{run}", produced[shape_topic])
+                    rate, whole, process_cores, machine_cores = sink_rates(
+                        s, shape_topic, f"bench-sink-{shape_topic}-{client}-{run}",
+                        Path(tmp) / f"raw-{shape_topic}-{client}-{run}", produced[shape_topic])
                     figures[f"sink{shape}[{client}]"].append(rate)
                     figures[f"sink whole run{shape}[{client}]"].append(whole)
+                    cores[f"sink{shape}[{client}]"].append((process_cores, machine_cores))
                 records, seconds = consume_all(s, topic, partitions)
                 figures[f"client[{client}]"].append(round(len(records) / seconds))
 
@@ -157,6 +175,8 @@ def main() -> None:
             print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:,}/s" for k, v in figures.items()))
 
     result = {f"{k}_events_per_s": summarize(v) for k, v in figures.items()}
+    result.update({f"{k}_cores": {"process": summarize([p for p, _ in v]), "machine": summarize([m for _, m in v])}
+                   for k, v in cores.items()})
     result.update({"events": produced[topic], "partitions": len(partitions),
                    "target_events_per_s": 150_000})
     path = write_result("ingest", result)
@@ -164,8 +184,10 @@ def main() -> None:
     for shape in shapes:
         for client in clients:
             median = result[f"sink{shape}[{client}]_events_per_s"]["median"]
+            busy = result[f"sink{shape}[{client}]_cores"]
             print(f"raw sink{shape} [{client}]: {median:,.0f} events/s "
-                  f"(target >= {result['target_events_per_s']:,})")
+                  f"(target >= {result['target_events_per_s']:,}); cores busy: the sink's process "
+                  f"{busy['process']['median']:.2f}, the machine {busy['machine']['median']:.2f} of {_cpus()}")
     print(f"wrote {path}")
 
 
