@@ -84,13 +84,12 @@ def summarize(samples: list[float]) -> dict:
 def write_result(name: str, result: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "machine": {"cpus": _cpus(), "python": platform.python_version()}, **result}
+              "machine": {"cpus": cpus(), "python": platform.python_version()}, **result}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
 
 
-def _cpus() -> int:
-    import os
-
+def cpus() -> int:
+    """The cores this process may run on."""
     return len(os.sched_getaffinity(0))

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine_busy_s, private_stack, process_cpu_s, summarize, write_result
+from common import cpus, machine_busy_s, private_stack, process_cpu_s, summarize, write_result
 
 from ingestion.chunk import Chunk
 from ingestion.metrics import SinkMetrics
@@ -61,10 +61,6 @@ def consume_all(settings, topic, partitions):
         return records, time.perf_counter() - started
     finally:
         consumer.close()
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0))
 
 
 def sink_rates(settings, topic: str, group: str, raw_root: Path, events: int) -> tuple[int, int, float, float]:
@@ -187,7 +183,7 @@ def main() -> None:
             busy = result[f"sink{shape}[{client}]_cores"]
             print(f"raw sink{shape} [{client}]: {median:,.0f} events/s "
                   f"(target >= {result['target_events_per_s']:,}); cores busy: the sink's process "
-                  f"{busy['process']['median']:.2f}, the machine {busy['machine']['median']:.2f} of {_cpus()}")
+                  f"{busy['process']['median']:.2f}, the machine {busy['machine']['median']:.2f} of {cpus()}")
     print(f"wrote {path}")
 
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import redis
-from common import count_entries, machine_busy_s, private_stack, process_cpu_s, summarize, write_result
+from common import count_entries, cpus, machine_busy_s, private_stack, process_cpu_s, summarize, write_result
 
 from speed_layer.counter import SpeedConfig, SpeedCounter
 from speed_layer.metrics import SpeedMetrics
@@ -227,7 +227,7 @@ def main() -> None:
                 print(f"run {run + 1} {case}: {got['events_per_s']:,} events/s steady "
                       f"({got['whole_run_events_per_s']:,} over the whole run); cores busy: counters "
                       f"{got['counter_cores']:.2f}, Redis {got['redis_cpu_share']:.2f}, the rest {got['other_cores']:.2f} "
-                      f"of {len(os.sched_getaffinity(0))}; {memory_per_id[-1]} bytes per retained id ({ids:,} ids)")
+                      f"of {cpus()}; {memory_per_id[-1]} bytes per retained id ({ids:,} ids)")
 
         runs_freshness = []
         for run, topic in enumerate(fresh_topics):
@@ -244,7 +244,7 @@ def main() -> None:
               for one, two in zip(figures["confluent-kafka"], figures["2 processes[confluent-kafka]"])]
     result.update({"scale_out_ratio": summarize(ratios), "freshness": freshness,
                    "bytes_per_retained_id": summarize(memory_per_id), "events": len(lines), "targets": TARGETS,
-                   "cpus": len(os.sched_getaffinity(0))})
+                   "cpus": cpus()})
     path = write_result("speed", result)
     for case in cases:
         got = {key: figure["median"] for key, figure in result[case].items()}
