@@ -149,8 +149,7 @@ def validate_object(obj: dict) -> ViewEvent | InvalidEvent:
         if name not in obj:
             return InvalidEvent(InvalidReason.MISSING_FIELD, name)
     for name in ID_FIELDS:
-        ident = obj[name]
-        if not isinstance(ident, str) or ID_PATTERN.fullmatch(ident) is None:
+        if not valid_id(obj[name]):
             return InvalidEvent(InvalidReason.BAD_ID, f"{name} must match ^[A-Za-z0-9_-]{{1,64}}$")
     event_time = obj["event_time"]
     if not isinstance(event_time, str):

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from app.cli.layer_cmd import run_layer
-from app.layer_process import COLLECTOR_THRESHOLDS, SWITCH_INTERVAL_S
+from app.layer_process import COLLECTOR_THRESHOLDS, SWITCH_INTERVAL_S, LayerProcess
 from viewcount.settings import Settings
 
 
@@ -39,8 +39,6 @@ def default_interpreter():
 
 
 def test_a_layer_runs_with_the_interpreter_set_for_a_stream_of_records(default_interpreter):
-    from app.layer_process import LayerProcess
-
     seen: list = []
     run_layer(Settings.from_env(), "raw sink", "raw", "group", _Metrics(), 0,
               lambda settings, metrics: LayerProcess(_Layer(seen), []), until_idle_s=0)
