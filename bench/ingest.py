@@ -26,12 +26,11 @@ Each figure is events per second, the median of several runs.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
-from common import cpus, machine_busy_s, private_stack, process_cpu_s, summarize, write_result
+from common import cpus, machine_busy_s, private_stack, summarize, write_result
 
 from ingestion.chunk import Chunk
 from ingestion.metrics import SinkMetrics
@@ -81,10 +80,10 @@ def sink_rates(settings, topic: str, group: str, raw_root: Path, events: int) ->
     def timed_handle(partition, records):
         if not first:
             first.append(time.perf_counter())
-            cpu.append((process_cpu_s(os.getpid()), machine_busy_s()))
+            cpu.append((time.process_time(), machine_busy_s()))
         handle(partition, records)
         handled.append(time.perf_counter())
-        cpu[1:] = [(process_cpu_s(os.getpid()), machine_busy_s())]
+        cpu[1:] = [(time.process_time(), machine_busy_s())]
 
     def timed_flush(partition, state):
         started = time.perf_counter()
