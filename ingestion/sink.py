@@ -282,10 +282,12 @@ class RawSink:
             self._consumer.pause(partition)
         except KafkaSeamError as e:   # already gone from this member: the next poll revokes it
             logger.info("%s-%d: %s", self.config.topic, partition, e)
-        # At once when another member owns it now; after a growing pause while Kafka or the store
-        # cannot answer.
+        # At the next tick when another member owns it now; after a growing pause while Kafka or
+        # the store cannot answer. Never at once: this poll's later records of the partition may
+        # still be handed over, and must find it gone, not started again from the store (they
+        # would open a range past the refused one, and the store's records before them, read
+        # again, would count as done: a hole).
         self._restarts[partition] = time.monotonic() + (0.0 if reason == "not_owner" else self._pause(partition))
-        self._restart_due(time.monotonic())
 
     def _pause(self, partition: int) -> float:
         delay = self._backoff.get(partition, RESTART_BACKOFF_S[0])
