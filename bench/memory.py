@@ -16,9 +16,9 @@ bound; the record bound is raised too), which is what the bound saves.
     .venv/bin/python bench/memory.py [--large 300] [--small 10000000] [--runs 3] [--small-runs 1] [--name memory]
 
 (``--large 0`` or ``--small 0`` leaves that stream out. The small stream runs once by default: over
-10M records the three cases take about half an hour, and what it shows, a peak that does not grow
-with the stream, one run shows; the large stream, a few minutes a run, takes the median of
-``--runs``.)
+10M records its three cases take about half an hour, and one run is enough for what it is there
+to show, a peak that does not grow with the stream. The large stream, a few minutes a run, takes
+the median of ``--runs``.)
 """
 
 from __future__ import annotations
