@@ -65,7 +65,7 @@ class Chunk:
             columns["viewer_id"] += decoded.viewer_id
             columns["event_time"] += decoded.event_time_ms
             columns["watch_ms"] += decoded.watch_ms
-            columns["fingerprint"] += decoded.fingerprints()
+            columns["fingerprint"] += decoded.fingerprint
         if decoded.invalid:
             invalid_rows = list(decoded.invalid)
             reasons = list(decoded.invalid.values())

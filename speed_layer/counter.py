@@ -44,7 +44,7 @@ def prepare(records: Sequence[Record]) -> list[StepRecord]:
     prepared: list[StepRecord] = [None] * len(records)  # type: ignore[list-item]  (every slot is set below)
     for i, event_id, video_id, creator_id, viewer_id, event_time_ms, watch_ms, fingerprint in zip(
             decoded.rows, decoded.event_id, decoded.video_id, decoded.creator_id, decoded.viewer_id,
-            decoded.event_time_ms, decoded.watch_ms, decoded.fingerprints()):
+            decoded.event_time_ms, decoded.watch_ms, decoded.fingerprint):
         record = records[i]
         prepared[i] = StepRecord(
             offset=record.offset, timestamp_ms=record.timestamp_ms, valid=1,

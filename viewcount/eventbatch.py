@@ -1,16 +1,23 @@
 """:func:`~viewcount.events.parse_event` over many record values at once, valid rows as columns.
 
-The answer is exactly ``[parse_event(v) for v in values]``; only the work differs. A value takes
-the fast path when its decoded object provably reads the same in every RFC 8259 parser: orjson
-decodes it, and encoding that object again gives back the very same bytes. A repeated key, a
-``NaN``, an escape or a space would all change those bytes, so what passes is canonical JSON
-with one reading. Its fields are then checked a column at a time, and the event times of the
-usual shape (``YYYY-MM-DDTHH:MM:SS.mmmZ``) are read by array arithmetic. Every other value,
-and every value a fast check doubts, goes to :func:`parse_event` itself, which names the reason.
+The answer is exactly ``[parse_event(v) for v in values]``; only the work differs. A scan reads
+the values it can prove valid and leaves every other one, and every one it doubts, to
+:func:`parse_event` itself, which names the reason. Two scans give the same answers:
+
+- ``native`` (``viewcount/_eventscan.c``) reads each value's bytes once, in C, and takes any
+  object whose keys and strings are printable ASCII without escapes and whose values are not
+  nested; it hashes the fingerprints too. It is built when the package is installed with a C
+  compiler at hand.
+- ``python`` takes a value when orjson decodes it and encoding that object again gives back the
+  very same bytes: a repeated key, a ``NaN``, an escape or a space would all change those bytes,
+  so what passes is canonical JSON with one reading. Its fields are then checked a column at a
+  time, and the event times of the usual shape (``YYYY-MM-DDTHH:MM:SS.mmmZ``) are read by array
+  arithmetic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +26,20 @@ import orjson
 from viewcount.events import (ID_PATTERN, MAX_VALUE_BYTES, MAX_WATCH_MS, SCHEMA_VERSION, InvalidEvent, ViewEvent,
                               event_fingerprint, parse_event)
 
+try:
+    from viewcount import _eventscan
+except ImportError:     # installed without a C compiler: the python scan reads every value
+    _eventscan = None
+
 # Deeper values go to the exact decoder, whose recursion limit names them too_deep; this is far
 # below that limit, and far above anything a view needs.
 MAX_FAST_NESTING = 32
 _TIME_WIDTH = 24                                      # 2026-11-21T10:15:30.250Z
 _DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22])
 _SEPARATORS = {4: b"-", 7: b"-", 10: b"Tt", 13: b":", 16: b":", 19: b".", 23: b"Zz"}
+
+# A scan: (indices of the values it proves valid, their seven columns, the other indices).
+Scan = Callable[[list[bytes | None]], tuple[list[int], list[list], list[int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +54,8 @@ class DecodedEvents:
     viewer_id: list[str]
     event_time_ms: list[int]
     watch_ms: list[int]
+    fingerprint: list[bytes]          # ViewEvent.fingerprint of each
     invalid: dict[int, InvalidEvent]  # index → reason, ascending
-
-    def fingerprints(self) -> list[bytes]:
-        return [event_fingerprint(*fields) for fields in zip(self.event_id, self.video_id, self.creator_id,
-                                                             self.viewer_id, self.event_time_ms, self.watch_ms)]
 
     def events(self) -> list[ViewEvent | InvalidEvent]:
         """One answer per value, as :func:`parse_event` gives it."""
@@ -62,11 +74,25 @@ class DecodedEvents:
         return cls([i for i, _ in valid], [e.event_id for _, e in valid], [e.video_id for _, e in valid],
                    [e.creator_id for _, e in valid], [e.viewer_id for _, e in valid],
                    [e.event_time_ms for _, e in valid], [e.watch_ms for _, e in valid],
+                   [e.fingerprint() for _, e in valid],
                    {i: e for i, e in enumerate(parsed) if not isinstance(e, ViewEvent)})
 
 
-def decode_events(values: list[bytes | None]) -> DecodedEvents:
-    """``[parse_event(v) for v in values]``, as columns."""
+def decode_events(values: list[bytes | None], scan: Scan | None = None) -> DecodedEvents:
+    """``[parse_event(v) for v in values]``, as columns; ``scan`` is the native one where built."""
+    rows, columns, doubtful = (scan or DEFAULT_SCAN)(values)
+    exact = {i: parse_event(values[i]) for i in sorted(doubtful)}
+    invalid = {i: e for i, e in exact.items() if not isinstance(e, ViewEvent)}
+    if len(invalid) < len(exact):   # rare: valid, but not in a shape the scan reads
+        kept_rows = sorted([*zip(rows, *columns), *((i, e.event_id, e.video_id, e.creator_id, e.viewer_id,
+                                                      e.event_time_ms, e.watch_ms, e.fingerprint())
+                                                     for i, e in exact.items() if isinstance(e, ViewEvent))])
+        rows, *columns = [list(c) for c in zip(*kept_rows)]
+    return DecodedEvents(rows, *columns, invalid)
+
+
+def python_scan(values: list[bytes | None]) -> tuple[list[int], list[list], list[int]]:
+    """The scan in Python: canonical JSON objects only (see the top of this module)."""
     rows, objects, doubtful = _canonical_objects(values)
     rows, columns = _checked_columns(rows, objects, doubtful)
     columns[4] = times = _event_times_ms(columns[4])
@@ -74,14 +100,18 @@ def decode_events(values: list[bytes | None]) -> DecodedEvents:
         doubtful += [i for i, t in zip(rows, times) if t is None]
         kept = [k for k, t in enumerate(times) if t is not None]
         rows, columns = [rows[k] for k in kept], [[c[k] for k in kept] for c in columns]
-    exact = {i: parse_event(values[i]) for i in sorted(doubtful)}
-    invalid = {i: e for i, e in exact.items() if not isinstance(e, ViewEvent)}
-    if len(invalid) < len(exact):   # rare: valid, but not canonical (spaces, escapes, another time shape)
-        kept_rows = sorted([*zip(rows, *columns), *((i, e.event_id, e.video_id, e.creator_id, e.viewer_id,
-                                                      e.event_time_ms, e.watch_ms)
-                                                     for i, e in exact.items() if isinstance(e, ViewEvent))])
-        rows, *columns = [list(c) for c in zip(*kept_rows)]
-    return DecodedEvents(rows, *columns, invalid)
+    columns.append([event_fingerprint(*fields) for fields in zip(*columns)])
+    return rows, columns, doubtful
+
+
+def native_scan(values: list[bytes | None]) -> tuple[list[int], list[list], list[int]]:
+    """The scan in C (``viewcount/_eventscan.c``)."""
+    rows, *columns, doubtful = _eventscan.scan(values, MAX_VALUE_BYTES)
+    return rows, columns, doubtful
+
+
+SCANS: dict[str, Scan] = {"python": python_scan, **({"native": native_scan} if _eventscan else {})}
+DEFAULT_SCAN: Scan = SCANS.get("native", python_scan)
 
 
 def _canonical_objects(values: list[bytes | None]) -> tuple[list[int], list[dict], list[int]]:
