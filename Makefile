@@ -14,9 +14,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup: os-deps $(VENV)/.installed $(JARS)/.fetched
 
 # OS packages: a JDK and Maven for the JVM services, redis-server for the serving store,
-# Chromium and its driver for the dashboard's browser test.
+# Chromium and its driver for the dashboard's browser test, a C compiler for the validator's fast
+# path, MIT Kerberos (a KDC for the Kerberized HDFS the tests start, and the headers the Python
+# GSSAPI binding builds against).
 os-deps:
 	@missing=""; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v krb5-config >/dev/null || missing="$$missing libkrb5-dev"; \
+	[ -x /usr/sbin/krb5kdc ] || missing="$$missing krb5-kdc"; \
+	[ -x /usr/sbin/kadmin.local ] || missing="$$missing krb5-admin-server"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 
@@ -32,11 +33,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class RedactingFilter(logging.Filter):
+    """Masks secrets that travel in URLs, which HTTP libraries log at DEBUG: an HDFS delegation
+    token (HDFS_AUTH=token) is a query parameter of every WebHDFS call."""
+
+    SECRET_IN_URL = re.compile(r"((?:delegation|token)=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self.SECRET_IN_URL.sub(r"\1***", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
 def configure(level: str, fmt: str = "text") -> None:
     """The root logger of the process: one handler on stderr in the chosen format. Servers started
     afterwards (uvicorn) are given ``log_config=None`` so that their loggers come here too."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -129,8 +129,9 @@ def file_store(settings: Settings, url: str) -> FileStore:
     parts = urlsplit(url)
     if parts.scheme == "file":
         return LocalFileStore(LocalStoreConfig(root=parts.path))
-    return WebHdfsFileStore(WebHdfsStoreConfig(url=url, webhdfs_url=settings.webhdfs_url,
-                                               user=settings.hdfs_user))
+    return WebHdfsFileStore(WebHdfsStoreConfig(
+        url=url, webhdfs_url=settings.webhdfs_url, user=settings.hdfs_user, auth=settings.hdfs_auth,
+        kerberos_principal=settings.hdfs_kerberos_principal, delegation_token=settings.hdfs_delegation_token))
 
 
 def audit_ledger(settings: Settings) -> AuditLedger:

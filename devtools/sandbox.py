@@ -46,13 +46,14 @@ def _free(port: int) -> bool:
 
 
 def settings_for(state_dir: Path, **overrides) -> Settings:
-    kafka, controller, redis_port, nn_rpc, nn_http, sasl, redis_tls = free_ports(7)
+    kafka, controller, redis_port, nn_rpc, nn_http, sasl, redis_tls, kdc = free_ports(8)
     env = {
         "VIEWCOUNT_STATE_DIR": str(state_dir),
         "VIEWCOUNT_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
         "VIEWCOUNT_KAFKA_CONTROLLER_PORT": str(controller),
         "VIEWCOUNT_KAFKA_SASL_PORT": str(sasl),
         "VIEWCOUNT_REDIS_TLS_PORT": str(redis_tls),
+        "VIEWCOUNT_KDC_PORT": str(kdc),
         "VIEWCOUNT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "VIEWCOUNT_HDFS_NAMENODE": f"hdfs://127.0.0.1:{nn_rpc}",
         "VIEWCOUNT_WEBHDFS_URL": f"http://127.0.0.1:{nn_http}",

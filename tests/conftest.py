@@ -190,6 +190,26 @@ def hdfs(stack) -> Stack:
 
 
 @pytest.fixture(scope="session")
+def kerberized_hdfs(tmp_path_factory) -> Iterator[Stack]:
+    """A second HDFS, that checks Kerberos credentials, with a KDC of its own, started once, the
+    first time a test asks for it. Meanwhile this process is a client of its realm, as a deployment's
+    processes are: a client keytab in KRB5_CLIENT_KTNAME."""
+    from devtools.stack.kerberos import client_environment
+    from devtools.stack.manager import hdfs_services
+
+    settings = settings_for(tmp_path_factory.mktemp("kerberized"), hdfs_auth="kerberos")
+    running = Stack(settings)
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in client_environment(settings).items():
+            env.setenv(name, value)
+        try:
+            running.up(hdfs_services(settings), progress=lambda line: None)
+            yield running
+        finally:
+            running.down(progress=lambda line: None)
+
+
+@pytest.fixture(scope="session")
 def spark_cluster(stack) -> str:
     """A Spark standalone master and worker, started once, the first time a test asks for them;
     their master URL."""

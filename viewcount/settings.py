@@ -332,7 +332,20 @@ class Settings:
     spark_port_base: int = _setting("17077", _port,
                                     doc="local Spark standalone cluster ports: master, +1 its web UI, +2 worker, "
                                         "+3 its web UI")
-    hdfs_user: str = _setting("viewcount", str, doc="user name for WebHDFS")
+    hdfs_user: str = _setting("viewcount", str, doc="user name for WebHDFS with HDFS_AUTH=simple")
+    hdfs_auth: str = _setting("simple", _choice("simple", "kerberos", "token"),
+                              doc="how WebHDFS knows who calls: simple (HDFS_USER, unproven), kerberos (SPNEGO with "
+                                  "the process's Kerberos credentials: a client keytab in KRB5_CLIENT_KTNAME or a "
+                                  "ticket cache), token (HDFS_DELEGATION_TOKEN); the local stack's HDFS runs "
+                                  "Kerberized, with a KDC of its own, unless simple")
+    hdfs_kerberos_principal: str = _setting("", str,
+                                            doc="HDFS_AUTH=kerberos: the client principal to use (empty: the "
+                                                "credentials' default one)")
+    hdfs_delegation_token: str = _setting("", str, secret=True,
+                                          doc="HDFS_AUTH=token: an HDFS delegation token, as GETDELEGATIONTOKEN "
+                                              "gives it (urlString)")
+    kdc_port: int = _setting("19088", _port,
+                             doc="the local stack's KDC (realm VIEWCOUNT.TEST), when its HDFS runs Kerberized")
     log_level: str = _setting("INFO", _log_level, doc="logging level")
     log_format: str = _setting("text", _choice("text", "json"),
                                doc="log lines as text, or as JSON objects (time, level, logger, message, and "
@@ -365,6 +378,8 @@ class Settings:
             raise SettingsError("DLQ_TOPIC", "must differ from VIEWCOUNT_TOPIC")
         if self.audit_topic in (self.topic, self.dlq_topic):
             raise SettingsError("AUDIT_TOPIC", "must differ from VIEWCOUNT_TOPIC and DLQ_TOPIC")
+        if self.hdfs_auth == "token" and not self.hdfs_delegation_token:
+            raise SettingsError("HDFS_DELEGATION_TOKEN", "HDFS_AUTH=token needs a delegation token")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

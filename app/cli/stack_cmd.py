@@ -1,6 +1,6 @@
 """`viewcount stack up|down|status [--hdfs] [--spark] [SERVICE ...]`."""
 
-from devtools.stack.manager import ALL, CORE, HDFS, SPARK, Stack
+from devtools.stack.manager import ALL, CORE, SPARK, Stack, hdfs_services
 
 
 def register(commands) -> None:
@@ -10,7 +10,8 @@ def register(commands) -> None:
                          ("down", "stop the services this stack started"),
                          ("status", "show each service, its state and address")):
         cmd = actions.add_parser(action, help=text, description=text)
-        cmd.add_argument("--hdfs", action="store_true", help="include the HDFS NameNode and DataNode")
+        cmd.add_argument("--hdfs", action="store_true",
+                         help="include the HDFS NameNode and DataNode (and their KDC, unless HDFS_AUTH=simple)")
         cmd.add_argument("--spark", action="store_true",
                          help="include a Spark standalone master and worker (batch run with "
                               "VIEWCOUNT_SPARK_MASTER=spark://127.0.0.1:SPARK_PORT_BASE)")
@@ -20,17 +21,17 @@ def register(commands) -> None:
         cmd.set_defaults(run=run)
 
 
-def _names(args) -> tuple[str, ...]:
+def _names(args, settings) -> tuple[str, ...]:
     if args.services:
         return tuple(n for n in ALL if n in args.services)
     if args.action == "up":
-        return CORE + (HDFS if args.hdfs else ()) + (SPARK if args.spark else ())
+        return CORE + (hdfs_services(settings) if args.hdfs else ()) + (SPARK if args.spark else ())
     return ALL
 
 
 def run(args, settings) -> int:
     stack = Stack(settings)
-    names = _names(args)
+    names = _names(args, settings)
     if args.action == "up":
         stack.up(names)
         return 0
@@ -42,6 +43,6 @@ def run(args, settings) -> int:
     for row in rows:
         state = "healthy" if row.healthy else ("starting" if row.running else "stopped")
         print(f"{row.name:12} {state:9} {row.pid or '-':>7}  {row.address}")
-    requested = [r for r in rows if args.services or r.name in CORE or (args.hdfs and r.name in HDFS)
+    requested = [r for r in rows if args.services or r.name in CORE or (args.hdfs and r.name in hdfs_services(settings))
                  or (args.spark and r.name in SPARK)]
     return 0 if all(r.healthy for r in requested) else 3

@@ -18,6 +18,7 @@ from devtools.stack.services import (
     Service,
     _port_open,
 )
+from devtools.stack.kerberos import KdcService
 from devtools.stack.spark import SparkMasterService, SparkWorkerService
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,12 @@ logger = logging.getLogger(__name__)
 CORE = ("kafka", "redis")
 HDFS = ("namenode", "datanode")
 SPARK = ("spark-master", "spark-worker")
-ALL = CORE + HDFS + SPARK
+ALL = CORE + ("kdc",) + HDFS + SPARK
+
+
+def hdfs_services(settings: Settings) -> tuple[str, ...]:
+    """The NameNode and DataNode, after a KDC of their own when HDFS checks Kerberos credentials."""
+    return (("kdc",) if settings.hdfs_auth != "simple" else ()) + HDFS
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class Stack:
     def service(self, name: str) -> Service:
         if name not in self._services:
             classes = {"kafka": KafkaService, "redis": RedisService,
-                       "namenode": NameNodeService, "datanode": DataNodeService,
+                       "kdc": KdcService, "namenode": NameNodeService, "datanode": DataNodeService,
                        "spark-master": SparkMasterService, "spark-worker": SparkWorkerService}
             if name not in classes:
                 raise StackError(f"unknown service {name!r}: expected one of {', '.join(ALL)}")

@@ -270,6 +270,12 @@ class _HadoopService(Service):
         self.rpc_port = namenode.port or 8020
         self.http_port = web.port or 9870
         self.dn_base = settings.hdfs_datanode_port_base
+        self.kerberized = settings.hdfs_auth != "simple"    # then with the KDC of devtools.stack.kerberos
+
+    def _security(self) -> tuple[dict[str, str], dict[str, str], list[str]]:
+        from devtools.stack.kerberos import hadoop_security   # that module builds on this one
+
+        return hadoop_security(self.settings)
 
     def _write_conf(self) -> Path:
         conf = self.hdfs_home / "conf"
@@ -294,6 +300,10 @@ class _HadoopService(Service):
             "dfs.heartbeat.interval": "1",
             "dfs.blocksize": "33554432",
         }
+        if self.kerberized:
+            secure_core, secure_hdfs, _ = self._security()
+            core.update(secure_core)
+            hdfs.update(secure_hdfs)
         for name, props in (("core-site.xml", core), ("hdfs-site.xml", hdfs)):
             body = "".join(f"  <property><name>{k}</name><value>{v}</value></property>\n"
                            for k, v in props.items())
@@ -324,6 +334,7 @@ class _HadoopService(Service):
             "--add-opens=java.base/java.net=ALL-UNNAMED",
             "--add-opens=java.base/java.io=ALL-UNNAMED",
             "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+            *(self._security()[2] if self.kerberized else []),
             "-cp", f"{conf}:{jars}",
         ]
 
@@ -332,8 +343,13 @@ class _HadoopService(Service):
 
     def _jmx(self, query: str) -> dict:
         url = f"http://127.0.0.1:{self.http_port}/jmx?qry={query}"
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            beans = json.load(answer)["beans"]
+        if self.kerberized:
+            from devtools.stack.kerberos import negotiated_get
+
+            beans = json.loads(negotiated_get(self.settings, url, timeout_s=2))["beans"]
+        else:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                beans = json.load(answer)["beans"]
         return beans[0] if beans else {}
 
 

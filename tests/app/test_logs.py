@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from app import wiring
-from app.logs import JsonFormatter
+from app.logs import JsonFormatter, RedactingFilter
 from viewcount.logfields import where
 
 
@@ -40,6 +40,18 @@ def test_an_exception_goes_in_its_own_field():
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     out = json.loads(JsonFormatter().format(record))
     assert out["message"] == "failed" and "ValueError: boom" in out["exception"]
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("/webhdfs/v1/a?delegation=JgAJ-_x1&op=OPEN", "/webhdfs/v1/a?delegation=***&op=OPEN"),
+    ("/webhdfs/v1/a?op=OPEN&delegation=JgAJ-_x1", "/webhdfs/v1/a?op=OPEN&delegation=***"),
+    ("/webhdfs/v1/a?op=OPEN", "/webhdfs/v1/a?op=OPEN"),
+])
+def test_secrets_in_logged_urls_are_masked(url, shown):
+    record = logging.LogRecord("urllib3.connectionpool", logging.DEBUG, __file__, 1, '%s "%s %s"',
+                               ("http://nn:9870", "GET", url), None)
+    assert RedactingFilter().filter(record)
+    assert record.getMessage() == f'http://nn:9870 "GET {shown}"'
 
 
 @pytest.mark.integration

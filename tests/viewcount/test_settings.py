@@ -31,7 +31,7 @@ def test_durations(text, ms):
     ("DLQ_TOPIC", "video.views.v1"), ("WEBHDFS_URL", "http://127.0.0.1:99999"),
     ("SPARK_DRIVER_MEMORY", "lots"), ("SPARK_DRIVER_MEMORY", "0g"), ("ADMIN_TOKEN", "short-token"),
     ("OWNERSHIP", "latest"), ("RAW_FLUSH_BYTES", "lots"), ("RAW_FLUSH_BYTES", "0"), ("RAW_FLUSH_BYTES", "1MB"),
-    ("FAILPOINTS", "speed.decoded,sink.nowhere"),
+    ("FAILPOINTS", "speed.decoded,sink.nowhere"), ("HDFS_AUTH", "ldap"),
 ])
 def test_bad_values_fail_naming_the_variable(variable, value):
     with pytest.raises(SettingsError) as failure:
@@ -43,11 +43,13 @@ def test_config_prints_every_setting_with_secrets_masked(capsys, monkeypatch):
     monkeypatch.setenv("VIEWCOUNT_ADMIN_TOKEN", "s3cret-token-of-thirty-two-characters")
     monkeypatch.setenv("VIEWCOUNT_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")
     monkeypatch.setenv("VIEWCOUNT_MAX_EVENT_AGE", "3d")
+    monkeypatch.setenv("VIEWCOUNT_HDFS_AUTH", "token")
+    monkeypatch.setenv("VIEWCOUNT_HDFS_DELEGATION_TOKEN", "JgAJdmlld2NvdW50")
     assert main(["config"]) == 0
     out = capsys.readouterr().out
     printed = json.loads(out)
-    assert "s3cret-token" not in out and "hunter2" not in out
-    assert printed["ADMIN_TOKEN"] == "***"
+    assert "s3cret-token" not in out and "hunter2" not in out and "JgAJ" not in out
+    assert printed["ADMIN_TOKEN"] == "***" and printed["HDFS_DELEGATION_TOKEN"] == "***"
     assert printed["REDIS_URL"] == "redis://:***@127.0.0.1:6379/0"
     assert printed["MAX_EVENT_AGE"] == "3d"
     for key in ("KAFKA_BOOTSTRAP", "REDIS_URL", "RAW_STORE", "AUDIT_STORE", "SPARK_MASTER", "TOPIC",
@@ -89,3 +91,8 @@ def test_a_bad_setting_makes_any_command_exit_non_zero_with_one_line(capsys, mon
 def test_settings_survive_a_round_trip_through_the_environment():
     s = Settings.from_env({"VIEWCOUNT_MAX_CLOCK_SKEW": "90s", "VIEWCOUNT_TOPIC": "x"})
     assert Settings.from_env(s.to_env()) == s
+
+
+def test_a_delegation_token_is_required_where_hdfs_takes_tokens():
+    with pytest.raises(SettingsError, match="VIEWCOUNT_HDFS_DELEGATION_TOKEN"):
+        Settings.from_env({"VIEWCOUNT_HDFS_AUTH": "token"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 
@@ -11,15 +12,31 @@ from app import wiring
 from adapters.files.exceptions import AlreadyExists, NotFound, StoreError, StoreUnavailable
 
 
-@pytest.fixture(params=["local", pytest.param("hdfs", marks=[pytest.mark.hdfs, pytest.mark.integration])])
+_ON_HDFS = [pytest.mark.hdfs, pytest.mark.integration]
+
+
+@pytest.fixture(params=["local", pytest.param("hdfs", marks=_ON_HDFS),
+                        pytest.param("hdfs-kerberos", marks=_ON_HDFS), pytest.param("hdfs-token", marks=_ON_HDFS)])
 def store(request, tmp_path):
+    """Local disk; HDFS with simple authentication; a Kerberized HDFS through SPNEGO, and through a
+    delegation token the Kerberos client fetched."""
     if request.param == "local":
         from devtools.sandbox import settings_for
 
         return wiring.file_store(settings_for(tmp_path), (tmp_path / "store").as_uri())
-    hdfs_stack = request.getfixturevalue("hdfs")
-    settings = hdfs_stack.settings
-    return wiring.file_store(settings, f"{settings.hdfs_namenode}/tests/store-{uuid.uuid4().hex[:8]}")
+    settings = request.getfixturevalue("kerberized_hdfs" if "-" in request.param else "hdfs").settings
+    url = f"{settings.hdfs_namenode}/tests/store-{uuid.uuid4().hex[:8]}"
+    if request.param == "hdfs-token":
+        settings = dataclasses.replace(settings, hdfs_auth="token", hdfs_delegation_token=delegation_token(settings))
+    return wiring.file_store(settings, url)
+
+
+def delegation_token(settings) -> str:
+    """A delegation token of the Kerberized HDFS, fetched as an operator would, with Kerberos."""
+    kerberos = wiring.file_store(settings, f"{settings.hdfs_namenode}/tests")
+    answer = kerberos._client._session.get(f"{settings.webhdfs_url}/webhdfs/v1/?op=GETDELEGATIONTOKEN&renewer=viewcount")
+    answer.raise_for_status()
+    return answer.json()["Token"]["urlString"]
 
 
 class TestFileStoreContract:
@@ -123,7 +140,11 @@ def test_a_webhdfs_rename_that_fails_is_never_taken_for_written(tmp_path):
             raise HdfsError("Unable to rename %r to %r.", src, dst)
 
         def status(self, path, strict=True):
-            return {"type": "FILE"} if self.renamed and path == self.winner else None
+            if self.renamed and path == self.winner:
+                return {"type": "FILE"}
+            if strict:
+                raise HdfsError("File %s not found.", path)     # as WebHDFS's 404 reads
+            return None
 
     store = WebHdfsFileStore(WebHdfsStoreConfig("hdfs://nn:9000/root", "http://nn:9870"))
     store._client = RefusingClient(winner=None)
@@ -152,3 +173,58 @@ def test_unknown_config_keys_are_rejected():
         LocalStoreConfig.from_mapping({"root": "/x", "rooot": "/y"})
     with pytest.raises(StoreError, match="unknown"):
         WebHdfsStoreConfig.from_mapping({"url": "hdfs://h:1/x", "webhdfs_url": "http://h:2", "usr": "me"})
+
+
+@pytest.mark.integration
+@pytest.mark.hdfs
+class TestAKerberizedHdfs:
+    """What a Kerberized HDFS refuses, and how the store names it."""
+
+    def test_it_refuses_a_client_that_only_says_who_it_is(self, kerberized_hdfs):
+        settings = dataclasses.replace(kerberized_hdfs.settings, hdfs_auth="simple")
+        store = wiring.file_store(settings, f"{settings.hdfs_namenode}/tests")
+        with pytest.raises(StoreError, match=r"refused this client's credentials \(HDFS_AUTH=simple\)"):
+            store.exists("anything")
+
+    def test_it_refuses_a_forged_delegation_token(self, kerberized_hdfs):
+        settings = kerberized_hdfs.settings
+        token = delegation_token(settings)
+        forged = token[:30] + ("A" if token[30] != "A" else "B") + token[31:]   # inside the token's identifier
+        store = wiring.file_store(dataclasses.replace(settings, hdfs_auth="token", hdfs_delegation_token=forged),
+                                  f"{settings.hdfs_namenode}/tests")
+        with pytest.raises(StoreError, match="InvalidToken"):
+            store.exists("anything")       # refused, never "not there"
+
+    def test_a_process_without_kerberos_credentials_is_told_what_to_set(self, kerberized_hdfs, tmp_path, monkeypatch):
+        monkeypatch.setenv("KRB5_CLIENT_KTNAME", str(tmp_path / "no.keytab"))
+        monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'empty.ccache'}")
+        settings = kerberized_hdfs.settings
+        store = wiring.file_store(settings, f"{settings.hdfs_namenode}/tests")
+        with pytest.raises(StoreError, match=r"\(HDFS_AUTH=kerberos\): has this process Kerberos credentials\? "
+                                             "Set KRB5_CLIENT_KTNAME"):
+            store.exists("anything")
+
+    def test_the_delegation_token_never_reaches_the_log(self, kerberized_hdfs):
+        import logging
+
+        from app.logs import RedactingFilter
+
+        settings = kerberized_hdfs.settings
+        token = delegation_token(settings)
+        store = wiring.file_store(dataclasses.replace(settings, hdfs_auth="token", hdfs_delegation_token=token),
+                                  f"{settings.hdfs_namenode}/tests/log-{uuid.uuid4().hex[:8]}")
+        lines: list[str] = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = lambda record: lines.append(handler.format(record))
+        handler.addFilter(RedactingFilter())
+        http_log = logging.getLogger("urllib3.connectionpool")
+        http_log.addHandler(handler)
+        level = http_log.level
+        http_log.setLevel(logging.DEBUG)
+        try:
+            store.put_new("a.bin", b"x")
+        finally:
+            http_log.removeHandler(handler)
+            http_log.setLevel(level)
+        assert any("delegation=***" in line for line in lines)      # the calls were logged, masked
+        assert not any(token in line for line in lines)
