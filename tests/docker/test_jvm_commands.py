@@ -1,11 +1,14 @@
 """The JVM services' compose command lines, run outside containers where the binaries exist here:
-the Spark master and worker with pyspark's own `spark-class`, and the HDFS commands as the Hadoop
-main classes the test stack runs. A wrong class name or argument fails `make test`, not a deploy."""
+the Spark master and worker with pyspark's own `spark-class`, the HDFS commands as the Hadoop
+main classes the test stack runs, and the Kafka broker from its service's environment, as the
+apache/kafka image turns it into server.properties. A wrong class name, argument or missing
+setting fails `make test`, not a deploy."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -97,3 +100,60 @@ def test_the_hdfs_commands_run_the_main_classes_the_test_stack_runs(services):
     assert '"-format", "-nonInteractive"' in source
     assert HDFS_SUBCOMMANDS == {"namenode": "org.apache.hadoop.hdfs.server.namenode.NameNode",
                                 "datanode": "org.apache.hadoop.hdfs.server.datanode.DataNode"}
+
+
+def image_properties(environment: dict[str, str]) -> dict[str, str]:
+    """What the apache/kafka image writes to server.properties from a container's environment:
+    each KAFKA_ variable, the prefix dropped, lower-cased, ``___`` read as ``_``, ``__`` as ``-``
+    and ``_`` as ``.``. Given any such variable, the image writes those alone (no defaults)."""
+    out = {}
+    for name, value in environment.items():
+        if name.startswith("KAFKA_"):
+            key = name[len("KAFKA_"):].lower().replace("___", "\0").replace("__", "-").replace("_", ".")
+            out[key.replace("\0", "_")] = value
+    return out
+
+
+def compose_default(value: str) -> str:
+    """``${NAME:-default}`` as compose reads it with NAME unset."""
+    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_the_kafka_service_environment_starts_a_broker_that_serves_both_listeners(services, tmp_path):
+    from adapters.kafka.kafka_python import KafkaPythonAdmin, KafkaPythonConfig
+    from devtools.stack.services import _classpath, _java
+
+    environment = {k: compose_default(str(v)) for k, v in services["kafka"]["environment"].items()}
+    properties = image_properties(environment)
+    # The compose network's names and ports, replaced by loopback and free ports.
+    ports = dict(zip(("9092", "19092", "9093"), map(str, free_ports(3))))
+    for key in ("listeners", "advertised.listeners", "controller.quorum.voters"):
+        properties[key] = re.sub(r"(//|@)([\w.-]*):(\d+)", lambda m: f"{m[1]}127.0.0.1:{ports[m[3]]}", properties[key])
+    properties["log.dirs"] = str(tmp_path / "data")
+    (tmp_path / "server.properties").write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
+    jvm = [_java(), "-Xmx512m", "-cp", _classpath(ROOT / ".cache/jars/kafka", "Kafka")]
+    formatted = subprocess.run([*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={environment['CLUSTER_ID']}",
+                                "-c", str(tmp_path / "server.properties")], capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    log = (tmp_path / "kafka.log").open("w")
+    broker = subprocess.Popen([*jvm, "kafka.Kafka", str(tmp_path / "server.properties")], stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        for listener in ("9092", "19092"):     # INTERNAL, what the services use; EXTERNAL, the host's
+            address = f"127.0.0.1:{ports[listener]}"
+
+            def serving() -> bool:
+                if broker.poll() is not None:
+                    raise AssertionError(f"the broker exited: {(tmp_path / 'kafka.log').read_text()[-3000:]}")
+                if not listening(int(ports[listener])):
+                    return False
+                admin = KafkaPythonAdmin(KafkaPythonConfig(address, request_timeout_ms=2000))
+                try:
+                    return admin.broker_count() == 1
+                finally:
+                    admin.close()
+
+            wait_for(serving, 90, what=f"the broker to serve {address}")
+    finally:
+        broker.terminate()
+        broker.wait(30)
