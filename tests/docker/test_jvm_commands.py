@@ -1,8 +1,8 @@
 """The JVM services' compose command lines, run outside containers where the binaries exist here:
 the Spark master and worker with pyspark's own `spark-class`, the HDFS commands as the Hadoop
-main classes the test stack runs, and the Kafka broker from its service's environment, as the
-apache/kafka image turns it into server.properties. A wrong class name, argument or missing
-setting fails `make test`, not a deploy."""
+main classes the test stack runs, the Kafka broker from its service's environment, as the
+apache/kafka image turns it into server.properties, and the Redis server's command. A wrong class
+name, argument or missing setting fails `make test`, not a deploy."""
 
 from __future__ import annotations
 
@@ -157,3 +157,28 @@ def test_the_kafka_service_environment_starts_a_broker_that_serves_both_listener
     finally:
         broker.terminate()
         broker.wait(30)
+
+
+def test_the_redis_command_runs_a_server_the_layers_accept(services, tmp_path):
+    import redis
+
+    from adapters.redis.connection import RedisConfig, RedisConnection
+
+    command = services["redis"]["command"]
+    assert command[0] == "redis-server"
+    [port] = free_ports(1)
+    # The compose arguments as they are, on a free loopback port and in a folder of the test's.
+    server = subprocess.Popen([*command, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    client = redis.Redis(port=port)
+    try:
+        wait_for(lambda: listening(port), 30, what=f"redis-server on {port}")
+        assert client.ping()
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+        # what the speed layer and the API check before they start
+        RedisConnection(RedisConfig(url=f"redis://127.0.0.1:{port}/0"), client).require_no_eviction("the test")
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(30)
