@@ -26,7 +26,9 @@ def _names(args, settings) -> tuple[str, ...]:
         return tuple(n for n in ALL if n in args.services)
     if args.action == "up":
         return CORE + (hdfs_services(settings) if args.hdfs else ()) + (SPARK if args.spark else ())
-    return ALL
+    if args.action == "status":    # the KDC only where HDFS runs Kerberized
+        return CORE + hdfs_services(settings) + SPARK
+    return ALL                     # down: whatever of ours is running
 
 
 def run(args, settings) -> int:

@@ -45,15 +45,17 @@ def test_status_reports_a_stopped_service(tmp_path):
         own.down(("redis",), progress=lambda line: None)
 
 
-def test_status_command_shows_each_service_and_fails_when_one_is_down(tmp_path, monkeypatch, capsys):
-    settings = settings_for(tmp_path)
+@pytest.mark.parametrize("hdfs_auth, kdc", [("simple", False), ("kerberos", True)])
+def test_status_command_shows_each_service_and_fails_when_one_is_down(tmp_path, monkeypatch, capsys, hdfs_auth, kdc):
+    settings = settings_for(tmp_path, hdfs_auth=hdfs_auth)
     for key, value in settings.to_env().items():
         monkeypatch.setenv(key, value)
     assert main(["stack", "status"]) == 3
     out = capsys.readouterr().out
     for name in ("kafka", "redis", "namenode", "datanode", "spark-master", "spark-worker"):
         assert name in out
-    assert out.count("stopped") == 6
+    assert ("kdc " in out) == kdc       # the KDC only where HDFS runs Kerberized
+    assert out.count("stopped") == 6 + kdc
     assert settings.kafka_bootstrap in out
 
 
