@@ -21,11 +21,16 @@ def register(commands) -> None:
         cmd.set_defaults(run=run)
 
 
-def _names(args, settings) -> tuple[str, ...]:
+def _chosen(args, settings) -> tuple[str, ...]:
+    """The services named, else kafka and redis, with HDFS for --hdfs and Spark for --spark."""
     if args.services:
         return tuple(n for n in ALL if n in args.services)
-    if args.action == "up":
-        return CORE + (hdfs_services(settings) if args.hdfs else ()) + (SPARK if args.spark else ())
+    return CORE + (hdfs_services(settings) if args.hdfs else ()) + (SPARK if args.spark else ())
+
+
+def _names(args, settings) -> tuple[str, ...]:
+    if args.action == "up" or args.services:
+        return _chosen(args, settings)
     if args.action == "status":    # the KDC only where HDFS runs Kerberized
         return CORE + hdfs_services(settings) + SPARK
     return ALL                     # down: whatever of ours is running
@@ -45,6 +50,5 @@ def run(args, settings) -> int:
     for row in rows:
         state = "healthy" if row.healthy else ("starting" if row.running else "stopped")
         print(f"{row.name:12} {state:9} {row.pid or '-':>7}  {row.address}")
-    requested = [r for r in rows if args.services or r.name in CORE or (args.hdfs and r.name in hdfs_services(settings))
-                 or (args.spark and r.name in SPARK)]
-    return 0 if all(r.healthy for r in requested) else 3
+    requested = _chosen(args, settings)
+    return 0 if all(r.healthy for r in rows if r.name in requested) else 3

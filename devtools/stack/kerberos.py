@@ -154,8 +154,9 @@ class KdcService(Service):
         return _port_open("127.0.0.1", self.port)
 
 
-def hadoop_security(settings: Settings) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """(core-site, hdfs-site, JVM options) that make the stack's HDFS check Kerberos credentials.
+def hadoop_security(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
+    """(core-site, hdfs-site) settings that make the stack's HDFS check Kerberos credentials; its
+    JVMs find the realm through :func:`krb5_conf`.
 
     The DataNode listens on ports above 1024 without SASL on its data transfer, which Hadoop
     allows for tests only (``ignore.secure.ports.for.testing``): a deployment runs it on
@@ -165,8 +166,8 @@ def hadoop_security(settings: Settings) -> tuple[dict[str, str], dict[str, str],
     core = {"hadoop.security.authentication": "kerberos", "hadoop.security.authorization": "false",
             "hadoop.rpc.protection": "authentication",
             # WebHDFS's filter takes its type from here, and core-default.xml says simple, which would
-            # let every call through unauthenticated; no filter initializer is set, so the other
-            # pages (JMX, which the stack probes) stay open.
+            # let every call through unauthenticated. It guards the other pages too, JMX included:
+            # the stack's health probes authenticate (negotiated_get).
             "hadoop.http.authentication.type": "kerberos",
             "hadoop.http.authentication.simple.anonymous.allowed": "false",
             "hadoop.http.authentication.kerberos.principal": web,
@@ -182,4 +183,4 @@ def hadoop_security(settings: Settings) -> tuple[dict[str, str], dict[str, str],
         "dfs.namenode.kerberos.internal.spnego.principal": web,
         "ignore.secure.ports.for.testing": "true",
     }
-    return core, hdfs, [f"-Djava.security.krb5.conf={krb5_conf(settings)}"]
+    return core, hdfs

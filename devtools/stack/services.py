@@ -272,11 +272,6 @@ class _HadoopService(Service):
         self.dn_base = settings.hdfs_datanode_port_base
         self.kerberized = settings.hdfs_auth != "simple"    # then with the KDC of devtools.stack.kerberos
 
-    def _security(self) -> tuple[dict[str, str], dict[str, str], list[str]]:
-        from devtools.stack.kerberos import hadoop_security   # that module builds on this one
-
-        return hadoop_security(self.settings)
-
     def _write_conf(self) -> Path:
         conf = self.hdfs_home / "conf"
         conf.mkdir(parents=True, exist_ok=True)
@@ -301,7 +296,9 @@ class _HadoopService(Service):
             "dfs.blocksize": "33554432",
         }
         if self.kerberized:
-            secure_core, secure_hdfs, _ = self._security()
+            from devtools.stack.kerberos import hadoop_security   # that module builds on this one
+
+            secure_core, secure_hdfs = hadoop_security(self.settings)
             core.update(secure_core)
             hdfs.update(secure_hdfs)
         for name, props in (("core-site.xml", core), ("hdfs-site.xml", hdfs)):
@@ -323,6 +320,8 @@ class _HadoopService(Service):
         return conf
 
     def _jvm(self, conf: Path) -> list[str]:
+        from devtools.stack.kerberos import krb5_conf
+
         jars = _classpath(Path(self.settings.jars_dir) / "hadoop", "Hadoop")
         return [
             _java(), "-Xms128m", "-Xmx512m", "-Djava.awt.headless=true",
@@ -334,7 +333,7 @@ class _HadoopService(Service):
             "--add-opens=java.base/java.net=ALL-UNNAMED",
             "--add-opens=java.base/java.io=ALL-UNNAMED",
             "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-            *(self._security()[2] if self.kerberized else []),
+            *([f"-Djava.security.krb5.conf={krb5_conf(self.settings)}"] if self.kerberized else []),
             "-cp", f"{conf}:{jars}",
         ]
 
