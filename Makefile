@@ -34,10 +34,12 @@ os-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-$(VENV)/.installed: pyproject.toml setup.py viewcount/_eventscan.c
+# The Python packages at the versions the images install (docker/constraints.txt), so that what the
+# tests ran with is what is deployed.
+$(VENV)/.installed: pyproject.toml setup.py viewcount/_eventscan.c docker/constraints.txt
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c docker/constraints.txt -e '.[dev]'
 	@touch $@
 
 # The Kafka broker and HDFS daemons, as jars from Maven Central (see docker/jvm/*/pom.xml).
@@ -72,7 +74,7 @@ airflow: setup
 
 # Every benchmark, with its extra (DuckDB for the batch comparison); figures in bench/results/.
 bench: setup
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -c docker/constraints.txt -e '.[dev,bench]'
 	for b in produce ingest speed state recovery batch batch_hourly publish serve memory collect ledger; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean: stack-down

@@ -28,11 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 def topic_partitions(settings: Settings) -> list[int]:
-    admin = wiring.topic_admin(settings)
-    try:
-        return admin.partitions(settings.topic)
-    finally:
-        admin.close()
+    return wiring.topic_partition_ids(settings)
 
 
 def safe_watermark_now(settings: Settings) -> int:

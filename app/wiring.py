@@ -95,6 +95,22 @@ def topic_admin(settings: Settings) -> TopicAdmin:
     return _kafka(settings).admin(kafka_config(settings))
 
 
+def topic_partition_ids(settings: Settings) -> list[int]:
+    """The views topic's partitions, which must number ``TOPIC_PARTITIONS``: the serving store
+    keeps each video's keys under its partition's tag (viewcount.keys), and the speed layer,
+    the batch publish and the API find them by that number."""
+    admin = topic_admin(settings)
+    try:
+        found = admin.partitions(settings.topic)
+    finally:
+        admin.close()
+    if len(found) != settings.topic_partitions:
+        raise SettingsError("TOPIC_PARTITIONS", f"is {settings.topic_partitions}, but {settings.topic} has "
+                                                f"{len(found)} partitions: set it to {len(found)} everywhere (the "
+                                                f"serving store keeps each video's keys with its partition's)")
+    return found
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The views and dead-letter topics. ``segment.ms`` equals the retention so a backfill with
     old timestamps is not rolled into segments that expire before the sinks have read them."""
@@ -170,14 +186,15 @@ def count_store(settings: Settings) -> RedisCountStore:
     """The speed layer's store: the atomic step on Redis."""
     from speed_layer.redis_store import RedisCountStore
 
-    return RedisCountStore(RedisConnection(redis_config(settings)), settings.speed_state_buckets)
+    return RedisCountStore(RedisConnection(redis_config(settings)), settings.speed_state_buckets,
+                           partitions=settings.topic_partitions)
 
 
 def batch_views(settings: Settings) -> RedisBatchViews:
     """Where batch versions are published for readers, and the pointer billing reads."""
     from batch_layer.redis_views import RedisBatchViews
 
-    return RedisBatchViews(RedisConnection(redis_config(settings)))
+    return RedisBatchViews(RedisConnection(redis_config(settings)), settings.topic_partitions)
 
 
 def catalog_store(settings: Settings) -> CatalogStore:
@@ -214,7 +231,7 @@ def view_reader(settings: Settings) -> RedisViewReader:
     """The merged read, blocking (the CLI's ``views``, checks)."""
     from serving_layer.redis_reader import RedisViewReader
 
-    return RedisViewReader(RedisConnection(redis_config(settings)), owners(settings))
+    return RedisViewReader(RedisConnection(redis_config(settings)), owners(settings), settings.topic_partitions)
 
 
 def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10,
@@ -224,7 +241,7 @@ def serving_reader(settings: Settings, timeout_s: float = 5.0, retries: int = 10
     from serving_layer.redis_reader import RedisServingReader
 
     connection = connection or AsyncRedisConnection(redis_config(settings, socket_timeout_s=timeout_s, retries=retries))
-    return RedisServingReader(connection, owners(settings, catalog))
+    return RedisServingReader(connection, owners(settings, catalog), settings.topic_partitions)
 
 
 def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink",
@@ -269,8 +286,9 @@ def speed_counter(settings: Settings, metrics, client_id: str = "viewcount-speed
     redis = RedisConnection(redis_config(settings))
     redis.ping()
     redis.require_no_eviction("the speed layer")
-    store = RedisCountStore(redis, settings.speed_state_buckets)
+    store = RedisCountStore(redis, settings.speed_state_buckets, partitions=settings.topic_partitions)
     store.check_state_layout(settings.topic)
+    topic_partition_ids(settings)
     source = consumer(settings, group_id=settings.speed_group, client_id=client_id)
     counter = SpeedCounter(config, source, store, metrics, failpoint=Failpoints.parse(settings.failpoints),
                            on_gap=gap_recorder(settings, "speed layer", metrics.retention_gap))

@@ -23,9 +23,9 @@ RESULTS = ROOT / "bench" / "results"
 
 def partition_of(key: bytes | None, partitions: int) -> int:
     """Where both Kafka clients put a keyed record (CONTRACT §1): murmur2, as the Java client."""
-    from kafka.partitioner.default import murmur2
+    from viewcount.partitioner import partition_of as keyed
 
-    return (murmur2(key) & 0x7FFFFFFF) % partitions if key else 0
+    return keyed(key, partitions) if key else 0
 
 
 def topic_records(lines: list[bytes], topic: str, partitions: int, default_ms: int) -> list:

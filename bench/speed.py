@@ -221,7 +221,7 @@ def main() -> None:
                 before = client.info("memory")["used_memory"]
                 s = settings.replace(kafka_client=kafka_client, redis_prefix=prefix)
                 figures[case].append(count_in_processes(s, client, "bench-speed", len(lines), members, prefix))
-                ids = count_entries(client, f"{prefix}:sd:*")
+                ids = count_entries(client, f"{prefix}:{{p*}}:sd:*")
                 memory_per_id.append(round((client.info("memory")["used_memory"] - before) / ids, 1))
                 got = figures[case][-1]
                 print(f"run {run + 1} {case}: {got['events_per_s']:,} events/s steady "

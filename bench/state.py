@@ -71,7 +71,7 @@ def main() -> None:
             for run in range(args.runs):
                 client.flushdb()
                 store = RedisCountStore(RedisConnection(RedisConfig(url=settings.redis_url, prefix="s"), client=client),
-                                        buckets)
+                                        buckets, partitions=PARTITIONS)
                 before = client.info("memory")["used_memory"]
                 client.config_resetstat()
                 started = time.perf_counter()
@@ -82,11 +82,11 @@ def main() -> None:
                 lua_us, commands = script_cost(client, args.events)
                 lua.append(lua_us)
                 calls.append(commands)
-                ids = count_entries(client, "s:sd:*")
+                ids = count_entries(client, "s:{p*}:sd:*")
                 memory.append(round((client.info("memory")["used_memory"] - before) / ids, 1))
                 rates.append(round(args.events / elapsed))
                 print(f"buckets {buckets} run {run + 1}: {memory[-1]} bytes per retained id "
-                      f"(target ≤ {TARGET_BYTES_PER_ID}; {ids:,} ids, {count_entries(client, 's:sc:*'):,} cap "
+                      f"(target ≤ {TARGET_BYTES_PER_ID}; {ids:,} ids, {count_entries(client, 's:{p*}:sc:*'):,} cap "
                       f"counters), {rates[-1]:,} records/s through the step, {lua_us} µs of Lua and "
                       f"{commands} commands per record")
             result[f"bytes_per_retained_id[{buckets}]"] = summarize(memory)

@@ -1,31 +1,34 @@
--- Consistent reads of the serving store, each one atomic step: the batch pointer (version, W),
--- that version's counts, and the speed buckets of ingest hours at or after W.
+-- Consistent reads of the serving store, each one atomic step in one partition's hash slot: the
+-- batch pointer (version, W), that version's counts, and the speed buckets of ingest hours at or
+-- after W, of videos of that partition.
 --
--- ARGV: mode, prefix, then by mode:
+-- KEYS[1]: the partition's batch pointer (keys.batch_pointer_key); every key read shares its slot.
+-- ARGV: mode, the partition's tag (keys.partition_tag), then by mode:
 -- 'video'   video, topic (or ''), hourly ('1' or '0')
 --           → {version or '', watermark or '', batch views, batch claim or '', speed claim or '',
 --              flat list of event hour, views pairs (batch and speed merged; empty unless hourly),
 --              speed views, as_of or ''}
--- 'pointer' topic (or '') → {version or '', watermark or '', as_of or ''}
--- 'page'    version or '', watermark or '', videos... (a page of one creator's candidates, read at
---           the version and W its first call saw: a publish between pages cannot mix versions)
+--           as_of: the ingest time the speed layer reached on the partition, where every view of
+--           the video arrives.
+-- 'page'    version or '', watermark or '', videos... (a page of one creator's candidates in the
+--           partition, read at the version and W the creator's read pinned: a publish between
+--           pages cannot mix versions)
 --           → flat list of batch views, batch claim or '', speed claim or '', speed views per video
--- as_of: the lowest ingest time the speed layer reached over the topic's partitions.
 -- A claim is the creator the video's first counted view named (CONTRACT §9), as the batch
 -- version holds it and as the speed layer holds it; the caller resolves the owner.
-local mode, prefix = ARGV[1], ARGV[2]
+local mode, tag = ARGV[1], ARGV[2]
 local version, watermark
 
 local function read_pointer()
-  local pointer = redis.call('HMGET', prefix .. ':bp', 'version', 'watermark_ms')
+  local pointer = redis.call('HMGET', KEYS[1], 'version', 'watermark_ms')
   version, watermark = pointer[1], pointer[2]
 end
 
 -- The speed views of one video at or after W; with add, each event hour's views passed to it.
 local function speed_since_w(video, add)
   local total = 0
-  for _, ihour in ipairs(redis.call('ZRANGEBYSCORE', prefix .. ':sh:' .. video, watermark or '-inf', '+inf')) do
-    local bkey = prefix .. ':sb:' .. video .. ':' .. ihour
+  for _, ihour in ipairs(redis.call('ZRANGEBYSCORE', tag .. ':sh:' .. video, watermark or '-inf', '+inf')) do
+    local bkey = tag .. ':sb:' .. video .. ':' .. ihour
     if add then
       local bucket = redis.call('HGETALL', bkey)
       for i = 1, #bucket, 2 do
@@ -44,28 +47,15 @@ end
 local function claims(video)
   local views, batch_claim = 0, false
   if version then
-    local row = redis.call('HMGET', prefix .. ':bv:' .. version .. ':v:' .. video, 'views', 'creator_id')
+    local row = redis.call('HMGET', tag .. ':bv:' .. version .. ':v:' .. video, 'views', 'creator_id')
     views, batch_claim = tonumber(row[1] or '0'), row[2]
   end
-  return views, batch_claim or '', redis.call('GET', prefix .. ':vo:' .. video) or ''
+  return views, batch_claim or '', redis.call('GET', tag .. ':vo:' .. video) or ''
 end
 
 local function as_of(topic)
-  local low = ''
-  if topic ~= '' then
-    local progress = redis.call('HGETALL', prefix .. ':so:' .. topic)
-    for i = 1, #progress, 2 do
-      if string.sub(progress[i], 1, 2) == 't:' and (low == '' or tonumber(progress[i + 1]) < tonumber(low)) then
-        low = progress[i + 1]
-      end
-    end
-  end
-  return low
-end
-
-if mode == 'pointer' then
-  read_pointer()
-  return {version or '', watermark or '', as_of(ARGV[3])}
+  if topic == '' then return '' end
+  return redis.call('HGET', tag .. ':so:' .. topic, 't') or ''
 end
 
 if mode == 'page' then
@@ -90,7 +80,7 @@ if hourly then
   local hours = {}
   local function add(hour, v) hours[hour] = (hours[hour] or 0) + v end
   if version then
-    local rows = redis.call('HGETALL', prefix .. ':bv:' .. version .. ':h:' .. id)
+    local rows = redis.call('HGETALL', tag .. ':bv:' .. version .. ':h:' .. id)
     for i = 1, #rows, 2 do add(rows[i], tonumber(rows[i + 1])) end
   end
   speed = speed_since_w(id, add)

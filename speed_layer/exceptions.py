@@ -17,13 +17,15 @@ class StateLost(ServingStoreError):
 
 
 class StateLayoutMismatch(UnsafeStore):
-    """The dedup and cap state under the prefix was written with another number of buckets (or
-    before the layout was recorded): this store's lookups would miss it and count duplicates."""
+    """The dedup and cap state under the prefix was written with another number of buckets, laid
+    out for another number of partitions, or before the layout was recorded: this store's lookups
+    would miss it and count duplicates."""
 
-    def __init__(self, prefix: str, buckets: int, recorded: str) -> None:
+    def __init__(self, prefix: str, layout: str, recorded: str) -> None:
         found = f"with {recorded}" if recorded else "by a version that recorded no layout"
-        super().__init__(f"the speed layer's state under the prefix {prefix!r} was written {found}, and "
-                         f"SPEED_STATE_BUCKETS is {buckets}: lookups would miss it and count duplicates. "
-                         f"Set SPEED_STATE_BUCKETS back to what it was, or count into a new REDIS_PREFIX "
-                         f"from the start of the topic (viewcount speed reads it again from Kafka)")
-        self.prefix, self.buckets, self.recorded = prefix, buckets, recorded
+        super().__init__(f"the speed layer's state under the prefix {prefix!r} was written {found}, and this "
+                         f"layer's is {layout} (SPEED_STATE_BUCKETS, TOPIC_PARTITIONS): lookups would miss it "
+                         f"and count duplicates. Set both back to what they were, or count into a new "
+                         f"REDIS_PREFIX from the start of the topic (viewcount speed reads it again from Kafka; "
+                         f"docs/runbook.md)")
+        self.prefix, self.layout, self.recorded = prefix, layout, recorded

@@ -20,80 +20,102 @@ _ORDER = (Outcome.COUNTED, Outcome.INVALID, Outcome.TOO_OLD, Outcome.FROM_FUTURE
 
 
 class RedisCountStore(CountStore):
-    """``state_buckets`` (``SPEED_STATE_BUCKETS``): how many hashes per kind hold the dedup and
-    cap state (keys.state_bucket). It is fixed by the first step under the prefix: a store set to
-    another number refuses to apply, since its lookups would miss the state already there."""
+    """``state_buckets`` (``SPEED_STATE_BUCKETS``): how many hashes per kind and partition hold
+    the dedup and cap state (keys.state_bucket); ``partitions`` (``TOPIC_PARTITIONS``): the
+    partitions of the topic, whose tags the keys are laid out by (keys.partition_tag). Both are
+    fixed by the first step under the prefix: a store set otherwise refuses to apply, since its
+    lookups would miss the state already there."""
 
-    def __init__(self, redis: RedisConnection, state_buckets: int = keys.DEFAULT_STATE_BUCKETS) -> None:
+    def __init__(self, redis: RedisConnection, state_buckets: int = keys.DEFAULT_STATE_BUCKETS, *,
+                 partitions: int) -> None:
         keys.check_state_buckets(state_buckets)
+        if partitions < 1:
+            raise ValueError(f"a topic has at least one partition, not {partitions}")
         self._redis = redis
         self.prefix = redis.prefix
-        self.state_buckets = state_buckets
+        self.state_buckets, self.partitions = state_buckets, partitions
+        self.layout = keys.state_layout(state_buckets, partitions)
         self._step = redis.script(lua_source(*STEP_LUA))
 
     def ping(self) -> bool:
         return self._redis.ping()
 
     def applied_offsets(self, topic: str) -> dict[int, int]:
-        return self._per_partition(topic, b"o:")
+        return self._per_partition(topic, "o")
 
     def applied_ingest_times(self, topic: str) -> dict[int, int]:
-        return self._per_partition(topic, b"t:")
+        return self._per_partition(topic, "t")
 
-    def _per_partition(self, topic: str, field_prefix: bytes) -> dict[int, int]:
-        """One kind of field of the offsets hash (``o:`` offsets, ``t:`` ingest times), by partition."""
-        raw = self._redis.call("read offsets", self._redis.client.hgetall, keys.offsets_key(self.prefix, topic))
-        return {int(k[2:]): int(v) for k, v in raw.items() if k.startswith(field_prefix)}
+    def _per_partition(self, topic: str, field: str) -> dict[int, int]:
+        """One field of every partition's offsets hash (``o`` offsets, ``t`` ingest times)."""
+        pipe = self._redis.client.pipeline(transaction=False)
+        for p in range(self.partitions):
+            pipe.hget(keys.offsets_key(self.prefix, p, topic), field)
+        raw = self._redis.call("read offsets", pipe.execute)
+        return {p: int(v) for p, v in enumerate(raw) if v is not None}
 
     def views_ingested_between(self, topic: str, partitions: Sequence[int], from_ms: int,
                                to_ms: int) -> dict[str, dict[int, int]]:
         # The bucket sweep lists name every bucket by its ingest hour: the buckets of the range.
         client, call = self._redis.client, self._redis.call
-        buckets: list[tuple[str, bytes]] = []
+        buckets: list[tuple[int, str, bytes]] = []
         for p in partitions:
             hours = call("read bucket hours", client.zrangebyscore,
-                         keys.bucket_sweep_schedule_key(self.prefix, topic, p), from_ms, f"({to_ms}")
+                         keys.bucket_sweep_schedule_key(self.prefix, p, topic), from_ms, f"({to_ms}")
             for hour in hours:
                 entries = call("read bucket list", client.lrange,
-                               keys.bucket_sweep_key(self.prefix, topic, p, int(hour)), 0, -1)
-                buckets += [(e[1:].decode(), hour) for e in entries if e[:1] == b"b"]
+                               keys.bucket_sweep_key(self.prefix, p, topic, int(hour)), 0, -1)
+                buckets += [(p, e[1:].decode(), hour) for e in entries if e[:1] == b"b"]
         pipe = client.pipeline(transaction=False)
-        for video, hour in buckets:
-            pipe.hgetall(keys.bucket_key(self.prefix, video, int(hour)))
+        for p, video, hour in buckets:
+            pipe.hgetall(keys.bucket_key(self.prefix, p, video, int(hour)))
         out: dict[str, dict[int, int]] = {}
-        for (video, _), fields in zip(buckets, call("read buckets", pipe.execute) if buckets else []):
+        for (_, video, _), fields in zip(buckets, call("read buckets", pipe.execute) if buckets else []):
             views = out.setdefault(video, {})
             for event_hour, n in fields.items():
                 views[int(event_hour)] = views.get(int(event_hour), 0) + int(n)
         return out
 
     def check_state_layout(self, topic: str) -> None:
-        """Refuse to start on dedup and cap state written with another number of buckets, or by a
-        version that recorded no layout (its state would be missed: counted twice)."""
-        client, call = self._redis.client, self._redis.call
-        recorded = call("read state layout", client.get, keys.state_layout_key(self.prefix))
-        counted = call("read offsets", client.hlen, keys.offsets_key(self.prefix, topic))
-        if recorded != keys.state_layout(self.state_buckets) and (recorded is not None or counted):
-            raise StateLayoutMismatch(self.prefix, self.state_buckets, recorded.decode() if recorded else "")
+        """Refuse to start on dedup and cap state written with another layout, by a version that
+        recorded none, or by a release that kept no partition tags (its state would be missed:
+        counted twice)."""
+        call = self._redis.call
+        legacy = call("read state layout", self._redis.client.get, keys.unpartitioned_layout_key(self.prefix))
+        if legacy is not None:
+            raise StateLayoutMismatch(self.prefix, self.layout.decode(), f"{legacy.decode()}, without partition tags")
+        pipe = self._redis.client.pipeline(transaction=False)
+        for p in range(self.partitions):
+            pipe.get(keys.state_layout_key(self.prefix, p))
+            pipe.exists(keys.offsets_key(self.prefix, p, topic))
+        raw = call("read state layout", pipe.execute)
+        for recorded, counted in zip(raw[::2], raw[1::2]):
+            if recorded != self.layout and (recorded is not None or counted):
+                raise StateLayoutMismatch(self.prefix, self.layout.decode(), recorded.decode() if recorded else "")
 
     def published_watermark(self) -> int | None:
-        raw = self._redis.call("read batch pointer", self._redis.client.hmget,
-                               keys.batch_pointer_key(self.prefix), "version", "watermark_ms")
-        pointer = keys.pointer_from_reply(raw)
-        return None if pointer is None else pointer[1]
+        """The lowest W the partitions' readers may read at (None until every partition has a
+        version): the buckets it keeps serve each of them."""
+        pipe = self._redis.client.pipeline(transaction=False)
+        for p in range(self.partitions):
+            pipe.hmget(keys.batch_pointer_key(self.prefix, p), "version", "watermark_ms")
+        pointers = [keys.pointer_from_reply(raw) for raw in self._redis.call("read batch pointers", pipe.execute)]
+        return None if None in pointers else min(w for _, w in pointers)
 
     def apply(self, topic: str, partition: int, records: Sequence[StepRecord],
               rules: RuleSettings, sweep_before_ms: int | None = None, expect_applied: int = -1) -> StepResult:
-        args: list[Any] = [self.prefix, topic, partition, rules.max_event_age_ms, rules.max_clock_skew_ms,
-                           rules.min_watch_ms, rules.max_views_per_viewer_hour,
+        if not 0 <= partition < self.partitions:
+            raise ValueError(f"{topic}-{partition}: the keys are laid out for partitions 0 to {self.partitions - 1}")
+        args: list[Any] = [keys.partition_tag(self.prefix, partition), topic, self.layout, rules.max_event_age_ms,
+                           rules.max_clock_skew_ms, rules.min_watch_ms, rules.max_views_per_viewer_hour,
                            "" if sweep_before_ms is None else sweep_before_ms, expect_applied, self.state_buckets,
                            len(records), _packed(records)]
         out = self._redis.call(f"apply {topic}-{partition}", self._step,
-                               keys=[keys.offsets_key(self.prefix, topic)], args=args)
+                               keys=[keys.offsets_key(self.prefix, partition, topic)], args=args)
         if out[0] == b"lost":
             raise StateLost(topic, partition, int(out[1]), expect_applied)
         if out[0] == b"layout":
-            raise StateLayoutMismatch(self.prefix, self.state_buckets, out[1].decode())
+            raise StateLayoutMismatch(self.prefix, self.layout.decode(), out[1].decode())
         counts = {outcome: int(n) for outcome, n in zip(_ORDER, out[2:10])}
         return StepResult(int(out[0]), int(out[1]), counts, [int(o) for o in out[12:]],
                           owner_mismatch=int(out[10]), expired=int(out[11]))

@@ -3,8 +3,10 @@
 -- CONTRACT §2 steps 2-5, mirroring viewcount/rules.py predicate for predicate (the parity test
 -- holds the two together). Step 1 (validity) was decided by the caller with the same validator.
 --
--- KEYS[1]  offsets hash of the topic: o:{partition} last applied offset, t:{partition} ingest time
--- ARGV     prefix, topic, partition, max_event_age_ms, max_clock_skew_ms, min_watch_ms,
+-- KEYS[1]  the partition's offsets hash (keys.offsets_key): o last applied offset, t ingest time
+-- ARGV     the partition's tag (keys.partition_tag: every key below starts with it, so the step
+--          touches one hash slot of a cluster), topic, the state layout (keys.state_layout),
+--          max_event_age_ms, max_clock_skew_ms, min_watch_ms,
 --          max_views_per_viewer_hour, sweep_before_ms (buckets and claims of ingest hours before
 --          it are dropped; "" for none), expected (the offset the caller saw applied last, -1 if
 --          none), state buckets (a power of two), n, then the n records as one MessagePack array
@@ -17,8 +19,8 @@
 --          when Redis holds less than the caller saw applied (an AOF that lost its tail, a
 --          failover to a lagging replica): nothing is applied past that gap,
 --          or {'layout', the layout the state was written with ('' if none is recorded)}
---          when the state was written with another number of buckets: nothing is applied, since
---          every lookup would miss the state already there.
+--          when the state was written with another number of buckets or of partitions: nothing
+--          is applied, since lookups would miss the state already there.
 --
 -- Nothing here expires by Redis's clock. Dedup and cap entries are listed, when written, under
 -- the hour of the partition's ingest time from which no later record can need them; bucket and
@@ -31,7 +33,7 @@ local F = {offset = 1, timestamp_ms = 2, valid = 3, dedup_digest = 4, fingerprin
 local RECORD_FIELDS = 10
 local HOUR = 3600000
 local PUSH_CHUNK = 1000
-local prefix, topic, partition = ARGV[1], ARGV[2], ARGV[3]
+local tag, topic, layout = ARGV[1], ARGV[2], ARGV[3]
 local age, skew = tonumber(ARGV[4]), tonumber(ARGV[5])
 local min_watch, cap = tonumber(ARGV[6]), tonumber(ARGV[7])
 local sweep_before = tonumber(ARGV[8])
@@ -42,13 +44,13 @@ local R = cmsgpack.unpack(ARGV[12])
 local window = age + skew
 
 local okey = KEYS[1]
-local last = tonumber(redis.call('HGET', okey, 'o:' .. partition) or '-1')
-local ingest = tonumber(redis.call('HGET', okey, 't:' .. partition) or '-1')
+local last = tonumber(redis.call('HGET', okey, 'o') or '-1')
+local ingest = tonumber(redis.call('HGET', okey, 't') or '-1')
 local function ms(x) return string.format('%.0f', x) end
 if last < expected then return {'lost', ms(last)} end
 -- keys.state_layout_key: the first step records the layout; state from another one is refused
--- (so is state of a topic that was counted before the layout was recorded).
-local layout_key, layout = prefix .. ':sl', 'buckets=' .. ms(buckets)
+-- (so is state of a partition that was counted before the layout was recorded).
+local layout_key = tag .. ':sl'
 local recorded = redis.call('GET', layout_key)
 if recorded ~= layout then
   if recorded or redis.call('HLEN', okey) > 0 then return {'layout', recorded or ''} end
@@ -60,15 +62,15 @@ local function bucket(kind, digest)
   local index = (string.byte(digest, 1) * 256 + string.byte(digest, 2)) % buckets
   local name = hex[index]
   if not name then name = string.format('%x', index); hex[index] = name end
-  return prefix .. kind .. name
+  return tag .. kind .. name
 end
 local c = {counted = 0, invalid = 0, too_old = 0, from_future = 0, duplicate = 0,
            conflicting = 0, unqualified = 0, capped = 0, owner_mismatch = 0}
 local conflicts = {}
 local views = {}     -- bucket key → event hour → views counted by this step: one HINCRBY each at the end
 local owners = {}
-local state_schedule = prefix .. ':sx:' .. topic .. ':' .. partition    -- keys.state_expiry_*
-local bucket_schedule = prefix .. ':sw:' .. topic .. ':' .. partition   -- keys.bucket_sweep_*
+local state_schedule = tag .. ':sx:' .. topic    -- keys.state_expiry_*
+local bucket_schedule = tag .. ':sw:' .. topic   -- keys.bucket_sweep_*
 local listed = {[state_schedule] = {}, [bucket_schedule] = {}}
 
 -- The first hour boundary after t: once the ingest time reaches it, it has passed t.
@@ -135,25 +137,25 @@ for i = 0, n - 1 do
           else
             local video, creator = R[j + F.video_id], R[j + F.creator_id]
             local ihour = ingest - ingest % HOUR
-            local bkey = prefix .. ':sb:' .. video .. ':' .. ms(ihour)
+            local bkey = tag .. ':sb:' .. video .. ':' .. ms(ihour)
             local event_hour = ms(event_time - event_time % HOUR)
             local hours = views[bkey]
             if hours then
               hours[event_hour] = (hours[event_hour] or 0) + 1
             else
               views[bkey] = {[event_hour] = 1}
-              if redis.call('ZADD', prefix .. ':sh:' .. video, ms(ihour), ms(ihour)) == 1 then
+              if redis.call('ZADD', tag .. ':sh:' .. video, ms(ihour), ms(ihour)) == 1 then
                 list_under(bucket_schedule, ihour, 'b' .. video)
               end
             end
             -- CONTRACT §9: the first counted view claims the video; later records never move it.
             local owner = owners[video]
             if not owner then
-              local vkey = prefix .. ':vo:' .. video
+              local vkey = tag .. ':vo:' .. video
               if redis.call('SET', vkey, creator, 'NX') then
                 owner = creator
                 -- The creator's index of claims, scored by ingest time.
-                redis.call('ZADD', prefix .. ':cv:' .. creator, ms(ingest), video)
+                redis.call('ZADD', tag .. ':cv:' .. creator, ms(ingest), video)
                 list_under(bucket_schedule, ihour, 'o' .. video .. ' ' .. creator)
               else
                 owner = redis.call('GET', vkey)
@@ -173,7 +175,7 @@ for bkey, hours in pairs(views) do
   for event_hour, counted in pairs(hours) do redis.call('HINCRBY', bkey, event_hour, counted) end
 end
 if last >= 0 then
-  redis.call('HSET', okey, 'o:' .. partition, ms(last), 't:' .. partition, ms(ingest))
+  redis.call('HSET', okey, 'o', ms(last), 't', ms(ingest))
 end
 for schedule, hours in pairs(listed) do
   for hour, entries in pairs(hours) do
@@ -216,15 +218,15 @@ end
 
 local function drop_bucket(kind, rest, hour)
   if kind == 'b' then
-    expired = expired + redis.call('DEL', prefix .. ':sb:' .. rest .. ':' .. hour)
-    redis.call('ZREM', prefix .. ':sh:' .. rest, hour)
+    expired = expired + redis.call('DEL', tag .. ':sb:' .. rest .. ':' .. hour)
+    redis.call('ZREM', tag .. ':sh:' .. rest, hour)
   else
     local video, creator = string.match(rest, '^(%S+) (%S+)$')
-    local vkey = prefix .. ':vo:' .. video
+    local vkey = tag .. ':vo:' .. video
     -- The claim is made again only once this entry has dropped it: it is still this claim.
     if redis.call('GET', vkey) == creator then
       expired = expired + redis.call('DEL', vkey)
-      redis.call('ZREM', prefix .. ':cv:' .. creator, video)
+      redis.call('ZREM', tag .. ':cv:' .. creator, video)
     end
   end
 end

@@ -37,8 +37,9 @@ class RedisStores:
 
 
 def redis_stores(settings: Settings | None = None, client=None, prefix: str | None = None,
-                 state_buckets: int | None = None) -> RedisStores:
-    """On ``settings``' Redis, or on ``client`` under ``prefix``."""
+                 state_buckets: int | None = None, partitions: int | None = None) -> RedisStores:
+    """On ``settings``' Redis, or on ``client`` under ``prefix``, laid out for ``partitions``
+    (default: ``settings``', else 4)."""
     from adapters.redis.connection import RedisConfig, RedisConnection
     from batch_layer.redis_views import RedisBatchViews
     from serving_layer.owners import FixedCatalog, Owners
@@ -53,8 +54,10 @@ def redis_stores(settings: Settings | None = None, client=None, prefix: str | No
     owners = Owners(FixedCatalog(), OwnershipMode.FIRST_CLAIM)
     if state_buckets is None:
         state_buckets = settings.speed_state_buckets if settings is not None else keys.DEFAULT_STATE_BUCKETS
-    return RedisStores(RedisCountStore(connection, state_buckets), RedisBatchViews(connection),
-                       RedisViewReader(connection, owners))
+    if partitions is None:
+        partitions = settings.topic_partitions if settings is not None else 4
+    return RedisStores(RedisCountStore(connection, state_buckets, partitions=partitions),
+                       RedisBatchViews(connection, partitions), RedisViewReader(connection, owners, partitions))
 
 
 def force_rebalances(settings: Settings, group: str, cycles: int,
@@ -180,6 +183,35 @@ def redis_client(stack, stack_settings):
     client = redis.Redis.from_url(stack_settings.redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(stack, stack_settings) -> Settings:
+    """A Redis Cluster of 6 nodes (3 masters, 3 replicas) beside the session's Redis, started once,
+    the first time a test asks for it: the session's settings with REDIS_URL pointing at it."""
+    from devtools.stack.redis_cluster import CLUSTER_NODES, cluster_address
+
+    stack.up(CLUSTER_NODES, progress=lambda line: None)
+    return stack_settings.replace(redis_url=cluster_address(stack_settings))
+
+
+@pytest.fixture(scope="session")
+def cluster_client(redis_cluster):
+    """A plain client of the session's Redis Cluster (``redis.RedisCluster``)."""
+    from adapters.redis.connection import RedisConfig, RedisConnection
+
+    client = RedisConnection(RedisConfig(redis_cluster.redis_url)).client
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+def serving_redis(request) -> tuple[Settings, object]:
+    """(settings, a plain client) of each kind of serving store: the contract tests of the serving
+    store take this, and run against a single Redis and against a Redis Cluster."""
+    if request.param == "redis":
+        return request.getfixturevalue("stack_settings"), request.getfixturevalue("redis_client")
+    return request.getfixturevalue("redis_cluster"), request.getfixturevalue("cluster_client")
 
 
 @pytest.fixture(scope="session")

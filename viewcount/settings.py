@@ -251,8 +251,9 @@ class Settings:
                                           "TLS and SASL), one name=value per line; its secrets are never printed")
     kafka_client: str = _setting("confluent-kafka", _choice("confluent-kafka", "kafka-python"),
                                  doc="Kafka client behind the seam (confluent-kafka: the faster, measured in bench/)")
-    redis_url: str = _setting("redis://127.0.0.1:16379/0", _url("redis", "rediss"), secret=True,
-                              doc="Redis serving store")
+    redis_url: str = _setting("redis://127.0.0.1:16379/0", _url("redis", "rediss", "redis+cluster", "rediss+cluster"),
+                              secret=True, doc="Redis serving store; redis+cluster:// (rediss+cluster:// with TLS) "
+                                               "and any node's address for a Redis Cluster")
     raw_store: str = _setting(lambda: (_project_root() / ".viewcount" / "raw").as_uri(), _store_url,
                               doc="master dataset root, file:///… or hdfs://…")
     audit_store: str = _setting(lambda: (_project_root() / ".viewcount" / "audit").as_uri(),
@@ -318,6 +319,10 @@ class Settings:
     jars_dir: str = _setting(lambda: str(_project_root() / ".cache" / "jars"), str,
                              doc="JVM jars fetched by `make jars`")
     kafka_controller_port: int = _setting("19093", _port, doc="KRaft controller port of the local stack")
+    redis_cluster_port_base: int = _setting("17001", _port,
+                                            doc="the local stack's Redis Cluster (`stack up --cluster`): its 6 nodes "
+                                                "listen on this port and the 5 after it, their cluster bus on the 6 "
+                                                "after those")
     redis_tls_port: int = _setting("16380", _port,
                                    doc="TLS port of the local stack's Redis (its self-signed certificate in "
                                        "STATE_DIR/stack/redis/tls/cert.pem)")

@@ -34,16 +34,36 @@ class RedisConfig:
         return typed_config(cls, values, ServingStoreError)
 
 
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
+def cluster_url(url: str) -> str | None:
+    """The driver's URL of a Redis Cluster (``redis+cluster://`` → ``redis://``), None for a single Redis."""
+    scheme, sep, rest = url.partition("://")
+    return f"{CLUSTER_SCHEMES[scheme]}{sep}{rest}" if scheme in CLUSTER_SCHEMES else None
+
+
 def _client_options(config: RedisConfig, retry_class: type) -> dict[str, Any]:
-    """Timeouts, and retries with jittered backoff on a broken connection."""
+    """Timeouts, and retries with jittered backoff on a broken connection (on a cluster, also
+    while a replica takes over a failed master's slots)."""
     from redis.backoff import ExponentialWithJitterBackoff
 
     return {"socket_timeout": config.socket_timeout_s, "socket_connect_timeout": config.socket_timeout_s,
             "retry": retry_class(ExponentialWithJitterBackoff(base=0.01, cap=1), config.retries)}
 
 
+def _new_client(config: RedisConfig, driver: Any, retry_class: type) -> Any:
+    """A client of ``driver`` (``redis`` or ``redis.asyncio``) for ``config.url``: a cluster
+    client for a cluster URL."""
+    options = _client_options(config, retry_class)
+    cluster = cluster_url(config.url)
+    return (driver.Redis.from_url(config.url, **options) if cluster is None
+            else driver.RedisCluster.from_url(cluster, **options))
+
+
 class RedisConnection:
-    """A blocking client (``redis.Redis``); pass ``client`` to share one."""
+    """A blocking client (``redis.Redis``, or ``redis.RedisCluster`` for a ``redis+cluster://``
+    URL); pass ``client`` to share one."""
 
     def __init__(self, config: RedisConfig, client: Any | None = None) -> None:
         import redis
@@ -51,7 +71,8 @@ class RedisConnection:
 
         self.config = config
         self.prefix = config.prefix
-        self.client = client or redis.Redis.from_url(config.url, **_client_options(config, Retry))
+        self.client = client or _new_client(config, redis, Retry)
+        self.cluster = isinstance(self.client, redis.RedisCluster)
 
     def script(self, source: str):
         """A Lua script, registered once and then called by SHA (EVALSHA)."""
@@ -76,7 +97,12 @@ class RedisConnection:
         import redis
 
         try:
-            policy = self.client.info("memory").get("maxmemory_policy")
+            if self.cluster:    # every master's: a shard that may evict loses its partitions' state
+                found = self.client.info("memory", target_nodes=self.client.PRIMARIES)
+                policies = {info.get("maxmemory_policy") for info in found.values()}
+                policy = next(iter(policies - {"noeviction"}), "noeviction")
+            else:
+                policy = self.client.info("memory").get("maxmemory_policy")
         except redis.exceptions.NoPermissionError:
             logger.warning("%s cannot read Redis's maxmemory-policy (the ACL user lacks +info): make sure it is "
                            "noeviction, or grant +info so that it is checked", who)
@@ -102,7 +128,7 @@ class AsyncRedisConnection:
 
         self.config = config
         self.prefix = config.prefix
-        self.client = client or aioredis.Redis.from_url(config.url, **_client_options(config, Retry))
+        self.client = client or _new_client(config, aioredis, Retry)
 
     def script(self, source: str):
         return self.client.register_script(source)

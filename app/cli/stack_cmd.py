@@ -1,6 +1,6 @@
 """`viewcount stack up|down|status [--hdfs] [--spark] [SERVICE ...]`."""
 
-from devtools.stack.manager import ALL, CORE, SPARK, Stack, hdfs_services
+from devtools.stack.manager import ALL, CLUSTER, CORE, SPARK, Stack, hdfs_services
 
 
 def register(commands) -> None:
@@ -12,6 +12,9 @@ def register(commands) -> None:
         cmd = actions.add_parser(action, help=text, description=text)
         cmd.add_argument("--hdfs", action="store_true",
                          help="include the HDFS NameNode and DataNode (and their KDC, unless HDFS_AUTH=simple)")
+        cmd.add_argument("--cluster", action="store_true",
+                         help="a Redis Cluster of 6 nodes (3 masters, 3 replicas) in place of the one Redis "
+                              "(VIEWCOUNT_REDIS_URL=redis+cluster://127.0.0.1:REDIS_CLUSTER_PORT_BASE)")
         cmd.add_argument("--spark", action="store_true",
                          help="include a Spark standalone master and worker (batch run with "
                               "VIEWCOUNT_SPARK_MASTER=spark://127.0.0.1:SPARK_PORT_BASE)")
@@ -22,17 +25,19 @@ def register(commands) -> None:
 
 
 def _chosen(args, settings) -> tuple[str, ...]:
-    """The services named, else kafka and redis, with HDFS for --hdfs and Spark for --spark."""
+    """The services named, else kafka and redis (the Redis Cluster's nodes for --cluster), with HDFS
+    for --hdfs and Spark for --spark."""
     if args.services:
         return tuple(n for n in ALL if n in args.services)
-    return CORE + (hdfs_services(settings) if args.hdfs else ()) + (SPARK if args.spark else ())
+    return (CLUSTER if args.cluster else CORE) + (hdfs_services(settings) if args.hdfs else ()) + (
+        SPARK if args.spark else ())
 
 
 def _names(args, settings) -> tuple[str, ...]:
     if args.action == "up" or args.services:
         return _chosen(args, settings)
     if args.action == "status":    # the KDC only where HDFS runs Kerberized
-        return CORE + hdfs_services(settings) + SPARK
+        return (CLUSTER if args.cluster else CORE) + hdfs_services(settings) + SPARK
     return ALL                     # down: whatever of ours is running
 
 

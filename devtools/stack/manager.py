@@ -19,6 +19,7 @@ from devtools.stack.services import (
     _port_open,
 )
 from devtools.stack.kerberos import KdcService
+from devtools.stack.redis_cluster import CLUSTER_NODES, RedisClusterNode, form_cluster
 from devtools.stack.spark import SparkMasterService, SparkWorkerService
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ logger = logging.getLogger(__name__)
 CORE = ("kafka", "redis")
 HDFS = ("namenode", "datanode")
 SPARK = ("spark-master", "spark-worker")
-ALL = CORE + ("kdc",) + HDFS + SPARK
+CLUSTER = ("kafka",) + CLUSTER_NODES
+ALL = CORE + CLUSTER_NODES + ("kdc",) + HDFS + SPARK
 
 
 def hdfs_services(settings: Settings) -> tuple[str, ...]:
@@ -53,6 +55,8 @@ class Stack:
         self._processes: dict[str, ManagedProcess] = {}
 
     def service(self, name: str) -> Service:
+        if name in CLUSTER_NODES and name not in self._services:
+            self._services[name] = RedisClusterNode(self.settings, CLUSTER_NODES.index(name) + 1)
         if name not in self._services:
             classes = {"kafka": KafkaService, "redis": RedisService,
                        "kdc": KdcService, "namenode": NameNodeService, "datanode": DataNodeService,
@@ -91,6 +95,8 @@ class Stack:
                 raise ServiceFailed(f"{name} {state} within {service.start_timeout_s():.0f}s; "
                                     f"log {proc.log_file}, tail:\n{proc.log_tail()}")
             progress(f"{name:12} started at {service.address} in {time.monotonic() - started:.1f}s")
+        if set(CLUSTER_NODES) <= set(names):
+            form_cluster(self.settings, progress)
         return self.status(names)
 
     def down(self, names: tuple[str, ...] = ALL, progress=print) -> None:

@@ -188,7 +188,42 @@ class KafkaService(Service):
             admin.close()
 
 
-class RedisService(Service):
+class RedisServer(Service):
+    """A ``redis-server`` on loopback at ``host``:``port`` (set by the subclass), with the
+    persistence a deployment uses."""
+
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"redis://{self.host}:{self.port}"
+
+    def prepare(self) -> None:
+        if shutil.which("redis-server") is None:
+            raise MissingTool("redis-server not found: apt-get install redis-server")
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+
+    def server_argv(self) -> list[str]:
+        """Loopback only, its data folder, the AOF fsynced every second, no RDB snapshots."""
+        return [
+            shutil.which("redis-server") or "redis-server",
+            "--bind", self.host, "--port", str(self.port), "--protected-mode", "yes",
+            "--dir", str(self.home / "data"), "--daemonize", "no",
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+        ]
+
+    def healthy(self) -> bool:
+        import redis
+
+        client = redis.Redis(host=self.host, port=self.port, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+
+
+class RedisService(RedisServer):
     name = "redis"
 
     def __init__(self, settings: Settings) -> None:
@@ -202,10 +237,6 @@ class RedisService(Service):
         self.certificate = self.home / "tls" / "cert.pem"
 
     @property
-    def address(self) -> str:
-        return f"redis://{self.host}:{self.port}"
-
-    @property
     def tls_address(self) -> str:
         """The TLS port, as a ``rediss://`` URL that trusts the stack's own certificate."""
         return f"rediss://{self.host}:{self.tls_port}/0?ssl_ca_certs={self.certificate}"
@@ -214,9 +245,7 @@ class RedisService(Service):
         return [(self.host, self.port), (self.host, self.tls_port)]
 
     def prepare(self) -> None:
-        if shutil.which("redis-server") is None:
-            raise MissingTool("redis-server not found: apt-get install redis-server")
-        (self.home / "data").mkdir(parents=True, exist_ok=True)
+        super().prepare()
         if not self.certificate.exists():
             self._make_certificate()
 
@@ -236,25 +265,12 @@ class RedisService(Service):
         self.certificate.with_name("key.pem").chmod(0o600)
 
     def argv(self) -> list[str]:
-        return [
-            shutil.which("redis-server") or "redis-server",
-            "--bind", self.host, "--port", str(self.port), "--protected-mode", "yes",
-            "--dir", str(self.home / "data"), "--daemonize", "no",
-            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+        return self.server_argv() + [
             # a TLS port beside the plain one (server authentication only, like a managed Redis)
             "--tls-port", str(self.tls_port), "--tls-cert-file", str(self.certificate),
             "--tls-key-file", str(self.certificate.with_name("key.pem")),
             "--tls-ca-cert-file", str(self.certificate), "--tls-auth-clients", "no",
         ]
-
-    def healthy(self) -> bool:
-        import redis
-
-        client = redis.Redis(host=self.host, port=self.port, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
 
 
 class _HadoopService(Service):

@@ -19,7 +19,7 @@ from viewcount.rules import Outcome, apply_rules, tally
 from tests.conftest import redis_stores
 from viewcount.timeutil import HOUR_MS, hour_floor
 from tests.speed_layer.test_parity import run_through_redis
-from tests.viewcount.test_rules import SMALL, T0, streams
+from tests.viewcount.test_rules import PARTITIONS, SMALL, T0, streams
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def test_batch_before_w_plus_speed_from_w_equals_the_rules(spark, redis_client, 
     boundaries = sorted({hour_floor(T0)} | {hour_floor(d.ingest_ms) + HOUR_MS for d in decisions})
     watermark = data.draw(st.sampled_from(boundaries), label="W")
 
-    stores = redis_stores(client=redis_client, prefix=f"li{uuid.uuid4().hex[:10]}")
+    stores = redis_stores(client=redis_client, prefix=f"li{uuid.uuid4().hex[:10]}", partitions=PARTITIONS)
     run_through_redis(stores.counts, records, [5])
     totals, hourly = batch_views(spark, decisions, records, watermark)
     stores.batch.publish_batch("v1", watermark, totals, hourly, grace_s=60)

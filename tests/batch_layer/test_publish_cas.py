@@ -1,6 +1,6 @@
 """Compare-and-swap publish: a version publishes only over the version it was computed against,
 so two publishes at once, or a replay that finishes after a newer publish, never roll readers
-back. On the real Redis."""
+back. On the real Redis, single and Cluster."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from batch_layer.publish import publish
 from batch_layer.version_views import VersionViews
 from app import wiring
 from tests.conftest import redis_stores
+from viewcount import keys
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +47,8 @@ class HeldViews(VersionViews):
 
 
 @pytest.fixture
-def books(stack, stack_settings, tmp_path):
-    settings = stack_settings.replace(redis_prefix=f"cas{uuid.uuid4().hex[:8]}")
+def books(serving_redis, tmp_path):
+    settings = serving_redis[0].replace(redis_prefix=f"cas{uuid.uuid4().hex[:8]}")
     return redis_stores(settings), AuditLedger(wiring.file_store(settings, (tmp_path / "audit").as_uri()))
 
 
@@ -77,8 +78,9 @@ def test_of_two_publishes_over_the_same_version_one_wins_and_the_other_is_refuse
     assert stores.views.video_views("vid_1").batch_views == (100 if won[0] == "v0" else 101)
 
 
-def test_a_replay_that_finishes_after_a_newer_publish_does_not_roll_it_back(books, redis_client):
+def test_a_replay_that_finishes_after_a_newer_publish_does_not_roll_it_back(books, serving_redis):
     stores, ledger = books
+    redis_client = serving_redis[1]
     publish(computed("a", "", 10), stores.batch, ledger, actor="test")
     replay = computed("a-replayed", "a", 12)              # a replay starts, reading version a
     publish(computed("b", "a", 20), stores.batch, ledger, actor="test")   # the hourly run publishes b
@@ -86,7 +88,7 @@ def test_a_replay_that_finishes_after_a_newer_publish_does_not_roll_it_back(book
         publish(replay, stores.batch, ledger, kind="batch_replay", actor="test")
     assert stores.batch.batch_pointer() == ("b", W) and stores.views.video_views("vid_1").batch_views == 20
     assert [r["payload"]["version"] for r in ledger.records()] == ["a", "b"]
-    loaded = redis_client.keys(f"{stores.batch.prefix}:bv:a-replayed:*")
+    loaded = list(redis_client.scan_iter(match=keys.batch_version_pattern(stores.batch.prefix, "a-replayed")))
     assert loaded and all(0 < redis_client.ttl(k) <= 3600 for k in loaded)   # the refused version goes away
 
 

@@ -66,11 +66,11 @@ def test_after_a_publish_batch_and_speed_agree_and_a_drift_is_named(make_scenari
     assert (saved["hours"], saved["differences"]) == (report.hours, [])
 
     # The speed layer counts one view more than the batch in one bucket of the compared hours.
-    hour = int(redis_client.zrangebyscore(keys.bucket_sweep_schedule_key(settings.redis_prefix, settings.topic, 0),
+    hour = int(redis_client.zrangebyscore(keys.bucket_sweep_schedule_key(settings.redis_prefix, 0, settings.topic),
                                           first_w, f"({second_w}")[0])
     video = next(e[1:].decode() for e in redis_client.lrange(
-        keys.bucket_sweep_key(settings.redis_prefix, settings.topic, 0, hour), 0, -1) if e[:1] == b"b")
-    bucket = keys.bucket_key(settings.redis_prefix, video, hour)
+        keys.bucket_sweep_key(settings.redis_prefix, 0, settings.topic, hour), 0, -1) if e[:1] == b"b")
+    bucket = keys.bucket_key(settings.redis_prefix, 0, video, hour)
     event_hour = int(next(iter(redis_client.hkeys(bucket))))
     redis_client.hincrby(bucket, event_hour, 1)
     drift = reconcile_publish(settings, second, (first.version, first_w))

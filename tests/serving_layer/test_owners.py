@@ -1,5 +1,6 @@
 """Who the API says owns a video, and which videos a creator reads (CONTRACT §9), on the real
-Redis: for any stream, catalog and batch watermark, equal to a reference read from §9 literally."""
+Redis, single and Cluster: for any stream, catalog and batch watermark, equal to a reference read
+from §9 literally."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from serving_layer.redis_reader import RedisViewReader
 from tests.conftest import redis_stores
 from tests.speed_layer.test_parity import run_through_redis
 from tests.viewcount.test_ownership import H0, catalogs, creators, reference_owner
-from tests.viewcount.test_rules import SMALL, streams
+from tests.viewcount.test_rules import PARTITIONS, SMALL, streams
 from viewcount.ownership import Catalog, OwnershipMode
 from viewcount.rules import Outcome, apply_rules, tally
 from viewcount.timeutil import HOUR_MS, hour_floor
@@ -37,12 +38,13 @@ def renumbered(records):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=streams(creators=creators), assignments=catalogs(), mode=st.sampled_from(list(OwnershipMode)),
        now_hours=st.integers(-2, 9), batch_hours=st.one_of(st.none(), st.integers(0, 6)))
-def test_owners_and_creator_listings_equal_the_reference(redis_client, monkeypatch, records, assignments, mode,
+def test_owners_and_creator_listings_equal_the_reference(serving_redis, monkeypatch, records, assignments, mode,
                                                          now_hours, batch_hours):
+    redis_client = serving_redis[1]
     monkeypatch.setattr(redis_reader, "PAGE", 2)          # a creator's read spans several pages
     records = renumbered(records)
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    stores = redis_stores(client=redis_client, prefix=prefix)
+    stores = redis_stores(client=redis_client, prefix=prefix, partitions=PARTITIONS)
     run_through_redis(stores.counts, records, [3])
     decisions = list(apply_rules(records, SMALL))
     counted = [d for d in decisions if d.outcome is Outcome.COUNTED]
@@ -57,7 +59,7 @@ def test_owners_and_creator_listings_equal_the_reference(redis_client, monkeypat
     now = H0 + now_hours * HOUR_MS
     owners = Owners(FixedCatalog(Catalog(assignments)), mode, clock=lambda: now + 1234)
     reader = RedisViewReader(RedisConnection(RedisConfig(url="redis://unused", prefix=prefix), client=redis_client),
-                             owners)
+                             owners, PARTITIONS)
 
     expected = tally(decisions)
     listing: dict[str, dict[str, int]] = {}

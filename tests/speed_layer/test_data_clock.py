@@ -61,8 +61,8 @@ def test_a_layer_stopped_past_the_window_counts_exactly_and_state_follows_the_da
     time.sleep((rules.dedup_window_ms + 10 * SECOND) / 1000)
     assert applied() == {Outcome.DUPLICATE: 1, Outcome.CONFLICTING: 1, Outcome.COUNTED: 2, Outcome.CAPPED: 1}
     buckets = settings.speed_state_buckets
-    for key in (keys.dedup_entry(prefix, "v1", "a", buckets)[0], keys.cap_entry(prefix, "v1", "y", base, buckets)[0],
-                keys.bucket_key(prefix, "v1", base), keys.owner_key(prefix, "v1")):
+    for key in (keys.dedup_entry(prefix, 0, "v1", "a", buckets)[0], keys.cap_entry(prefix, 0, "v1", "y", base, buckets)[0],
+                keys.bucket_key(prefix, 0, "v1", base), keys.owner_key(prefix, 0, "v1")):
         assert redis_client.ttl(key) == -1, key        # nothing of it expires by Redis's clock
 
     # The data's clock moves past the release of every entry above: they are dropped, and an
@@ -71,13 +71,13 @@ def test_a_layer_stopped_past_the_window_counts_exactly_and_state_follows_the_da
     assert dedup_released_at(at(41), rules) <= later and cap_released_at(base, rules) <= later
     send([view("a", "v1", "x", later - 10 * SECOND, later), view("y9", "v1", "y", later - 5 * SECOND, later + 1)])
     assert applied() == {Outcome.COUNTED: 2}
-    assert not redis_client.hexists(*keys.dedup_entry(prefix, "v2", "b", buckets))
-    assert not redis_client.hexists(*keys.cap_entry(prefix, "v1", "y", base, buckets))
-    assert redis_client.hget(*keys.dedup_entry(prefix, "v1", "a", buckets))[8:] == str(later).encode()
+    assert not redis_client.hexists(*keys.dedup_entry(prefix, 0, "v2", "b", buckets))
+    assert not redis_client.hexists(*keys.cap_entry(prefix, 0, "v1", "y", base, buckets))
+    assert redis_client.hget(*keys.dedup_entry(prefix, 0, "v1", "a", buckets))[8:] == str(later).encode()
     assert all(score > later + 1 for _, score in redis_client.zrange(
-        keys.state_expiry_schedule_key(prefix, topic, 0), 0, -1, withscores=True))
+        keys.state_expiry_schedule_key(prefix, 0, topic), 0, -1, withscores=True))
     # The buckets stay, however late the batch: none is published yet.
-    assert redis_client.exists(keys.bucket_key(prefix, "v1", base), keys.bucket_key(prefix, "v2", base)) == 2
+    assert redis_client.exists(keys.bucket_key(prefix, 0, "v1", base), keys.bucket_key(prefix, 0, "v2", base)) == 2
 
     # A publish with W two hours on (the rules' counts of what was ingested before W, as the
     # batch would publish them): buckets and claims of ingest hours before W less the retention
@@ -93,9 +93,9 @@ def test_a_layer_stopped_past_the_window_counts_exactly_and_state_follows_the_da
         "clock-test", watermark, {v: (n, batch.owners[v]) for v, n in batch.videos.items()}, hourly, grace_s=60)
     send([view("z", "v3", "x", at(2.6 * 3600), at(2.6 * 3600))])
     assert applied() == {Outcome.COUNTED: 1}
-    assert redis_client.exists(keys.bucket_key(prefix, "v1", base), keys.bucket_key(prefix, "v2", base),
-                               keys.owner_key(prefix, "v1"), keys.owner_key(prefix, "v2")) == 0
-    assert redis_client.zrange(keys.bucket_hours_key(prefix, "v1"), 0, -1) == [str(watermark).encode()]
-    assert redis_client.hgetall(keys.bucket_key(prefix, "v1", watermark)) == {str(watermark).encode(): b"2"}
-    assert redis_client.zrange(keys.creator_videos_key(prefix, "c-v1"), 0, -1) == []
-    assert redis_client.zrange(keys.bucket_sweep_schedule_key(prefix, topic, 0), 0, -1) == [str(watermark).encode()]
+    assert redis_client.exists(keys.bucket_key(prefix, 0, "v1", base), keys.bucket_key(prefix, 0, "v2", base),
+                               keys.owner_key(prefix, 0, "v1"), keys.owner_key(prefix, 0, "v2")) == 0
+    assert redis_client.zrange(keys.bucket_hours_key(prefix, 0, "v1"), 0, -1) == [str(watermark).encode()]
+    assert redis_client.hgetall(keys.bucket_key(prefix, 0, "v1", watermark)) == {str(watermark).encode(): b"2"}
+    assert redis_client.zrange(keys.creator_videos_key(prefix, 0, "c-v1"), 0, -1) == []
+    assert redis_client.zrange(keys.bucket_sweep_schedule_key(prefix, 0, topic), 0, -1) == [str(watermark).encode()]

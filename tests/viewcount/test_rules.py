@@ -14,6 +14,7 @@ from viewcount.rules import (
     Outcome, RuleSettings, RuleState, SourceRecord, apply_rules, cap_released_at, decide, dedup_released_at, tally,
 )
 from viewcount.timeutil import HOUR_MS, format_ms, hour_floor
+from viewcount.partitioner import video_partition
 
 MIN = 60_000
 T0 = 1_795_256_130_000  # 2026-11-21T10:15:30Z
@@ -116,6 +117,12 @@ def test_decide_keeps_the_fingerprint_of_the_kept_record():
 ids = st.sampled_from(["e1", "e2", "e3", "e4"])
 videos = st.sampled_from(["v1", "v2", "v3"])
 viewers = st.sampled_from(["u1", "u2"])
+PARTITIONS = 3      # v1, v2, v3 land on partitions 1, 0, 2 (CONTRACT §1)
+
+
+def partition_of(video: str) -> int:
+    """The partition the views of ``video`` are produced to, as the real partitioner decides."""
+    return video_partition(video, PARTITIONS)
 
 
 @st.composite
@@ -127,14 +134,13 @@ def streams(draw, max_size=60, creators=None):
     out, sent = [], []
     for i in range(n):
         video = draw(videos)
-        partition = int(video[1]) - 1      # key = video_id: a video lives in one partition
+        partition = partition_of(video)      # key = video_id: a video lives in one partition
         clock[partition] += draw(st.sampled_from([0, 1, MIN, 20 * MIN, HOUR_MS, 3 * HOUR_MS]))
         timestamp = clock[partition] - draw(st.sampled_from([0, 0, 0, 30 * MIN, 3 * HOUR_MS]))
         kind = draw(st.sampled_from(["view", "view", "view", "resend", "junk"]))
         if kind == "resend" and sent:
             v = draw(st.sampled_from(sent))
-            partition = json.loads(v)["video_id"][1:]
-            partition = int(partition) - 1
+            partition = partition_of(json.loads(v)["video_id"])
         elif kind == "junk":
             v = draw(st.sampled_from([b"{}", b"\xff", b"[1]", b'{"watch_ms": 1.5}']))
         else:
@@ -244,8 +250,6 @@ def test_counts_group_by_video_hour_creator_and_month():
 def test_forgetting_state_once_the_ingest_time_releases_it_changes_no_outcome(records):
     # What the speed layer does on the data's clock: after each record, drop the partition's
     # dedup and cap entries whose release time its ingest time has reached.
-    def partition_of(video):
-        return int(video[1]) - 1
     state = RuleState()
     forgetful = []
     for decision in apply_rules(records, SMALL, state):

