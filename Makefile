@@ -75,7 +75,7 @@ airflow: setup
 # Every benchmark, with its extra (DuckDB for the batch comparison); figures in bench/results/.
 bench: setup
 	$(BIN)/pip install -q -c docker/constraints.txt -e '.[dev,bench]'
-	for b in produce ingest speed state recovery batch batch_hourly publish serve memory collect ledger; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in produce ingest speed cluster state recovery batch batch_hourly publish serve memory collect ledger; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean: stack-down
 	rm -rf .viewcount $(JARS) test-artifacts

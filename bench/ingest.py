@@ -169,7 +169,15 @@ def main() -> None:
             figures["parquet"].append(round(len(records) / (time.perf_counter() - started)))
             print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:,}/s" for k, v in figures.items()))
 
+        # What an event costs at rest (docs/scaling.md sizes disks with it): in Kafka, its key and
+        # value (before replication and the log's own overhead); in the master dataset, its share
+        # of the Parquet files the sink wrote for the dense topic.
+        kafka_bytes = sum(len(r.value) + len(r.key or b"") for r in records) / len(records)
+        views_files = (Path(tmp) / f"raw-{topic}-confluent-kafka-0").rglob("views/**/*.parquet")
+        parquet_bytes = sum(path.stat().st_size for path in views_files) / produced[topic]
+
     result = {f"{k}_events_per_s": summarize(v) for k, v in figures.items()}
+    result.update({"kafka_bytes_per_event": round(kafka_bytes, 1), "parquet_bytes_per_event": round(parquet_bytes, 1)})
     result.update({f"{k}_cores": {"process": summarize([p for p, _ in v]), "machine": summarize([m for _, m in v])}
                    for k, v in cores.items()})
     result.update({"events": produced[topic], "partitions": len(partitions),
@@ -183,6 +191,8 @@ def main() -> None:
             print(f"raw sink{shape} [{client}]: {median:,.0f} events/s "
                   f"(target >= {result['target_events_per_s']:,}); cores busy: the sink's process "
                   f"{busy['process']['median']:.2f}, the machine {busy['machine']['median']:.2f} of {cpus()}")
+    print(f"bytes per event: {kafka_bytes:.1f} in Kafka (key and value), {parquet_bytes:.1f} in the master "
+          f"dataset's Parquet")
     print(f"wrote {path}")
 
 

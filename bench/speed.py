@@ -89,12 +89,17 @@ def counter_process(settings_env: dict, topic: str, group: str, member: str, rea
     consumer.close()
 
 
-def redis_cpu_s(client: redis.Redis) -> float:
-    cpu = client.info("cpu")
-    return cpu["used_cpu_user"] + cpu["used_cpu_sys"]
+def redis_cpu_s(client) -> float:
+    """CPU seconds Redis has used so far; on a cluster, every node's (a replica replays its
+    master's writes)."""
+    if isinstance(client, redis.RedisCluster):
+        found = list(client.info("cpu", target_nodes=redis.RedisCluster.ALL_NODES).values())
+    else:
+        found = [client.info("cpu")]
+    return sum(cpu["used_cpu_user"] + cpu["used_cpu_sys"] for cpu in found)
 
 
-def count_in_processes(settings, client: redis.Redis, topic: str, total: int, members: int, prefix: str) -> dict:
+def count_in_processes(settings, client, topic: str, total: int, members: int, prefix: str) -> dict:
     """Count ``topic`` from its start with ``members`` counter processes in one group, until idle.
     The steady rate is taken between 20 % and 90 % of the records applied (what the processes do
     once started and assigned), the whole run from the start signal to the last exit less the idle

@@ -57,23 +57,29 @@ class RedisClusterNode(RedisServer):
         ]
 
 
-def cluster_state(port: int) -> dict[str, str]:
-    """``CLUSTER INFO`` of the node at ``port``, as a dict."""
+def node_state(port: int) -> tuple[dict[str, str], dict]:
+    """(``CLUSTER INFO``, ``INFO replication``) of the node at ``port``."""
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
     try:
-        return {k: str(v) for k, v in client.cluster("info").items()}
+        return {k: str(v) for k, v in client.cluster("info").items()}, client.info("replication")
     finally:
         client.close()
 
 
 def formed(ports: list[int]) -> bool:
-    """Every node sees a healthy cluster of all of them, with every slot served."""
+    """Every node sees a healthy cluster of all of them, with every slot served, every master has
+    its replica, and every replica has synchronised with its master: one that never has could not
+    take over (its data would be too old to be promoted)."""
     for port in ports:
-        info = cluster_state(port)
+        info, replication = node_state(port)
         if (info.get("cluster_state"), info.get("cluster_known_nodes"), info.get("cluster_slots_ok")) != (
                 "ok", str(len(ports)), str(SLOTS)):
+            return False
+        if replication.get("role") == "slave" and replication.get("master_link_status") != "up":
+            return False
+        if replication.get("role") == "master" and replication.get("connected_slaves", 0) < REPLICAS:
             return False
     return True
 

@@ -57,7 +57,7 @@ def test_secrets_in_logged_urls_are_masked(url, shown):
 @pytest.mark.integration
 def test_a_layer_process_writes_only_json_lines(stack, stack_settings, make_topic):
     topic = make_topic(partitions=2)
-    settings = stack_settings.replace(topic=topic, redis_prefix=f"lg{uuid.uuid4().hex[:6]}",
+    settings = stack_settings.replace(topic=topic, topic_partitions=2, redis_prefix=f"lg{uuid.uuid4().hex[:6]}",
                                       speed_group=f"{topic}-speed", log_format="json")
     producer = wiring.producer(settings)
     try:

@@ -3,6 +3,7 @@ sees, what to do). Rows whose layer already has its reliability tests are proven
 here, with the same factories:
 
     Redis restarted with AOF            tests/speed_layer/test_reliability.py
+    Redis Cluster master killed         test_redis_failover.py
     broker restarted (both layers)      tests/speed_layer/test_reliability.py, tests/ingestion/test_reliability.py
     DataNode stopped during flushes     test_raw_store.py
     raw store read-only, then writable  test_raw_store.py

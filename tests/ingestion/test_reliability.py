@@ -90,12 +90,13 @@ def test_a_broker_restart_mid_stream_loses_and_duplicates_nothing(make_scenario,
 
 
 class SlowStore(LocalFileStore):
-    """Every committed file takes 2 s longer: a slow disk, a NameNode under load."""
+    """Every committed file takes a second longer (a slow disk, a NameNode under load): longer
+    than a rebalance, so commits are in flight while partitions move."""
 
     commits = 0
 
     def put_new(self, path: str, data: bytes, before_commit=None) -> bool:
-        time.sleep(2)
+        time.sleep(1)
         self.commits += 1
         return super().put_new(path, data, before_commit)
 

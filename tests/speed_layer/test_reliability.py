@@ -133,12 +133,13 @@ def test_two_processes_and_a_rebalance_in_the_middle_are_exact(make_speed_scenar
 
 
 class SlowStore(RedisCountStore):
-    """Every atomic step takes 2 s longer: a far-away Redis, a disk stalling under AOF."""
+    """Every atomic step takes a second longer (a far-away Redis, a disk stalling under AOF):
+    longer than a rebalance, so steps are in flight while partitions move."""
 
     steps = 0
 
     def apply(self, *args, **kwargs):
-        time.sleep(2)
+        time.sleep(1)
         self.steps += 1
         return super().apply(*args, **kwargs)
 
