@@ -22,6 +22,7 @@ from common import cpus, private_stack, summarize, write_result
 from speed import count_in_processes
 
 from adapters.kafka.seam import TopicSpec
+from adapters.redis.connection import RedisConfig, RedisConnection
 from app import wiring
 from devtools.generate import INGEST_TIME_FIELD, generate
 from devtools.stack.redis_cluster import CLUSTER_NODES, cluster_address
@@ -53,7 +54,7 @@ def main() -> None:
         producer = wiring.producer(settings)
         produce_lines(lines, producer, TOPIC, INGEST_TIME_FIELD)
         producer.close()
-        client = redis.RedisCluster.from_url(cluster_address(settings).replace("redis+cluster", "redis"))
+        client = RedisConnection(RedisConfig(settings.redis_url)).client
         figures: dict[int, list[dict]] = {n: [] for n in counts}
         for run in range(args.runs):
             for n in counts:
