@@ -64,6 +64,7 @@ def _kafka(settings: Settings) -> KafkaDriver:
 def kafka_config(settings: Settings, **overrides):
     config_cls = _kafka(settings).config
     return config_cls.from_mapping({"bootstrap_servers": settings.kafka_bootstrap,
+                                    "request_timeout_ms": settings.kafka_request_timeout,
                                     "security": kafka_security(settings), **overrides})
 
 

@@ -60,6 +60,7 @@ def settings_for(state_dir: Path, **overrides) -> Settings:
         "VIEWCOUNT_HDFS_DATANODE_PORT_BASE": str(free_port_block(4)),
         "VIEWCOUNT_SPARK_PORT_BASE": str(free_port_block(4)),
         "VIEWCOUNT_REDIS_CLUSTER_PORT_BASE": str(free_port_block(12)),
+        "VIEWCOUNT_KAFKA_CLUSTER_PORT_BASE": str(free_port_block(6)),
         "VIEWCOUNT_RAW_STORE": (state_dir / "raw").as_uri(),
         "VIEWCOUNT_AUDIT_STORE": (state_dir / "audit").as_uri(),
         "VIEWCOUNT_AUDIT_TOPIC": f"viewcount.audit.{state_dir.name}",

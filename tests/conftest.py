@@ -196,6 +196,16 @@ def redis_cluster(stack, stack_settings) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def kafka_cluster(stack, stack_settings) -> Settings:
+    """3 KRaft brokers beside the session's one broker, started once, the first time a test asks for
+    them: the session's settings with KAFKA_BOOTSTRAP at them and topics of 3 replicas."""
+    from devtools.stack.kafka_cluster import KAFKA_NODES, cluster_bootstrap
+
+    stack.up(KAFKA_NODES, progress=lambda line: None)
+    return stack_settings.replace(kafka_bootstrap=cluster_bootstrap(stack_settings), topic_replication=3)
+
+
+@pytest.fixture(scope="session")
 def cluster_client(redis_cluster):
     """A plain client of the session's Redis Cluster (``redis.RedisCluster``)."""
     from adapters.redis.connection import RedisConfig, RedisConnection

@@ -237,6 +237,9 @@ class Settings:
     """The effective settings. Field names are the variables without the prefix, lower-cased."""
 
     kafka_bootstrap: str = _setting("127.0.0.1:19092", _bootstrap, doc="Kafka bootstrap servers")
+    kafka_request_timeout: int = _setting("30s", parse_duration_ms, duration=True,
+                                          doc="longest one Kafka request waits for its answer: a command whose "
+                                              "brokers do not answer fails after it")
     kafka_session_timeout: int = _setting("45s", parse_duration_ms, duration=True,
                                           doc="consumer group session timeout (how soon a dead member's partitions move)")
     kafka_group_instance_id: str = _setting(
@@ -319,6 +322,10 @@ class Settings:
     jars_dir: str = _setting(lambda: str(_project_root() / ".cache" / "jars"), str,
                              doc="JVM jars fetched by `make jars`")
     kafka_controller_port: int = _setting("19093", _port, doc="KRaft controller port of the local stack")
+    kafka_cluster_port_base: int = _setting("19101", _port,
+                                            doc="the local stack's Kafka cluster (`stack up --cluster`): its 3 "
+                                                "brokers listen on this port and the 2 after it, their controllers "
+                                                "on the 3 after those")
     redis_cluster_port_base: int = _setting("17001", _port,
                                             doc="the local stack's Redis Cluster (`stack up --cluster`): its 6 nodes "
                                                 "listen on this port and the 5 after it, their cluster bus on the 6 "

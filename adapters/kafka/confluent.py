@@ -77,10 +77,12 @@ def _translate(error: Exception, what: str) -> KafkaSeamError:
         return KafkaSeamError(f"{what}: {FENCED_HINT}")
     if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
         return KafkaUnavailable(f"{what}: no Kafka broker answered ({error})")
-    # While a broker restarts, its partitions have no leader in the client's metadata for a moment.
+    # While a broker restarts, its partitions have no leader in the client's metadata for a moment;
+    # when one of a cluster's brokers dies, a request waiting on it fails as its handle is
+    # destroyed (_DESTROY_BROKER), and asked again goes to the partition's new leader.
     passing = (KafkaError._UNKNOWN_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION,
                KafkaError._WAIT_COORD, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE,
-               KafkaError.NOT_COORDINATOR)
+               KafkaError.NOT_COORDINATOR, KafkaError._DESTROY_BROKER)
     if code in passing or (isinstance(detail, KafkaError) and detail.retriable()):
         return KafkaUnavailable(f"{what}: {error}")
     return KafkaSeamError(f"{what}: {error}")

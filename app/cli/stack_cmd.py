@@ -1,6 +1,6 @@
 """`viewcount stack up|down|status [--hdfs] [--spark] [SERVICE ...]`."""
 
-from devtools.stack.manager import ALL, CLUSTER, CORE, SPARK, Stack, hdfs_services
+from devtools.stack.manager import ALL, CLUSTER, CORE, SPARK, Stack, cluster_settings, hdfs_services
 
 
 def register(commands) -> None:
@@ -13,8 +13,9 @@ def register(commands) -> None:
         cmd.add_argument("--hdfs", action="store_true",
                          help="include the HDFS NameNode and DataNode (and their KDC, unless HDFS_AUTH=simple)")
         cmd.add_argument("--cluster", action="store_true",
-                         help="a Redis Cluster of 6 nodes (3 masters, 3 replicas) in place of the one Redis "
-                              "(VIEWCOUNT_REDIS_URL=redis+cluster://127.0.0.1:REDIS_CLUSTER_PORT_BASE)")
+                         help="3 Kafka brokers (topics of 3 replicas) and a Redis Cluster of 6 nodes (3 masters, "
+                              "3 replicas) in place of the one broker and the one Redis; `up` prints the settings "
+                              "that point at them")
         cmd.add_argument("--spark", action="store_true",
                          help="include a Spark standalone master and worker (batch run with "
                               "VIEWCOUNT_SPARK_MASTER=spark://127.0.0.1:SPARK_PORT_BASE)")
@@ -46,6 +47,10 @@ def run(args, settings) -> int:
     names = _names(args, settings)
     if args.action == "up":
         stack.up(names)
+        if set(CLUSTER) <= set(names):
+            print("\nthe cluster's settings:")
+            for name, value in cluster_settings(settings).items():
+                print(f"export VIEWCOUNT_{name}={value}")
         return 0
     if args.action == "down":
         stack.down(names)

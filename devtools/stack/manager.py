@@ -18,8 +18,10 @@ from devtools.stack.services import (
     Service,
     _port_open,
 )
+from devtools.stack import kafka_cluster, redis_cluster
+from devtools.stack.kafka_cluster import KAFKA_NODES, KafkaClusterNode
 from devtools.stack.kerberos import KdcService
-from devtools.stack.redis_cluster import CLUSTER_NODES, RedisClusterNode, form_cluster
+from devtools.stack.redis_cluster import CLUSTER_NODES, RedisClusterNode
 from devtools.stack.spark import SparkMasterService, SparkWorkerService
 
 logger = logging.getLogger(__name__)
@@ -27,13 +29,19 @@ logger = logging.getLogger(__name__)
 CORE = ("kafka", "redis")
 HDFS = ("namenode", "datanode")
 SPARK = ("spark-master", "spark-worker")
-CLUSTER = ("kafka",) + CLUSTER_NODES
-ALL = CORE + CLUSTER_NODES + ("kdc",) + HDFS + SPARK
+CLUSTER = KAFKA_NODES + CLUSTER_NODES
+ALL = CORE + CLUSTER + ("kdc",) + HDFS + SPARK
 
 
 def hdfs_services(settings: Settings) -> tuple[str, ...]:
     """The NameNode and DataNode, after a KDC of their own when HDFS checks Kerberos credentials."""
     return (("kdc",) if settings.hdfs_auth != "simple" else ()) + HDFS
+
+
+def cluster_settings(settings: Settings) -> dict[str, str]:
+    """The settings that point every process at `stack up --cluster`'s Kafka and Redis clusters."""
+    return {"KAFKA_BOOTSTRAP": kafka_cluster.cluster_bootstrap(settings), "TOPIC_REPLICATION": "3",
+            "REDIS_URL": redis_cluster.cluster_address(settings)}
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,8 @@ class Stack:
     def service(self, name: str) -> Service:
         if name in CLUSTER_NODES and name not in self._services:
             self._services[name] = RedisClusterNode(self.settings, CLUSTER_NODES.index(name) + 1)
+        if name in KAFKA_NODES and name not in self._services:
+            self._services[name] = KafkaClusterNode(self.settings, KAFKA_NODES.index(name) + 1)
         if name not in self._services:
             classes = {"kafka": KafkaService, "redis": RedisService,
                        "kdc": KdcService, "namenode": NameNodeService, "datanode": DataNodeService,
@@ -95,17 +105,28 @@ class Stack:
                 raise ServiceFailed(f"{name} {state} within {service.start_timeout_s():.0f}s; "
                                     f"log {proc.log_file}, tail:\n{proc.log_tail()}")
             progress(f"{name:12} started at {service.address} in {time.monotonic() - started:.1f}s")
+        if set(KAFKA_NODES) <= set(names):
+            kafka_cluster.form_cluster(self.settings, progress)
         if set(CLUSTER_NODES) <= set(names):
-            form_cluster(self.settings, progress)
+            redis_cluster.form_cluster(self.settings, progress)
         return self.status(names)
 
     def down(self, names: tuple[str, ...] = ALL, progress=print) -> None:
-        """Stop what this stack started, dependents first."""
+        """Stop what this stack started, dependents first. The Kafka cluster's nodes stop together:
+        a broker's controlled shutdown needs a quorum of controllers, which the last one left alone
+        would wait for in vain."""
+        quorum = [n for n in reversed(names) if n in KAFKA_NODES]
         for name in reversed(names):
-            if self.process(name).stop():
-                progress(f"{name:12} stopped")
-            else:
-                progress(f"{name:12} was not running")
+            if name in KAFKA_NODES and name != quorum[0]:
+                continue
+            together = quorum if name in KAFKA_NODES else [name]
+            signalled = {n: self.process(n).signal() for n in together}
+            for n, pid in signalled.items():
+                if pid is None:
+                    progress(f"{n:12} was not running")
+                else:
+                    self.process(n).wait_stopped(pid)
+                    progress(f"{n:12} stopped")
 
     def status(self, names: tuple[str, ...] = ALL) -> list[ServiceStatus]:
         out = []

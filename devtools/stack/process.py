@@ -69,11 +69,22 @@ class ManagedProcess:
 
     def stop(self, timeout_s: float = 30.0, sig: int = signal.SIGTERM) -> bool:
         """Stop the process if it is ours and running; True if something was stopped."""
+        pid = self.signal(sig)
+        if pid is not None:
+            self.wait_stopped(pid, timeout_s)
+        return pid is not None
+
+    def signal(self, sig: int = signal.SIGTERM) -> int | None:
+        """Send ``sig`` to the process if it is ours and running; its pid, or None."""
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
-            return False
+            return None
         os.killpg(pid, sig)
+        return pid
+
+    def wait_stopped(self, pid: int, timeout_s: float = 30.0) -> None:
+        """Wait for the signalled process ``pid`` to exit; kill it at the deadline."""
         deadline = time.monotonic() + timeout_s
         while self.alive() and time.monotonic() < deadline:
             time.sleep(0.1)

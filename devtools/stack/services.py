@@ -73,70 +73,66 @@ class Service(ABC):
         return 60.0
 
 
-class KafkaService(Service):
-    name = "kafka"
+class KafkaNode(Service):
+    """A KRaft node on loopback, broker and controller in one process. Subclasses say where it
+    listens, who votes in its controller quorum and how many replicas the internal topics keep."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        first = settings.kafka_bootstrap.split(",")[0]
-        host, _, port = first.rpartition(":")
-        if "," in settings.kafka_bootstrap or host not in ("127.0.0.1", "localhost"):
-            raise StackError("the local stack runs one broker on loopback: set "
-                             "VIEWCOUNT_KAFKA_BOOTSTRAP to 127.0.0.1:PORT")
-        self.host, self.port = "127.0.0.1", int(port)
-        self.controller_port = settings.kafka_controller_port
-        self.sasl_port = settings.kafka_sasl_port
+    host = "127.0.0.1"
+    node_id = 1
+    port: int
+    controller_port: int
+    replicas = 1
+    heap = "1g"
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
-    @property
-    def sasl_address(self) -> str:
-        """The SASL/PLAIN listener: user ``viewcount``, password :meth:`sasl_password`."""
-        return f"{self.host}:{self.sasl_port}"
+    def voters(self) -> str:
+        """``controller.quorum.voters``: ``id@host:port`` of every controller."""
+        return f"{self.node_id}@{self.host}:{self.controller_port}"
 
-    def sasl_password(self) -> str:
-        return (self.home / "sasl-password").read_text().strip()
+    def cluster_id(self) -> str:
+        """The id the storage is formatted with; every node of one cluster shares it."""
+        return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
-    def ports(self) -> list[tuple[str, int]]:
-        return [(self.host, self.port), (self.host, self.controller_port), (self.host, self.sasl_port)]
+    def listeners(self) -> dict[str, int]:
+        """Client listeners by name (each with a security protocol of the same name)."""
+        return {"PLAINTEXT": self.port}
+
+    def more_properties(self) -> list[str]:
+        return []
 
     def prepare(self) -> None:
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True)
-        password_file = self.home / "sasl-password"
-        if not password_file.exists():
-            import secrets
-
-            password_file.write_text(secrets.token_urlsafe(24) + "\n")
-            password_file.chmod(0o600)
-        plain = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
-                 f'user_viewcount="{self.sasl_password()}";')
+        listeners = {**self.listeners(), "CONTROLLER": self.controller_port}
+        min_isr = 2 if self.replicas >= 3 else 1
         (self.home / "server.properties").write_text("\n".join([
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
-            f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port},"
-            f"SASL_PLAINTEXT://{self.host}:{self.sasl_port}",
-            f"advertised.listeners=PLAINTEXT://{self.host}:{self.port},SASL_PLAINTEXT://{self.host}:{self.sasl_port}",
+            f"node.id={self.node_id}",
+            f"controller.quorum.voters={self.voters()}",
+            "listeners=" + ",".join(f"{name}://{self.host}:{port}" for name, port in listeners.items()),
+            "advertised.listeners=" + ",".join(f"{name}://{self.host}:{port}"
+                                               for name, port in self.listeners().items()),
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
-            # a SASL/PLAIN listener beside the plain one, so clients' SASL settings are tested for real
-            "listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN",
-            f"listener.name.sasl_plaintext.plain.sasl.jaas.config={plain}",
+            "listener.security.protocol.map=" + ",".join(f"{name}:{'PLAINTEXT' if name == 'CONTROLLER' else name}"
+                                                        for name in listeners),
             f"log.dirs={data}",
             "num.partitions=1",
             "auto.create.topics.enable=false",
-            "offsets.topic.replication.factor=1",
+            f"default.replication.factor={self.replicas}",
+            f"min.insync.replicas={min_isr}",
+            f"offsets.topic.replication.factor={self.replicas}",
             "offsets.topic.num.partitions=4",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
+            f"transaction.state.log.replication.factor={self.replicas}",
+            f"transaction.state.log.min.isr={min_isr}",
             "transaction.state.log.num.partitions=4",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
+            f"share.coordinator.state.topic.replication.factor={self.replicas}",
+            f"share.coordinator.state.topic.min.isr={min_isr}",
             "group.initial.rebalance.delay.ms=0",
+            *self.more_properties(),
             "",
         ]))
         (self.home / "log4j2.properties").write_text("\n".join([
@@ -151,22 +147,21 @@ class KafkaService(Service):
             "",
         ]))
         if not (data / "meta.properties").exists():
-            self._format(data)
+            self._format()
 
     def _jvm(self) -> list[str]:
         return [
-            _java(), "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            _java(), "-Xms256m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
             "-cp", _classpath(Path(self.settings.jars_dir) / "kafka", "Kafka"),
         ]
 
-    def _format(self, data: Path) -> None:
+    def _format(self) -> None:
         import subprocess
 
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         done = subprocess.run(
             # `=` form: a cluster id may begin with '-', which would read as an option.
-            [*self._jvm(), "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+            [*self._jvm(), "kafka.tools.StorageTool", "format", f"--cluster-id={self.cluster_id()}",
              "-c", str(self.home / "server.properties")],
             capture_output=True, text=True,
         )
@@ -175,6 +170,54 @@ class KafkaService(Service):
 
     def argv(self) -> list[str]:
         return [*self._jvm(), "kafka.Kafka", str(self.home / "server.properties")]
+
+
+class KafkaService(KafkaNode):
+    """The one broker of the local stack, with a SASL/PLAIN listener beside the plain one."""
+
+    name = "kafka"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        first = settings.kafka_bootstrap.split(",")[0]
+        host, _, port = first.rpartition(":")
+        if "," in settings.kafka_bootstrap or host not in ("127.0.0.1", "localhost"):
+            raise StackError("the local stack runs one broker on loopback: set "
+                             "VIEWCOUNT_KAFKA_BOOTSTRAP to 127.0.0.1:PORT (`stack up --cluster` runs three)")
+        self.port = int(port)
+        self.controller_port = settings.kafka_controller_port
+        self.sasl_port = settings.kafka_sasl_port
+
+    @property
+    def sasl_address(self) -> str:
+        """The SASL/PLAIN listener: user ``viewcount``, password :meth:`sasl_password`."""
+        return f"{self.host}:{self.sasl_port}"
+
+    def sasl_password(self) -> str:
+        return (self.home / "sasl-password").read_text().strip()
+
+    def ports(self) -> list[tuple[str, int]]:
+        return [(self.host, self.port), (self.host, self.controller_port), (self.host, self.sasl_port)]
+
+    def listeners(self) -> dict[str, int]:
+        # a SASL/PLAIN listener beside the plain one, so clients' SASL settings are tested for real
+        return {"PLAINTEXT": self.port, "SASL_PLAINTEXT": self.sasl_port}
+
+    def more_properties(self) -> list[str]:
+        plain = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+                 f'user_viewcount="{self.sasl_password()}";')
+        return ["listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN",
+                f"listener.name.sasl_plaintext.plain.sasl.jaas.config={plain}"]
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        password_file = self.home / "sasl-password"
+        if not password_file.exists():
+            import secrets
+
+            password_file.write_text(secrets.token_urlsafe(24) + "\n")
+            password_file.chmod(0o600)
+        super().prepare()
 
     def healthy(self) -> bool:
         from adapters.kafka.kafka_python import KafkaPythonAdmin, KafkaPythonConfig

@@ -96,7 +96,7 @@ def test_produce_without_a_broker_fails_with_one_line(tmp_path):
     path.write_bytes(b"{}\n")
     from devtools.sandbox import settings_for
 
-    settings = settings_for(tmp_path)  # nothing listens on these ports
+    settings = settings_for(tmp_path, kafka_request_timeout="3s")  # nothing listens on these ports
     done = cli(settings, "produce", str(path))
     assert done.returncode == 1
     assert done.stderr.strip().count(b"\n") == 0

@@ -4,6 +4,7 @@ here, with the same factories:
 
     Redis restarted with AOF            tests/speed_layer/test_reliability.py
     Redis Cluster master killed         test_redis_failover.py
+    a broker of 3 killed                test_broker_failover.py
     broker restarted (both layers)      tests/speed_layer/test_reliability.py, tests/ingestion/test_reliability.py
     DataNode stopped during flushes     test_raw_store.py
     raw store read-only, then writable  test_raw_store.py

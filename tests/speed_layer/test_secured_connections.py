@@ -59,7 +59,8 @@ def test_the_speed_layer_counts_exactly_over_sasl_into_a_confined_redis_user_ove
 def test_a_wrong_sasl_password_fails_with_one_line(stack, stack_settings, tmp_path):
     settings = stack_settings.replace(kafka_bootstrap=stack.service("kafka").sasl_address,
                                       kafka_config_file=client_properties(tmp_path / "bad.properties", WRONG),
-                                      audit_topic="audit-sasl-wrong", topic="sasl-wrong", dlq_topic="sasl-wrong.dlq")
+                                      audit_topic="audit-sasl-wrong", topic="sasl-wrong", dlq_topic="sasl-wrong.dlq",
+                                      kafka_request_timeout=3000)
     done = subprocess.run([sys.executable, "-m", "app", "topics", "create"], capture_output=True, text=True,
                           env={**os.environ, **settings.to_env()}, timeout=120)
     assert done.returncode == 1

@@ -16,6 +16,7 @@ from adapters.kafka.exceptions import KafkaUnavailable, RecordTooLarge
     ("_TRANSPORT", KafkaUnavailable),
     ("_ALL_BROKERS_DOWN", KafkaUnavailable),
     ("NOT_COORDINATOR", KafkaUnavailable),             # a new group's coordinator, still moving
+    ("_DESTROY_BROKER", KafkaUnavailable),             # a request to a cluster's broker that died
     ("MSG_SIZE_TOO_LARGE", RecordTooLarge),
     ("TOPIC_AUTHORIZATION_FAILED", None),
     ("_INVALID_ARG", None),

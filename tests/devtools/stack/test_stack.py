@@ -130,3 +130,25 @@ def test_the_spark_cluster_comes_up_with_its_worker_registered(spark_cluster, st
     assert main(["stack", "status", "--spark"]) == 0      # kafka, redis and both Spark daemons healthy
     out = capsys.readouterr().out
     assert re.search(r"^spark-worker +healthy ", out, re.MULTILINE), out
+
+
+def test_the_kafka_cluster_keeps_three_replicas_of_every_topic(kafka_cluster, stack):
+    from app import wiring
+    from devtools.stack.kafka_cluster import KAFKA_NODES
+
+    lines = []
+    stack.up(KAFKA_NODES, progress=lines.append)      # a second time: nothing restarted
+    assert all("already running" in line for line in lines[:-1]) and "formed" in lines[-1]
+    assert all(s.healthy for s in stack.status(KAFKA_NODES))
+    settings = kafka_cluster.replace(topic=f"replicated-{os.getpid()}", dlq_topic=f"replicated-{os.getpid()}.dlq")
+    admin = wiring.topic_admin(settings)
+    try:
+        admin.ensure_topics(wiring.topic_specs(settings)[:1])
+        assert admin.topic_configs(settings.topic)["min.insync.replicas"] == "2"
+    finally:
+        admin.close()
+    from confluent_kafka.admin import AdminClient
+
+    metadata = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(settings.topic, timeout=10)
+    assert len(metadata.brokers) == 3
+    assert {len(p.replicas) for p in metadata.topics[settings.topic].partitions.values()} == {3}
