@@ -57,7 +57,7 @@ test: setup
 	$(BIN)/pytest
 
 demo: setup
-	$(BIN)/viewcount demo
+	$(BIN)/viewcount demo $(DEMO_ARGS)
 
 stack-up: setup
 	$(BIN)/viewcount stack up --hdfs

@@ -27,7 +27,7 @@ from app.background import Background
 from devtools.generate import generate
 from ingestion.produce import produce_lines, read_lines
 from viewcount.settings import Settings
-from devtools.stack.manager import CORE, Stack
+from devtools.stack.manager import CLUSTER, CORE, Stack, cluster_settings
 from viewcount.timeutil import DAY_MS, HOUR_MS, format_ms, now_ms, parse_rfc3339_ms
 
 STEPS = 10
@@ -66,6 +66,7 @@ class DemoSummary:
     live_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
     collector_url: str = ""
     write_key: str = ""
+    cluster: dict = field(default_factory=dict)    # the settings that point at the cluster, when on one
     seconds: dict = field(default_factory=dict)
 
     @property
@@ -118,9 +119,10 @@ def _get(url: str, token: str) -> dict:
 
 
 def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Callable[[str], None] = print,
-             api_port: int = 0, keep_running: bool = False,
+             api_port: int = 0, keep_running: bool = False, cluster: bool = False,
              on_summary: Callable[[DemoSummary], None] | None = None) -> DemoSummary:
-    """Run the main job; ``on_summary`` gets the result before ``keep_running`` serves on."""
+    """Run the main job; ``on_summary`` gets the result before ``keep_running`` serves on. With
+    ``cluster``, on 3 Kafka brokers (topics of 3 replicas) and a Redis Cluster of 6 nodes."""
     from adapters.files.keyfile import write_json_0600
     from serving_layer.auth import key_digest, new_api_key
     from serving_layer.server import ApiServer
@@ -128,8 +130,8 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     namespace = f"demo-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:4]}"
     out_dir = out_root / namespace
     out_dir.mkdir(parents=True, exist_ok=True)
-    s = demo_settings(settings, namespace, out_dir)
-    summary = DemoSummary(namespace, out_dir)
+    summary = DemoSummary(namespace, out_dir, cluster=cluster_settings(settings) if cluster else {})
+    s = demo_settings(settings.replace(**summary.cluster), namespace, out_dir)
     clock = time.monotonic()
 
     def step(n: int, text: str) -> None:
@@ -140,8 +142,11 @@ def run_demo(settings: Settings, events: int, seed: int, out_root: Path, say: Ca
     def took(name: str) -> None:
         summary.seconds[name] = round(time.monotonic() - clock, 2)
 
-    step(1, "starting the local stack (Kafka KRaft, Redis AOF)")
-    Stack(settings).up(CORE, progress=lambda line: say("      " + line))
+    if cluster:
+        step(1, "starting the local cluster (3 Kafka brokers, a Redis Cluster of 3 masters and 3 replicas)")
+    else:
+        step(1, "starting the local stack (Kafka KRaft, Redis AOF)")
+    Stack(settings).up(CLUSTER if cluster else CORE, progress=lambda line: say("      " + line))
     took("stack_up")
 
     step(2, f"creating topics {s.topic} and its dead-letter topic")

@@ -1,8 +1,8 @@
 """Speed layer on a Redis Cluster: exactly-once events/s of 1, 2 and 4 processes in one group.
 
-On a private stack of Kafka and a Redis Cluster of 6 nodes (3 masters, 3 replicas, as
-`stack up --cluster` starts it), N generated events are produced once to a topic of 8 partitions.
-Per run, side by side, for each number of processes: that many confluent-kafka counter processes
+On a private stack of one Kafka broker (so that only Redis changes) and a Redis Cluster of 6
+nodes (3 masters, 3 replicas, as `stack up --cluster` starts it), N generated events are
+produced once to a topic of 8 partitions. Per run, side by side, for each number of processes: that many confluent-kafka counter processes
 in one group count the topic from an empty prefix, each in a process of its own; the rate is the
 steady one (as bench/speed.py takes it), with the cores the counters and every Redis node used
 meanwhile. The ratio of N processes over one is the scale-out.

@@ -18,6 +18,9 @@ def register(commands) -> None:
     cmd.add_argument("--seed", type=non_negative, default=7, help="random seed (default 7)")
     cmd.add_argument("--out", type=Path, help="where each run's folder goes (default STATE_DIR/demo)")
     cmd.add_argument("--port", type=port_or_zero, default=0, help="the API's port (default: a free one)")
+    cmd.add_argument("--cluster", action="store_true",
+                     help="on 3 Kafka brokers (topics of 3 replicas) and a Redis Cluster of 6 nodes, as "
+                          "`stack up --cluster` starts them")
     cmd.add_argument("--keep-running", action="store_true",
                      help="leave the API, raw sink and speed layer running until Ctrl-C")
     cmd.set_defaults(run=run)
@@ -32,7 +35,7 @@ def run(args, settings) -> int:
             logging.getLogger(name).setLevel(logging.ERROR)
     out = args.out or Path(settings.state_dir) / "demo"
     summary = run_demo(settings, args.events, args.seed, out, api_port=args.port, keep_running=args.keep_running,
-                       on_summary=lambda done: _print_summary(done, args.keep_running))
+                       cluster=args.cluster, on_summary=lambda done: _print_summary(done, args.keep_running))
     return 0 if summary.ok else 1
 
 
@@ -75,6 +78,7 @@ def _print_summary(summary, keep_running: bool) -> None:
     print(f"metrics      {summary.api_url}/metrics")
     print(f"collector    {summary.collector_url}/v1/events  write key {summary.write_key}" +
           ("" if keep_running else " (stopped)"))
-    print(f"look up      VIEWCOUNT_REDIS_PREFIX={summary.namespace} viewcount views VIDEO_ID")
+    on_cluster = "".join(f"VIEWCOUNT_{name.upper()}={value} " for name, value in summary.cluster.items())
+    print(f"look up      {on_cluster}VIEWCOUNT_REDIS_PREFIX={summary.namespace} viewcount views VIDEO_ID")
     print("result: " + ("every record stored once; every video's count, every live view and every payout equal the truth"
                         if summary.ok else "MISMATCH"), flush=True)

@@ -50,7 +50,7 @@ def run(args, settings) -> int:
         if set(CLUSTER) <= set(names):
             print("\nthe cluster's settings:")
             for name, value in cluster_settings(settings).items():
-                print(f"export VIEWCOUNT_{name}={value}")
+                print(f"export VIEWCOUNT_{name.upper()}={value}")
         return 0
     if args.action == "down":
         stack.down(names)

@@ -38,10 +38,11 @@ def hdfs_services(settings: Settings) -> tuple[str, ...]:
     return (("kdc",) if settings.hdfs_auth != "simple" else ()) + HDFS
 
 
-def cluster_settings(settings: Settings) -> dict[str, str]:
-    """The settings that point every process at `stack up --cluster`'s Kafka and Redis clusters."""
-    return {"KAFKA_BOOTSTRAP": kafka_cluster.cluster_bootstrap(settings), "TOPIC_REPLICATION": "3",
-            "REDIS_URL": redis_cluster.cluster_address(settings)}
+def cluster_settings(settings: Settings) -> dict[str, object]:
+    """The settings (by field name) that point every process at `stack up --cluster`'s Kafka and
+    Redis clusters: ``settings.replace(**cluster_settings(settings))``."""
+    return {"kafka_bootstrap": kafka_cluster.cluster_bootstrap(settings), "topic_replication": kafka_cluster.NODES,
+            "redis_url": redis_cluster.cluster_address(settings)}
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def run_cli(tmp_path_factory):
     # Nothing listens on these ports: a command that reaches a service fails the way it would in use.
     rates = home / "rates.toml"
     rates.write_text('currency = "USD"\ndefault_rate_per_1000 = "2.50"\n')
-    env = {**os.environ, **settings_for(home).to_env(), "VIEWCOUNT_RATE_CARD": str(rates)}
+    env = {**os.environ, **settings_for(home, kafka_request_timeout="3s").to_env(), "VIEWCOUNT_RATE_CARD": str(rates)}
 
     def run(args: list[str]) -> subprocess.CompletedProcess:
         args = [str(home / "out") if a == "OUT" else a for a in args]

@@ -27,13 +27,18 @@ def out_root(tmp_path_factory):
     return tmp_path_factory.mktemp("demo-out")
 
 
-def test_demo_runs_and_every_count_equals_the_truth(stack_settings, stack, out_root):
+def test_demo_on_the_cluster_runs_and_every_count_equals_the_truth(stack_settings, kafka_cluster, redis_cluster,
+                                                                    out_root):
+    """`demo --cluster`: the same job on 3 Kafka brokers and a Redis Cluster (the session's: the
+    demo finds them running); the test below runs it on the one broker and the one Redis."""
     env = {**os.environ, **stack_settings.to_env()}
-    done = subprocess.run([sys.executable, "-m", "app", "demo", "--events", "4000", "--out", str(out_root)],
+    done = subprocess.run([sys.executable, "-m", "app", "demo", "--cluster", "--events", "4000", "--out", str(out_root)],
                           capture_output=True, env=env, timeout=600)
     out = done.stdout.decode()
     assert done.returncode == 0, out[-3000:] + done.stderr.decode()[-3000:]
-    assert "[10/10]" in out
+    assert "[10/10]" in out and "starting the local cluster" in out
+    assert f"VIEWCOUNT_KAFKA_BOOTSTRAP={kafka_cluster.kafka_bootstrap} " in out
+    assert f"VIEWCOUNT_REDIS_URL={redis_cluster.redis_url} " in out
     lines = {line.rsplit(maxsplit=1)[0].strip(): line.rsplit(maxsplit=1)[1] for line in out.splitlines()
              if line.strip() and line[:2] != "  " and len(line.split()) > 1}
     assert lines["mismatches"] == lines["payout mismatches"] == lines["live mismatches"] == "0"
