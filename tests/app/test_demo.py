@@ -21,9 +21,10 @@ from devtools.sandbox import wait_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def out_root(tmp_path_factory):
-    """One --out folder for the module: the second test's run is a second run in the same folder."""
+    """One --out folder for both demo tests, so that whichever runs second is a second run in the
+    same folder (the session runs the cluster's tests last, so they are not next to each other)."""
     return tmp_path_factory.mktemp("demo-out")
 
 
@@ -56,8 +57,8 @@ def test_keep_running_counts_live_views_and_stops_cleanly_on_ctrl_c(stack_settin
     """After the run, the API, the raw sink and the speed layer (two consumer groups in one
     process) stay up: a view produced now is counted and stored; Ctrl-C stops them and exits 0.
 
-    It runs in the --out folder of the test above, so it is also a second run there: each run
-    works in a namespace of its own, and the second is as exact as the first (idempotent).
+    It runs in the --out folder of the test above, so one of the two is a second run there: each
+    run works in a namespace of its own, and the second is as exact as the first (idempotent).
 
     The sink flushes by age within a second here, so the test can see the live record stored
     before it presses Ctrl-C: whether the sink had polled it by then is a race the test must not

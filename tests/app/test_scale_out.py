@@ -1,8 +1,9 @@
 """Every process scales by adding copies: two collectors, two raw sinks, two speed layers and two
 API workers run together on the cluster (3 Kafka brokers, a Redis Cluster of 6 nodes). Players
 post to either collector; the sinks and the speed layers share the partitions of their groups;
-either API worker answers every count. Then every event is in the raw store once, and both
-workers answer exactly the events sent."""
+either API worker answers every count, to the creator's own key (rate-limited: one budget in
+the cluster for both). Then every event is in the raw store once, and both workers answer
+exactly the events sent."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 
 from app import wiring
 from devtools.sandbox import free_ports, wait_for
+from serving_layer.auth import key_digest
 from tests.collector.test_collector import WRITE_KEY, collector_settings, view
 from tests.ingestion.conftest import rows
 
@@ -27,7 +29,7 @@ COPIES = 2
 REQUESTS, EVENTS = 20, 50       # 1,000 events
 VIDEOS = 6
 CREATOR = "creator_scale"
-ADMIN = "scale-out-admin-token-of-32-chars+"
+CREATOR_KEY = "vck_scale_out_creator_key"
 
 
 def start(settings, instance: str, *args: str) -> subprocess.Popen:
@@ -45,16 +47,18 @@ def answers(url: str, path: str) -> bool:
 
 
 def creator_views(url: str) -> Counter:
-    body = httpx.get(f"{url}/v1/creators/{CREATOR}/views", headers={"Authorization": f"Bearer {ADMIN}"},
+    body = httpx.get(f"{url}/v1/creators/{CREATOR}/views", headers={"Authorization": f"Bearer {CREATOR_KEY}"},
                      timeout=10).raise_for_status().json()
     return Counter({v["video_id"]: v["views"] for v in body["videos"]})
 
 
 def test_two_copies_of_every_process_on_the_cluster_count_every_event_once(kafka_cluster, redis_cluster, tmp_path):
     on_cluster = kafka_cluster.replace(redis_url=redis_cluster.redis_url)
+    api_keys = tmp_path / "api-keys.json"
+    api_keys.write_text(json.dumps({key_digest(CREATOR_KEY): CREATOR}))
     settings = collector_settings(on_cluster, tmp_path, ack_timeout=5000).replace(
-        raw_store=(tmp_path / "raw").as_uri(), ingest_group=f"sink-{tmp_path.name}", admin_token=ADMIN,
-        ingest_flush_age=1000)
+        raw_store=(tmp_path / "raw").as_uri(), ingest_group=f"sink-{tmp_path.name}",
+        api_keys_file=str(api_keys), ingest_flush_age=1000)
     collector_ports, api_ports = free_ports(COPIES), free_ports(COPIES)
     collectors = [f"http://127.0.0.1:{port}" for port in collector_ports]
     apis = [f"http://127.0.0.1:{port}" for port in api_ports]

@@ -19,7 +19,10 @@ from viewcount.timeutil import HOUR_MS, format_ms, hour_floor, now_ms
 pytestmark = pytest.mark.integration
 
 SECOND = 1000
-WINDOWS = {"max_event_age": 45 * SECOND, "max_clock_skew": 5 * SECOND, "speed_bucket_retention": HOUR_MS}
+# A dedup window of 25 s, so that the wall-clock wait past it (the fault) is short; the story's
+# times below are written in seconds of a 50 s window and halved by at().
+WINDOWS = {"max_event_age": 22_500, "max_clock_skew": 2_500, "speed_bucket_retention": HOUR_MS}
+TIME_SCALE = 0.5
 
 
 def view(event_id: str, video: str, viewer: str, event_ms: int, ingest_ms: int, watch_ms: int = 40_000) -> bytes:
@@ -35,7 +38,7 @@ def test_a_layer_stopped_past_the_window_counts_exactly_and_state_follows_the_da
     base = hour_floor(now_ms()) - 6 * HOUR_MS     # a backfill: the data's clock runs hours behind the wall's
 
     def at(seconds: float) -> int:
-        return base + int(seconds * SECOND)
+        return base + int(seconds * SECOND * TIME_SCALE)
 
     sent: list[bytes] = []
 
@@ -58,7 +61,7 @@ def test_a_layer_stopped_past_the_window_counts_exactly_and_state_follows_the_da
     # copies, and wait in the log while the wall clock runs past the window. The wait is the fault.
     send([view("a", "v1", "x", at(5), at(40)), view("b", "v2", "x", at(15), at(41), watch_ms=50_000)]
          + [view(f"y{i}", "v1", "y", at(6 + i), at(45 + i)) for i in range(3, 6)])
-    time.sleep((rules.dedup_window_ms + 10 * SECOND) / 1000)
+    time.sleep((rules.dedup_window_ms + 5 * SECOND) / 1000)
     assert applied() == {Outcome.DUPLICATE: 1, Outcome.CONFLICTING: 1, Outcome.COUNTED: 2, Outcome.CAPPED: 1}
     buckets = settings.speed_state_buckets
     for key in (keys.dedup_entry(prefix, 0, "v1", "a", buckets)[0], keys.cap_entry(prefix, 0, "v1", "y", base, buckets)[0],
@@ -67,7 +70,7 @@ def test_a_layer_stopped_past_the_window_counts_exactly_and_state_follows_the_da
 
     # The data's clock moves past the release of every entry above: they are dropped, and an
     # event id used again after its window counts, in Redis as by the rules.
-    later = at(2.5 * 3600)
+    later = base + 5 * HOUR_MS // 2
     assert dedup_released_at(at(41), rules) <= later and cap_released_at(base, rules) <= later
     send([view("a", "v1", "x", later - 10 * SECOND, later), view("y9", "v1", "y", later - 5 * SECOND, later + 1)])
     assert applied() == {Outcome.COUNTED: 2}
@@ -91,7 +94,7 @@ def test_a_layer_stopped_past_the_window_counts_exactly_and_state_follows_the_da
         hourly[video][hour] = n
     wiring.batch_views(settings).publish_batch(
         "clock-test", watermark, {v: (n, batch.owners[v]) for v, n in batch.videos.items()}, hourly, grace_s=60)
-    send([view("z", "v3", "x", at(2.6 * 3600), at(2.6 * 3600))])
+    send([view("z", "v3", "x", base + int(2.6 * HOUR_MS), base + int(2.6 * HOUR_MS))])
     assert applied() == {Outcome.COUNTED: 1}
     assert redis_client.exists(keys.bucket_key(prefix, 0, "v1", base), keys.bucket_key(prefix, 0, "v2", base),
                                keys.owner_key(prefix, 0, "v1"), keys.owner_key(prefix, 0, "v2")) == 0
