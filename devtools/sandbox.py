@@ -27,13 +27,24 @@ def free_ports(count: int) -> list[int]:
 
 
 def free_port_block(size: int) -> int:
-    """A base port such that base..base+size-1 are free (the DataNode uses a block)."""
+    """A base port such that base..base+size-1 are free (the DataNode uses a block), chosen below
+    the kernel's ephemeral range: a block in it could be taken by any outgoing connection between
+    now and the moment its service starts, which may be much later in a test session."""
+    first_ephemeral = _ephemeral_range()[0]
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(20000, 60000)
+        base = rng.randrange(10000, max(10001, first_ephemeral - size))
         if all(_free(p) for p in range(base, base + size)):
             return base
     raise RuntimeError("no free port block")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999     # Linux's default
 
 
 def _free(port: int) -> bool:

@@ -8,9 +8,7 @@ loses nothing, and producing goes on while two remain.
 
 from __future__ import annotations
 
-import base64
 import time
-import uuid
 from pathlib import Path
 
 from devtools.stack.exceptions import StackError
@@ -55,7 +53,7 @@ class KafkaClusterNode(KafkaNode):
         """One id for the three, kept beside their folders by the first to be formatted."""
         shared = Path(self.settings.state_dir) / "stack" / "kafka-cluster-id"
         if not shared.exists():
-            shared.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode() + "\n")
+            shared.write_text(super().cluster_id() + "\n")
         return shared.read_text().strip()
 
     def more_properties(self) -> list[str]:

@@ -28,18 +28,13 @@ def out_root(tmp_path_factory):
     return tmp_path_factory.mktemp("demo-out")
 
 
-def test_demo_on_the_cluster_runs_and_every_count_equals_the_truth(stack_settings, kafka_cluster, redis_cluster,
-                                                                    out_root):
-    """`demo --cluster`: the same job on 3 Kafka brokers and a Redis Cluster (the session's: the
-    demo finds them running); the test below runs it on the one broker and the one Redis."""
+def test_demo_runs_and_every_count_equals_the_truth(stack_settings, stack, out_root):
     env = {**os.environ, **stack_settings.to_env()}
-    done = subprocess.run([sys.executable, "-m", "app", "demo", "--cluster", "--events", "4000", "--out", str(out_root)],
+    done = subprocess.run([sys.executable, "-m", "app", "demo", "--events", "4000", "--out", str(out_root)],
                           capture_output=True, env=env, timeout=600)
     out = done.stdout.decode()
     assert done.returncode == 0, out[-3000:] + done.stderr.decode()[-3000:]
-    assert "[10/10]" in out and "starting the local cluster" in out
-    assert f"VIEWCOUNT_KAFKA_BOOTSTRAP={kafka_cluster.kafka_bootstrap} " in out
-    assert f"VIEWCOUNT_REDIS_URL={redis_cluster.redis_url} " in out
+    assert "[10/10]" in out and "starting the local stack" in out
     lines = {line.rsplit(maxsplit=1)[0].strip(): line.rsplit(maxsplit=1)[1] for line in out.splitlines()
              if line.strip() and line[:2] != "  " and len(line.split()) > 1}
     assert lines["mismatches"] == lines["payout mismatches"] == lines["live mismatches"] == "0"
@@ -53,8 +48,11 @@ def test_demo_on_the_cluster_runs_and_every_count_equals_the_truth(stack_setting
     assert "every video's count, every live view and every payout equal the truth" in out
 
 
-def test_keep_running_counts_live_views_and_stops_cleanly_on_ctrl_c(stack_settings, stack, out_root):
-    """After the run, the API, the raw sink and the speed layer (two consumer groups in one
+def test_on_the_cluster_keep_running_counts_live_views_and_stops_cleanly_on_ctrl_c(
+        stack_settings, kafka_cluster, redis_cluster, out_root):
+    """`demo --cluster --keep-running`: the job on 3 Kafka brokers and a Redis Cluster (the
+    session's: the demo finds them running) is as exact as on the one broker and the one Redis.
+    After the run, the API, the raw sink and the speed layer (two consumer groups in one
     process) stay up: a view produced now is counted and stored; Ctrl-C stops them and exits 0.
 
     It runs in the --out folder of the test above, so one of the two is a second run there: each
@@ -66,8 +64,8 @@ def test_keep_running_counts_live_views_and_stops_cleanly_on_ctrl_c(stack_settin
     token = "keep-running-admin-token-of-32-chars"
     env = {**os.environ, **stack_settings.to_env(), "VIEWCOUNT_ADMIN_TOKEN": token,
            "VIEWCOUNT_INGEST_FLUSH_AGE": "1s"}
-    proc = subprocess.Popen([sys.executable, "-m", "app", "demo", "--events", "1500", "--out", str(out_root),
-                             "--keep-running"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "app", "demo", "--cluster", "--events", "1500", "--out",
+                             str(out_root), "--keep-running"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(line.decode() for line in proc.stdout), daemon=True)
     reader.start()
@@ -75,7 +73,11 @@ def test_keep_running_counts_live_views_and_stops_cleanly_on_ctrl_c(stack_settin
         wait_for(lambda: any(line.startswith("result:") for line in lines) or proc.poll() is not None, 600,
                  interval_s=0.5, what="the demo's summary")
         assert proc.poll() is None, "".join(lines)[-3000:]
-        assert "every video's count, every live view and every payout equal the truth" in "".join(lines)
+        out = "".join(lines)
+        assert "every video's count, every live view and every payout equal the truth" in out
+        assert "starting the local cluster" in out
+        assert f"VIEWCOUNT_KAFKA_BOOTSTRAP={kafka_cluster.kafka_bootstrap} " in out
+        assert f"VIEWCOUNT_REDIS_URL={redis_cluster.redis_url} " in out
         namespace = next(line.split("VIEWCOUNT_REDIS_PREFIX=")[1].split()[0] for line in lines
                          if "VIEWCOUNT_REDIS_PREFIX=" in line)
         api = next(line.split()[1] for line in lines if line.startswith("API ")).split("/v1/")[0]
@@ -83,7 +85,7 @@ def test_keep_running_counts_live_views_and_stops_cleanly_on_ctrl_c(stack_settin
 
         live = {"event_id": "live-1", "video_id": "live_video", "creator_id": "creator_live", "viewer_id": "v1",
                 "event_time": format_ms(now_ms()), "watch_ms": 45_000}
-        settings = stack_settings.replace(topic=f"{stack_settings.topic}.{namespace}")
+        settings = kafka_cluster.replace(topic=f"{stack_settings.topic}.{namespace}")
         producer = wiring.producer(settings)
         try:
             report = produce_lines([json.dumps(live).encode()], producer, settings.topic)
