@@ -2,10 +2,10 @@
 
 On a private stack of one Kafka broker (so that only Redis changes) and a Redis Cluster of 6
 nodes (3 masters, 3 replicas, as `stack up --cluster` starts it), N generated events are
-produced once to a topic of 8 partitions. Per run, side by side, for each number of processes: that many confluent-kafka counter processes
-in one group count the topic from an empty prefix, each in a process of its own; the rate is the
-steady one (as bench/speed.py takes it), with the cores the counters and every Redis node used
-meanwhile. The ratio of N processes over one is the scale-out.
+produced once to a topic of 8 partitions. Per run, side by side, for each number of processes:
+that many confluent-kafka counter processes in one group count the topic from an empty prefix,
+each in a process of its own; the rate is the steady one (as bench/speed.py takes it), with the
+cores the counters and every Redis node used meanwhile. The ratio of N processes over one is the scale-out.
 
     .venv/bin/python bench/cluster.py [--events 200000] [--runs 3] [--processes 1,2,4] [--partitions 8]
 """

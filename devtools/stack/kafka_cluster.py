@@ -9,10 +9,9 @@ loses nothing, and producing goes on while two remain.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from devtools.stack.exceptions import StackError
-from devtools.stack.services import KafkaNode, _port_open
+from devtools.stack.services import KafkaNode, _port_open, broker_count
 from viewcount.settings import Settings
 
 NODES = 3
@@ -51,7 +50,7 @@ class KafkaClusterNode(KafkaNode):
 
     def cluster_id(self) -> str:
         """One id for the three, kept beside their folders by the first to be formatted."""
-        shared = Path(self.settings.state_dir) / "stack" / "kafka-cluster-id"
+        shared = self.home.parent / "kafka-cluster-id"
         if not shared.exists():
             shared.write_text(super().cluster_id() + "\n")
         return shared.read_text().strip()
@@ -77,20 +76,13 @@ class KafkaClusterNode(KafkaNode):
 def brokers_up(settings: Settings) -> int:
     """How many unfenced brokers the cluster reports (0 while it has no quorum)."""
     from adapters.kafka.exceptions import KafkaSeamError
-    from adapters.kafka.kafka_python import KafkaPythonAdmin, KafkaPythonConfig
 
     if not any(_port_open("127.0.0.1", port) for port in broker_ports(settings)):
         return 0
     try:
-        admin = KafkaPythonAdmin(KafkaPythonConfig(cluster_bootstrap(settings), request_timeout_ms=2000))
+        return broker_count(cluster_bootstrap(settings))
     except KafkaSeamError:      # listening, but not serving yet
         return 0
-    try:
-        return admin.broker_count()
-    except KafkaSeamError:
-        return 0
-    finally:
-        admin.close()
 
 
 def form_cluster(settings: Settings, progress=print, timeout_s: float = 90.0) -> None:

@@ -220,15 +220,18 @@ class KafkaService(KafkaNode):
         super().prepare()
 
     def healthy(self) -> bool:
-        from adapters.kafka.kafka_python import KafkaPythonAdmin, KafkaPythonConfig
+        return _port_open(self.host, self.port) and broker_count(self.address) >= 1
 
-        if not _port_open(self.host, self.port):
-            return False
-        admin = KafkaPythonAdmin(KafkaPythonConfig(self.address, request_timeout_ms=2000))
-        try:
-            return admin.broker_count() >= 1
-        finally:
-            admin.close()
+
+def broker_count(bootstrap: str) -> int:
+    """A metadata round trip to the brokers at ``bootstrap``: how many unfenced ones they report."""
+    from adapters.kafka.kafka_python import KafkaPythonAdmin, KafkaPythonConfig
+
+    admin = KafkaPythonAdmin(KafkaPythonConfig(bootstrap, request_timeout_ms=2000))
+    try:
+        return admin.broker_count()
+    finally:
+        admin.close()
 
 
 class RedisServer(Service):
