@@ -252,7 +252,8 @@ def raw_sink(settings: Settings, metrics, client_id: str = "viewcount-raw-sink",
 
     config = SinkConfig(topic=settings.topic, dlq_topic=settings.dlq_topic,
                         flush_records=settings.ingest_flush_records, flush_bytes=settings.raw_flush_bytes,
-                        flush_age_s=settings.ingest_flush_age / 1000, accept_gap=accept_gap)
+                        flush_age_s=settings.ingest_flush_age / 1000, accept_gap=accept_gap,
+                        encode_threads=settings.ingest_encode_threads)
     source = consumer(settings, group_id=settings.ingest_group, client_id=client_id)
     dlq = producer(settings, client_id=f"{client_id}-dlq")
     # An accepted gap is a hole in the master dataset as well: the batch refuses it until

@@ -72,39 +72,53 @@ def sink_rates(settings, topic: str, group: str, raw_root: Path, events: int) ->
     sink = RawSink(SinkConfig(topic, topic + ".dlq", flush_records=50_000), consumer, dlq, store, SinkMetrics())
     first: list[float] = []
     handled: list[float] = []
-    flushes: list[tuple[float, float]] = []
-    handle, flush = sink.handle, sink.flush
+    commits: list[tuple[float, float, float]] = []     # (started, ended, its files encoded)
+    drains: list[tuple[float, float]] = []
+    handle, commit, drain = sink.handle, sink.commit, sink.drain
 
     cpu: list[tuple[float, float]] = []
 
     def timed_handle(partition, records):
         if not first:
-            first.append(time.perf_counter())
+            first.append(time.monotonic())
             cpu.append((time.process_time(), machine_busy_s()))
         handle(partition, records)
-        handled.append(time.perf_counter())
+        handled.append(time.monotonic())
         cpu[1:] = [(time.process_time(), machine_busy_s())]
 
-    def timed_flush(partition, state):
-        started = time.perf_counter()
-        committed = flush(partition, state)
-        flushes.append((started, time.perf_counter()))
+    def timed_commit(sealed):
+        started = time.monotonic()
+        committed = commit(sealed)
+        commits.append((started, time.monotonic(), sealed.files.result().encoded_at))
         return committed
 
-    sink.handle = timed_handle   # the runtime hands every poll's records to it
-    sink.flush = timed_flush     # and every range is committed through it
-    started = time.perf_counter()
+    def timed_drain():
+        started = time.monotonic()
+        drain()
+        drains.append((started, time.monotonic()))
+
+    sink.handle = timed_handle   # the runtime hands every poll's records to it,
+    sink.commit = timed_commit   # every range is committed through it,
+    sink.drain = timed_drain     # and the until-idle wait ends in it
+    started = time.monotonic()
     sink.run(until_idle_s=IDLE_S)
-    ended = time.perf_counter() - IDLE_S
+    ended = time.monotonic() - IDLE_S
     consumer.close()
     dlq.close()
-    # The ranges still buffered when the last records were handled are committed by the drain,
-    # after the until-idle wait: their flushes count, the wait does not.
-    drained = sum(end - start for start, end in flushes if start >= handled[-1])
-    seconds = handled[-1] - first[0]
+    # The ranges sealed before the last records were handled are committed at a tick once
+    # encoded, the rest by the drain after the until-idle wait. The sink's work ends when the
+    # last of the former would have been committed had its tick come as its files were ready
+    # (a tick waits for a poll of up to half a second while no record arrives), plus the drain.
+    # The wait counts for neither.
+    last = handled[-1]
+    after = [d for d in drains if d[0] >= last]
+    cut = after[0][0] if after else float("inf")
+    tail = max([last] + [encoded + (end - start) for start, end, encoded in commits if start < cut])
+    drained = sum(end - start for start, end in after)
+    seconds = tail - first[0]
     (process0, machine0), (process1, machine1) = cpu[0], cpu[-1]
     return (round(events / (seconds + drained)), round(events / (ended - started)),
-            round((process1 - process0) / seconds, 2), round((machine1 - machine0) / seconds, 2))
+            round((process1 - process0) / (last - first[0]), 2), round((machine1 - machine0) / (last - first[0]), 2))
 
 
 def main() -> None:

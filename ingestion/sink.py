@@ -2,9 +2,10 @@
 
 Per partition, records are buffered by ingest hour and flushed as one range file when the
 buffer is big or old enough, when the hour changes, and at shutdown; a revoked partition's buffer
-is dropped (its new owner reads it again). :meth:`RawSink.flush` is the commit protocol; the views
-file's rename commits a range, and only a member that Kafka's group coordinator still counts as
-the partition's owner may do it (the fence).
+is dropped (its new owner reads it again). A flush seals the buffer: a worker thread encodes it
+while the sink reads on, and :meth:`RawSink.commit` then publishes it (the commit protocol). The
+views file's rename commits a range, and only a member that Kafka's group coordinator still
+counts as the partition's owner may do it (the fence).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from bisect import bisect_left
+from itertools import accumulate
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +22,7 @@ from ingestion.chunk import Chunk
 from ingestion.dead_letters import DeadLetterWriter
 from ingestion.dataset import resume_point, write_checkpoint
 from ingestion.metrics import SinkMetrics
+from ingestion.sealed import SealedRange, SealedRanges
 from viewcount.eventbatch import decode_events
 from viewcount.failpoints import NONE as NO_FAILPOINTS, Failpoints
 from adapters.kafka.exceptions import KafkaSeamError, NotOwner
@@ -26,10 +30,10 @@ from adapters.kafka.runtime import Gap, GroupRuntime, RuntimeConfig
 from adapters.kafka.seam import Record, RecordConsumer, RecordProducer
 from adapters.files.rawdata import read_progress
 from viewcount.rawdata import QUARANTINE_ROOT, FlushProgress, origin_path, progress_path
-from viewcount.rules import advance_ingest_time
+from viewcount.rules import ingest_times
 from adapters.files.base import FileStore
 from adapters.files.exceptions import StoreError
-from viewcount.timeutil import hour_floor, now_ms
+from viewcount.timeutil import HOUR_MS, hour_floor, now_ms
 from viewcount.logfields import where
 
 logger = logging.getLogger(__name__)
@@ -48,14 +52,15 @@ class SinkConfig:
     max_poll_records: int = 5000
     flush_bytes: int = 64 << 20     # buffered values of all partitions: memory is bounded by bytes, not only records
     accept_gap: bool = False        # go on past offsets retention deleted unstored (--accept-gap)
+    encode_threads: int = 2         # ranges encoded to Parquet at once, beside the polling thread
 
 
 @dataclass
 class _Partition:
     next_offset: int | None
     ingest_ms: int | None
-    chunk: Chunk | None = None
-    flushed_offset: int = -1
+    chunk: Chunk | None = None     # buffered, not sealed yet
+    flushed_offset: int = -1       # the last offset committed
     first_flush: bool = False    # nothing of the partition stored yet: its first file is its origin
 
 
@@ -72,7 +77,8 @@ class RawSink:
         self.metrics = metrics or SinkMetrics()
         self._failpoint = failpoint
         self._partitions: dict[int, _Partition] = {}
-        self._buffered_bytes = 0        # record values held in chunks, over every partition
+        self._buffered_bytes = 0        # record values held in chunks, sealed or not, over every partition
+        self._sealed = SealedRanges(config.encode_threads)
         # Partitions whose buffer was given up (fence, store refusing writes) → when to start them
         # again from the store; and the pause before the next try, doubled by every failure in a
         # row and forgotten at the next committed range.
@@ -87,10 +93,17 @@ class RawSink:
     def run(self, until_idle_s: float | None = None) -> None:
         """Consume until stopped (SIGTERM/SIGINT) or, with ``until_idle_s``, until no record has
         arrived for that long and every partition of the topic is flushed to its end offset."""
-        self._runtime.run(until_idle_s)
+        try:
+            self._runtime.run(until_idle_s)
+        finally:
+            self.close()
 
     def stop(self) -> None:
         self._runtime.stop()
+
+    def close(self) -> None:
+        """Stop the encoding threads; a range sealed and not committed is read again from Kafka."""
+        self._sealed.close()
 
     # --- group membership (on the polling thread, after the poll that reported it) ---------
 
@@ -112,16 +125,20 @@ class RawSink:
         # owner from the last committed file, and a late flush here would overlap its ranges.
         for p in partitions:
             state = self._partitions.pop(p, None)
-            if state is not None and state.chunk is not None:
-                self._buffered_bytes -= state.chunk.value_bytes
+            if state is None:
+                continue
+            chunks = [r.chunk for r in self._sealed.drop(p)] + ([state.chunk] if state.chunk is not None else [])
+            if chunks:
+                self._buffered_bytes -= sum(c.value_bytes for c in chunks)
                 logger.info("%s-%d: dropped %d buffered records (offsets %d..%d), which its owner reads "
-                            "again from the last committed file", self.config.topic, p, state.chunk.size,
-                            state.chunk.range.first, state.chunk.range.last,
-                            extra=where(self.config.topic, p, state.chunk.range.first))
+                            "again from the last committed file", self.config.topic, p, sum(c.size for c in chunks),
+                            chunks[0].range.first, chunks[-1].range.last,
+                            extra=where(self.config.topic, p, chunks[0].range.first))
 
     # --- the loop's work ----------------------------------------------------------------------
 
     def tick(self, now: float, received: bool) -> None:
+        self._commit_encoded(wait=False)
         self._restart_due(now)
         self._flush_due(now)
         if now - self._last_idle_check >= IDLE_CHECK_S:
@@ -141,70 +158,107 @@ class RawSink:
             return  # revoked meanwhile; its new owner reads these
         if state.next_offset is not None and records[0].offset < state.next_offset:
             records = [r for r in records if r.offset >= state.next_offset]  # committed already (a re-delivery after a seek)
+        values = [r.value for r in records]
+        times = ingest_times(state.ingest_ms, [r.timestamp_ms for r in records])
+        value_ends = list(accumulate([len(v) if v else 0 for v in values]))
         start = 0
         while start < len(records):
             # The run of records that goes into the current chunk: up to an ingest hour's end, the
             # chunk's record bound, or the byte budget of every partition's buffers.
-            end, ingest_ms, hour_ms = self._run(state, records, start)
+            chunk = state.chunk
+            end, ingest_ms, hour_ms = next_run(
+                times, value_ends, start, state.ingest_ms, chunk.hour_ms if chunk is not None else None,
+                self.config.flush_records - (chunk.size if chunk is not None else 0),
+                self.config.flush_bytes - self._buffered_bytes)
             if end == start:
                 # The next record opens another ingest hour: flush this one first. Its progress
                 # says everything before the new record's ingest time is stored.
                 state.ingest_ms = ingest_ms
-                if not self.flush(partition, state):
+                self.flush(partition, state)
+                if self._partitions.get(partition) is not state:
                     return  # fenced: the partition starts again from the store
                 continue
             run = records[start:end]
             if state.chunk is None:
                 state.chunk = Chunk(self.config.topic, partition, hour_ms, run[0].offset)
-            ingest_times = _ingest_times(state.ingest_ms, run)
-            self._buffered_bytes += state.chunk.extend(run, ingest_times, decode_events([r.value for r in run]))
+            self._buffered_bytes += state.chunk.extend(run, times[start:end], decode_events(values[start:end]))
             state.ingest_ms, state.next_offset = ingest_ms, run[-1].offset + 1
             start = end
             if state.chunk.size >= self.config.flush_records:
                 self.flush(partition, state)
             elif self._buffered_bytes >= self.config.flush_bytes:
-                self._flush_largest()
+                self._relieve_memory()
             if self._partitions.get(partition) is not state:
                 return  # fenced: the partition starts again from the store
 
-    def _run(self, state: _Partition, records: list[Record], start: int) -> tuple[int, int | None, int | None]:
-        chunk = state.chunk
-        return next_run(records, start, state.ingest_ms, chunk.hour_ms if chunk is not None else None,
-                        self.config.flush_records - (chunk.size if chunk is not None else 0),
-                        self.config.flush_bytes - self._buffered_bytes)
-
-    def _flush_largest(self) -> None:
-        """Over the byte budget: flush the partition holding the most, which frees the most."""
-        partition, state = max(((p, s) for p, s in self._partitions.items() if s.chunk is not None),
-                               key=lambda ps: ps[1].chunk.value_bytes)
-        self.flush(partition, state)
+    def _relieve_memory(self) -> None:
+        """Over the byte budget: seal the partition holding the most, then commit sealed ranges,
+        oldest first, until back under it."""
+        holding = [(p, s) for p, s in self._partitions.items() if s.chunk is not None]
+        if holding:
+            self.flush(*max(holding, key=lambda ps: ps[1].chunk.value_bytes))
+        while len(self._sealed) and self._buffered_bytes >= self.config.flush_bytes:
+            self._commit_encoded(wait=True, limit=1)
 
     def _flush_due(self, now: float) -> None:
         for partition, state in list(self._partitions.items()):
-            if state.chunk is not None and now - state.chunk.started_at >= self.config.flush_age_s:
+            if (state.chunk is not None and now - state.chunk.started_at >= self.config.flush_age_s
+                    and self._partitions.get(partition) is state):
                 self.flush(partition, state)
 
     def flush_all(self) -> None:
+        """Seal every buffer and commit every sealed range."""
         for partition, state in list(self._partitions.items()):
-            if state.chunk is not None:
+            if state.chunk is not None and self._partitions.get(partition) is state:
                 self.flush(partition, state)
+        self._commit_encoded(wait=True)
+
+    def flush(self, partition: int, state: _Partition) -> None:
+        """Seal the partition's buffer as a range: its dead letters are sent, a worker encodes its
+        files, and a later tick (or the next flush, when as many ranges as workers wait already)
+        commits it. Its progress will say what the partition's running ingest time says now."""
+        if self._sealed.full():
+            self._commit_encoded(wait=True, limit=1)
+            if self._partitions.get(partition) is not state:
+                return  # its own older range was refused: the buffer is gone
+        chunk, state.chunk = state.chunk, None
+        dead_letters = None
+        if chunk.invalid_records:
+            quarantine_url = f"{self._store.url}/{chunk.range.path(QUARANTINE_ROOT)}"
+            dead_letters = self._dead_letters.send(chunk.invalid_records, quarantine_url)
+        self._sealed.seal(partition, state, chunk, state.ingest_ms, dead_letters)
+
+    def _commit_encoded(self, wait: bool, limit: int | None = None) -> None:
+        """Commit sealed ranges, oldest first, as their files are encoded (waiting for them when
+        ``wait``), at most ``limit`` of them."""
+        done = 0
+        while limit is None or done < limit:
+            sealed = self._sealed.next(wait)
+            if sealed is None:
+                return
+            done += 1
+            if self._partitions.get(sealed.partition) is sealed.owner:
+                self.commit(sealed)
 
     # --- the commit protocol -------------------------------------------------------------
 
-    def flush(self, partition: int, state: _Partition) -> bool:
-        """Commit one buffered range of one partition. A crash at any step leaves either no
+    def commit(self, sealed: SealedRange) -> bool:
+        """Commit one sealed range of one partition. A crash at any step leaves either no
         views file (the range is consumed again from Kafka) or a complete one (it is skipped).
         False when the fence refused the commit: nothing was published, and the partition starts
-        again from what the store holds."""
-        chunk, started = state.chunk, time.monotonic()
+        again from what the store holds, its later sealed and buffered records given up too."""
+        partition, state, chunk = sealed.partition, sealed.owner, sealed.chunk
+        assert isinstance(state, _Partition)
         rng = chunk.range
-        # 1. Encode both files first, so a bad record fails before anything is written.
-        views, quarantine = chunk.views_parquet(), chunk.quarantine_parquet()
+        # 1. Both files were encoded first (by a worker, from the sealed chunk), so a bad record
+        #    fails here, before anything is written.
+        encoded = sealed.files.result()
+        views, quarantine = encoded.views, encoded.quarantine
         self._failpoint("sink.encoded")
-        # 2. Dead letters go out, confirmed, before the commit: a crash re-sends them, never loses
-        #    them; one too large to carry goes as its location in the quarantine file.
-        if chunk.invalid_records:
-            self._dead_letters.write(chunk.invalid_records, f"{self._store.url}/{rng.path(QUARANTINE_ROOT)}")
+        # 2. Dead letters, sent at the seal, are confirmed before the commit: a crash re-sends them,
+        #    never loses them; one too large to carry goes as its location in the quarantine file.
+        if sealed.dead_letters is not None:
+            self._dead_letters.confirm(sealed.dead_letters)
             self.metrics.dead_letters.inc(len(chunk.invalid_records))
             self._failpoint("sink.dead_letters_sent")
         # 3. The quarantine file, if any, before the commit: an orphan is removed on resume.
@@ -222,6 +276,7 @@ class RawSink:
                 self._failpoint("sink.quarantine_written")
             committed = self._store.put_new(rng.path(), views, before_commit=lambda: self._fence(partition, rng.last))
         except (KafkaSeamError, StoreError) as e:
+            self._buffered_bytes -= chunk.value_bytes
             self._give_up(partition, chunk, e)
             return False
         self._failpoint("sink.committed")
@@ -233,7 +288,7 @@ class RawSink:
             logger.warning("range %s already committed; skipped", rng.path())
         self.metrics.records.labels("valid").inc(chunk.size - len(chunk.invalid_records))
         self.metrics.records.labels("invalid").inc(len(chunk.invalid_records))
-        state.chunk, state.flushed_offset = None, rng.last
+        state.flushed_offset = rng.last
         self._buffered_bytes -= chunk.value_bytes
         # 5. The partition's origin (once: its first offset ever stored, so that a deleted first
         #    file is a hole the batch can see), the resume hint, the flush progress. A store that
@@ -245,7 +300,7 @@ class RawSink:
                 self._store.put_new(origin_path(self.config.topic, partition), origin)
                 state.first_flush = False
             write_checkpoint(self._store, rng, chunk.max_ingest_ms)
-            self._write_progress(partition, state, idle=False)
+            self._write_progress(partition, state.flushed_offset, sealed.complete_before, idle=False)
         except StoreError as e:
             logger.warning("committed %s, but the raw store refused the partition's progress (%s); the next "
                            "flush writes it", rng.path(), e, extra=where(self.config.topic, partition, rng.last))
@@ -254,8 +309,9 @@ class RawSink:
         #    the range was there already.
         if not committed:
             self._consumer.commit({partition: rng.last + 1})
-        self.metrics.flush_seconds.observe(time.monotonic() - started)
-        logger.debug("committed %s (%d records) in %.3fs", rng.path(), chunk.size, time.monotonic() - started)
+        self.metrics.flush_seconds.observe(time.monotonic() - sealed.sealed_at)
+        logger.debug("committed %s (%d records) %.3fs after it was sealed", rng.path(), chunk.size,
+                     time.monotonic() - sealed.sealed_at)
         return True
 
     def _fence(self, partition: int, last_offset: int) -> None:
@@ -312,10 +368,10 @@ class RawSink:
 
     # --- progress ---------------------------------------------------------------------------
 
-    def _write_progress(self, partition: int, state: _Partition, idle: bool) -> None:
+    def _write_progress(self, partition: int, flushed_offset: int, ingest_ms: int | None, idle: bool) -> None:
         wall = now_ms()
-        complete_before = state.ingest_ms if state.ingest_ms is not None else 0
-        progress = FlushProgress(self.config.topic, partition, state.flushed_offset, complete_before,
+        complete_before = ingest_ms if ingest_ms is not None else 0
+        progress = FlushProgress(self.config.topic, partition, flushed_offset, complete_before,
                                  wall if idle else None, wall)
         self._store.put(progress_path(self.config.topic, partition), progress.to_json())
         self.metrics.progress_age.labels(str(partition)).set(max(0, wall - complete_before) / 1000)
@@ -330,39 +386,31 @@ class RawSink:
             position = self._consumer.position(partition)
             lag = max(0, ends.get(partition, position) - position)
             self.metrics.lag.labels(str(partition)).set(lag)
-            if lag == 0 and state.chunk is None:
+            if lag == 0 and state.chunk is None and not self._sealed.holds(partition):
                 try:
-                    self._write_progress(partition, state, idle=True)
+                    self._write_progress(partition, state.flushed_offset, state.ingest_ms, idle=True)
                 except StoreError as e:
                     logger.warning("the raw store refused the idle progress of %s-%d (%s); written at the next "
                                    "check", self.config.topic, partition, e,
                                    extra=where(self.config.topic, partition, state.flushed_offset))
 
 
-def _ingest_times(running_ms: int | None, records: list[Record]) -> list[int]:
-    """CONTRACT §1: each record's ingest time, the running maximum of its partition's timestamps."""
-    out = []
-    for record in records:
-        running_ms = advance_ingest_time(running_ms, record.timestamp_ms)
-        out.append(running_ms)
-    return out
-
-
-def next_run(records: list[Record], start: int, ingest_ms: int | None, hour_ms: int | None, room: int,
-             room_bytes: int) -> tuple[int, int | None, int | None]:
-    """The run of ``records`` from ``start`` that one chunk takes: records of one ingest hour
+def next_run(times: list[int], value_ends: list[int], start: int, ingest_ms: int | None, hour_ms: int | None,
+             room: int, room_bytes: int) -> tuple[int, int | None, int | None]:
+    """The run of a poll's records from ``start`` that one chunk takes: records of one ingest hour
     (``hour_ms``, the chunk's; None for a new chunk), at most ``room`` of them, and none after the
-    one whose value uses up ``room_bytes``. Returns where it ends, the running ingest time at its
-    end (for an empty run, at the record that opens another hour), and its ingest hour. Pure."""
-    end = start
-    while end < len(records) and end - start < room:
-        record = records[end]
-        advanced = advance_ingest_time(ingest_ms, record.timestamp_ms)
-        hour = hour_floor(advanced)
-        if hour_ms is not None and hour != hour_ms:
-            return end, (advanced if end == start else ingest_ms), hour_ms
-        ingest_ms, hour_ms, end = advanced, hour, end + 1
-        room_bytes -= len(record.value or b"")
-        if room_bytes <= 0:
-            break
-    return end, ingest_ms, hour_ms
+    one whose value uses up ``room_bytes``. ``times`` are the records' ingest times (never
+    decreasing), ``value_ends`` the value bytes of the records up to and including each, and
+    ``ingest_ms`` the running ingest time before ``start``. Returns where the run ends, the running
+    ingest time at its end (for an empty run, that of the record that opens another hour), and its
+    ingest hour. Pure."""
+    if room <= 0:
+        return start, ingest_ms, hour_ms
+    hour = hour_floor(times[start]) if hour_ms is None else hour_ms
+    next_hour = bisect_left(times, hour + HOUR_MS, start)
+    if next_hour == start:
+        return start, times[start], hour
+    before = value_ends[start - 1] if start else 0
+    used_up = bisect_left(value_ends, before + room_bytes, start) + 1
+    end = min(next_hour, start + room, used_up, len(times))
+    return end, times[end - 1], hour

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import accumulate
 
 from viewcount.events import InvalidEvent, ViewEvent, parse_event
 from viewcount.timeutil import HOUR_MS, hour_floor, month_key
@@ -80,6 +81,14 @@ def under_cap(counted_in_cap: int, rules: RuleSettings) -> bool:
 def advance_ingest_time(running_max_ms: int | None, timestamp_ms: int) -> int:
     """CONTRACT §1: a record's ingest time is the running maximum of its partition's timestamps."""
     return timestamp_ms if running_max_ms is None else max(running_max_ms, timestamp_ms)
+
+
+def ingest_times(running_max_ms: int | None, timestamps_ms: list[int]) -> list[int]:
+    """:func:`advance_ingest_time` over records of one partition in offset order: the ingest time
+    of each. Never decreasing."""
+    if running_max_ms is None:
+        return list(accumulate(timestamps_ms, max))
+    return list(accumulate(timestamps_ms, max, initial=running_max_ms))[1:]
 
 
 # --- when state may be forgotten: on the data's clock, never the wall's ----------------------

@@ -379,6 +379,9 @@ class Settings:
                                         "flush the largest (with the records and age bounds: memory bounded by bytes)")
     ingest_flush_age: int = _setting("30s", parse_duration_ms, duration=True,
                                      doc="raw sink: flush a partition's file when its oldest record is this old")
+    ingest_encode_threads: int = _setting("2", _positive_int,
+                                          doc="raw sink: ranges encoded to Parquet at once, on threads beside the one "
+                                              "reading Kafka (each waits to be committed in turn)")
     metrics_host: str = _setting("127.0.0.1", str,
                                  doc="address the raw sink's and speed layer's /metrics listen on (0.0.0.0 in containers)")
     ingest_metrics_port: int = _setting("9101", _non_negative_int, doc="raw sink /metrics port (0: off)")

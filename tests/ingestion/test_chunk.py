@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import accumulate
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +13,7 @@ from ingestion.chunk import Chunk
 from ingestion.sink import next_run
 from viewcount.eventbatch import decode_events
 from viewcount.events import parse_event
+from viewcount.rules import ingest_times
 from viewcount.timeutil import HOUR_MS
 
 T = "video.views.v1"
@@ -57,21 +59,31 @@ def test_a_chunk_extended_twice_holds_each_record_in_offset_order_in_its_file():
     assert c.value_bytes == sum(len(r.value) for r in first + second)
 
 
+def run_of(records: list[Record], start: int, ingest_ms: int | None, hour_ms: int | None, room: int,
+           room_bytes: int) -> tuple[int, int | None, int | None]:
+    """next_run over a poll's records, their ingest times and value ends computed as the sink does."""
+    times = ingest_times(None, [r.timestamp_ms for r in records])
+    return next_run(times, list(accumulate(len(r.value or b"") for r in records)), start, ingest_ms, hour_ms, room,
+                    room_bytes)
+
+
 def test_a_run_ends_where_the_running_ingest_time_enters_another_hour():
     # The third record's own timestamp is in the next hour; the fourth's is earlier, but the running
     # maximum keeps it there too.
     records = [record(0, HOUR + 1), record(1, HOUR + 2), record(2, HOUR + HOUR_MS), record(3, HOUR + 3)]
-    assert next_run(records, 0, None, None, 100, 1 << 20) == (2, HOUR + 2, HOUR)
+    assert run_of(records, 0, None, None, 100, 1 << 20) == (2, HOUR + 2, HOUR)
     # From the chunk's point of view the next record opens another hour: an empty run, and the
     # ingest time it brings, which the flush's progress reports.
-    assert next_run(records, 2, HOUR + 2, HOUR, 100, 1 << 20) == (2, HOUR + HOUR_MS, HOUR)
-    assert next_run(records, 2, HOUR + HOUR_MS, None, 100, 1 << 20) == (4, HOUR + HOUR_MS, HOUR + HOUR_MS)
+    assert run_of(records, 2, HOUR + 2, HOUR, 100, 1 << 20) == (2, HOUR + HOUR_MS, HOUR)
+    assert run_of(records, 2, HOUR + HOUR_MS, None, 100, 1 << 20) == (4, HOUR + HOUR_MS, HOUR + HOUR_MS)
 
 
 def test_a_run_stops_at_the_chunks_room_and_at_the_record_that_uses_up_the_byte_budget():
     records = [record(i, HOUR + i) for i in range(10)]
-    assert next_run(records, 0, None, None, 4, 1 << 20) == (4, HOUR + 3, HOUR)
-    assert next_run(records, 0, None, HOUR, 0, 1 << 20) == (0, None, HOUR)
+    assert run_of(records, 0, None, None, 4, 1 << 20) == (4, HOUR + 3, HOUR)
+    assert run_of(records, 0, None, HOUR, 0, 1 << 20) == (0, None, HOUR)
     size = len(records[0].value)
-    assert next_run(records, 3, HOUR + 2, HOUR, 100, 2 * size) == (5, HOUR + 4, HOUR)
-    assert next_run(records, 3, HOUR + 2, HOUR, 100, 0) == (4, HOUR + 3, HOUR)   # over budget: one record, then a flush
+    assert run_of(records, 3, HOUR + 2, HOUR, 100, 2 * size) == (5, HOUR + 4, HOUR)
+    assert run_of(records, 3, HOUR + 2, HOUR, 100, 2 * size + 1) == (6, HOUR + 5, HOUR)
+    assert run_of(records, 3, HOUR + 2, HOUR, 100, 0) == (4, HOUR + 3, HOUR)   # over budget: one record, then a flush
+    assert run_of(records, 8, HOUR + 7, HOUR, 100, 1 << 20) == (10, HOUR + 9, HOUR)   # the poll's end

@@ -61,3 +61,17 @@ def test_a_partition_given_up_mid_poll_is_read_again_whole(tmp_path):
     stored = sorted((row["partition"], row["offset"]) for row in rows(store))
     assert stored == [(0, o) for o in range(10)] + [(1, o) for o in range(20)]
     assert sink.metrics.unpublished.labels("not_owner")._value.get() == 1
+
+
+def test_a_refused_range_takes_the_ranges_sealed_after_it_along(tmp_path):
+    """Three ranges of one partition sealed in one poll, encoded side by side: the fence refuses
+    the oldest, so the two after it must not be committed either (offsets 0..9 would be a hole
+    under them); all thirty are read again and stored once."""
+    consumer = ViewsConsumer({0: 30}, [lambda c: c.give(0)], refuse_once=0)
+    store = LocalFileStore(LocalStoreConfig(str(tmp_path)))
+    sink = RawSink(SinkConfig("t", "t.dlq", flush_records=10, encode_threads=3), consumer, None, store,
+                   SinkMetrics())
+    sink.run(until_idle_s=0)
+    assert sorted(row["offset"] for row in rows(store)) == list(range(30))
+    assert sink.metrics.unpublished.labels("not_owner")._value.get() == 1
+    assert sink._buffered_bytes == 0

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from viewcount.events import ViewEvent, parse_event
 from viewcount.rules import (
-    Outcome, RuleSettings, RuleState, SourceRecord, apply_rules, cap_released_at, decide, dedup_released_at, tally,
+    Outcome, RuleSettings, RuleState, SourceRecord, advance_ingest_time, apply_rules, cap_released_at, decide,
+    dedup_released_at, ingest_times, tally,
 )
 from viewcount.timeutil import HOUR_MS, format_ms, hour_floor
 from viewcount.partitioner import video_partition
@@ -221,6 +222,16 @@ def test_ingest_time_is_monotone_per_partition_and_never_below_the_timestamp(rec
         assert decision.ingest_ms >= record.timestamp_ms
         assert decision.ingest_ms >= last.get(record.partition, decision.ingest_ms)
         last[record.partition] = decision.ingest_ms
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.none(), st.integers(0, 10**13)), st.lists(st.integers(0, 10**13), max_size=50))
+def test_ingest_times_of_a_run_are_advance_ingest_time_record_by_record(running_ms, timestamps):
+    expected, running = [], running_ms
+    for timestamp in timestamps:
+        running = advance_ingest_time(running, timestamp)
+        expected.append(running)
+    assert ingest_times(running_ms, timestamps) == expected
 
 
 @settings(max_examples=100, deadline=None)
