@@ -18,7 +18,8 @@ class SinkMetrics:
                              ["area"], registry=r)
         self.bytes = Counter("viewcount_ingest_bytes_total", "Parquet bytes committed, by area",
                              ["area"], registry=r)
-        self.flush_seconds = Histogram("viewcount_ingest_flush_seconds", "Time to flush one range",
+        self.flush_seconds = Histogram("viewcount_ingest_flush_seconds",
+                                       "Time from sealing one range to its commit (encoding included)",
                                        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
         self.lag = Gauge("viewcount_ingest_consumer_lag", "Records behind the log end, by partition",
                          ["partition"], registry=r)
